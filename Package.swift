@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One list of language settings for every Swift target.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Skiff",
+    platforms: [.macOS(.v14)],
+    products: [
+        // The engine other Swift programs use: `import Skiff`.
+        .library(name: "Skiff", targets: ["Skiff"]),
+        .executable(name: "skiff", targets: ["SkiffCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (Debian: libpng-dev, libjpeg-dev).
+        .systemLibrary(
+            name: "CLibPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(
+            name: "CLibJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
+        // setjmp/longjmp error handling for libpng and libjpeg must stay in C.
+        .target(name: "CSkiffCodecs", dependencies: ["CLibPNG", "CLibJPEG"]),
+        // libtesseract's C API, loaded at run time (see skiff_tesseract.h for why).
+        .target(name: "CTesseract"),
+
+        // Page decoding, pixel buffers, resampling and InternVL-style tiling.
+        .target(name: "SkiffImage", dependencies: ["CSkiffCodecs"], swiftSettings: swiftSettings),
+        // Tesseract OCR engine and the OCR result model.
+        .target(
+            name: "SkiffOCR",
+            dependencies: ["CTesseract", "SkiffImage", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+        // The library product: batch processing on top of the modules above.
+        .target(
+            name: "Skiff",
+            dependencies: ["SkiffImage", "SkiffOCR", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "SkiffCLI",
+            dependencies: [
+                "Skiff",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(
+            name: "SkiffImageTests", dependencies: ["SkiffImage"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffOCRTests", dependencies: ["SkiffOCR", "SkiffImage"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),
+    ]
+)

