@@ -125,6 +125,8 @@ skiff_codec_status skiff_jpeg_decode(const uint8_t *data, size_t size,
   }
 
   uint32_t width = cinfo.image_width, height = cinfo.image_height;
+  info->width = width;
+  info->height = height;
   if ((limits.max_pixels > 0 && (uint64_t)width * height > limits.max_pixels) ||
       (limits.max_dimension > 0 && (width > limits.max_dimension || height > limits.max_dimension))) {
     status = SKIFF_CODEC_TOO_LARGE;

@@ -75,6 +75,7 @@ skiff_codec_status skiff_png_decode(const uint8_t *data, size_t size,
   if (setjmp(png_jmpbuf(png))) {
     if (status != SKIFF_CODEC_TOO_LARGE && status != SKIFF_CODEC_NO_MEMORY) {
       status = reader.hit_end ? SKIFF_CODEC_TRUNCATED : SKIFF_CODEC_CORRUPT;
+      if (strstr(reader.message, "exceeds user limit")) status = SKIFF_CODEC_TOO_LARGE;
     }
     put_message(message, message_capacity, reader.message[0] ? reader.message : "libpng error");
     free(buffer);
@@ -92,6 +93,8 @@ skiff_codec_status skiff_png_decode(const uint8_t *data, size_t size,
   png_uint_32 width = 0, height = 0;
   int bit_depth = 0, color_type = 0, interlace = 0;
   png_get_IHDR(png, png_info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
+  info->width = width;
+  info->height = height;
   if ((limits.max_pixels > 0 && (uint64_t)width * (uint64_t)height > limits.max_pixels)) {
     status = SKIFF_CODEC_TOO_LARGE;
     snprintf(reader.message, sizeof reader.message,

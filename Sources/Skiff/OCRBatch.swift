@@ -1,0 +1,127 @@
+public import Foundation
+public import SkiffImage
+public import SkiffOCR
+
+/// The OCR result for one input file, as `skiff ocr --format json` writes it.
+public struct OCRDocument: Sendable, Codable {
+    public struct Engine: Sendable, Codable, Hashable {
+        public var name: String
+        public var version: String
+        public var model: String
+        public var language: String
+        public var psm: Int
+    }
+
+    public var file: String
+    public var engine: Engine
+    public var pages: [OCRPage]
+
+    /// The pages' text joined the way the `tesseract` CLI joins them.
+    public var text: String { pages.map(\.text).joined(separator: "\u{0C}") }
+}
+
+/// Why one input failed. The input itself is never modified.
+public struct InputFailure: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var reason: String
+    public var description: String { "\(file): \(reason)" }
+}
+
+/// Runs OCR over many files, several at a time, and reports each as it finishes.
+public struct OCRBatch: Sendable {
+    public var configuration: TesseractConfiguration
+    public var decoding: DecodingOptions
+    /// Files processed at the same time (one Tesseract engine each).
+    public var jobs: Int
+
+    public init(configuration: TesseractConfiguration, decoding: DecodingOptions = .default,
+                jobs: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.configuration = configuration
+        self.decoding = decoding
+        self.jobs = max(1, jobs)
+    }
+
+    /// What happened to one input, in the order inputs finish.
+    public struct Outcome: Sendable {
+        public var index: Int
+        public var input: InputFile
+        public var result: Result<OCRDocument, InputFailure>
+        public var seconds: Double
+    }
+
+    /// Totals for the summary line.
+    public struct Summary: Sendable {
+        public var files = 0
+        public var pages = 0
+        public var seconds = 0.0
+        public var failures: [InputFailure] = []
+        public var pagesPerMinute: Double { seconds > 0 ? Double(pages) * 60 / seconds : 0 }
+    }
+
+    /// Processes `inputs`; `report` is called once per input, serially.
+    /// Throws only if no engine can be created at all (missing library or model).
+    public func run(_ inputs: [InputFile], report: @Sendable (Outcome) async -> Void) async throws -> Summary {
+        let pool = TesseractEnginePool(configuration: configuration, capacity: min(jobs, max(inputs.count, 1)))
+        try pool.warmUp()
+        let engine = OCRDocument.Engine(
+            name: "tesseract", version: (try? TesseractEngine.libraryVersion()) ?? "unknown",
+            model: configuration.model.description, language: configuration.language,
+            psm: configuration.pageSegmentationMode)
+        let loader = DocumentLoader(options: decoding)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var summary = Summary()
+
+        try await withThrowingTaskGroup(of: Outcome.self) { group in
+            var next = 0
+            func submit() {
+                let index = next
+                let input = inputs[index]
+                next += 1
+                group.addTask {
+                    let began = clock.now
+                    let result = await Self.process(input, loader: loader, pool: pool, engine: engine)
+                    let elapsed = clock.now - began
+                    return Outcome(index: index, input: input, result: result,
+                                   seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                }
+            }
+            while next < inputs.count && next < jobs { submit() }
+            while let outcome = try await group.next() {
+                summary.files += 1
+                switch outcome.result {
+                case .success(let document): summary.pages += document.pages.count
+                case .failure(let failure): summary.failures.append(failure)
+                }
+                await report(outcome)
+                if next < inputs.count { submit() }
+            }
+        }
+        let elapsed = clock.now - start
+        summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return summary
+    }
+
+    static func process(_ input: InputFile, loader: DocumentLoader, pool: TesseractEnginePool,
+                        engine: OCRDocument.Engine) async -> Result<OCRDocument, InputFailure> {
+        let path = input.url.path
+        do {
+            let document = try loader.load(contentsOf: input.url)
+            var pages: [OCRPage] = []
+            for page in document.pages {
+                pages.append(try await pool.recognize(page.image, page: page.index))
+            }
+            return .success(OCRDocument(file: path, engine: engine, pages: pages))
+        } catch let error as ImageError {
+            return .failure(InputFailure(file: path, reason: error.description.dropPrefix(path + ": ")))
+        } catch {
+            return .failure(InputFailure(file: path, reason: String(describing: error)))
+        }
+    }
+}
+
+extension String {
+    func dropPrefix(_ prefix: String) -> String {
+        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
+    }
+}

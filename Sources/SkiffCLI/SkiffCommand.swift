@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct SkiffCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "skiff",
+        abstract: "Scanned invoices and receipts to JSON, on this machine.",
+        subcommands: [OCRCommand.self, TilesCommand.self, BenchCommand.self])
+}
