@@ -57,8 +57,7 @@ let package = Package(
             name: "SkiffImageTests", dependencies: ["SkiffImage"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SkiffOCRTests", dependencies: ["SkiffOCR", "SkiffImage"],
-            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+            name: "SkiffOCRTests", dependencies: ["Skiff"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),
     ]

@@ -20,20 +20,25 @@ compute correctly (tRNS on gray < 8 bit and on 16-bit images, where Pillow
 compares the unscaled / 16-bit key against its 8-bit samples); the colour
 channels of those images are still checked against Pillow.
 
-JPEG files are written by Pillow and decoded by Pillow; EXIF orientation is
-applied with PIL.ImageOps.exif_transpose, CMYK is converted with
-Image.convert("RGB").
+JPEG files are written by Pillow (except jpeg_ycck / jpeg_cmyk_noadobe, which
+Pillow cannot write: those come from tools/jpeg_cmyk_encode.c compiled
+against the system libjpeg, so gcc and libjpeg-dev are needed) and decoded by
+Pillow; EXIF orientation is applied with PIL.ImageOps.exif_transpose, CMYK is
+converted with Image.convert("RGB"). tools/check_jpeg_libjpeg.py compares
+Pillow's JPEG decoding with the system libjpeg's.
 
 The script is deterministic and idempotent: it deletes and rewrites the
 output folder on every run.
 """
 
+import io
 import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
-import io
+import tempfile
 
 import numpy as np
 from PIL import Image, ImageOps, features
@@ -71,7 +76,8 @@ def add_entry(file, width, height, layout, buf, dpi, file_dpi, note, **extra):
     raw = os.path.splitext(file)[0] + ".raw"
     write(raw, bytes(buf))
     e = {"file": file, "width": width, "height": height, "layout": layout,
-         "dpi": dpi, "file_dpi": file_dpi, "pixels": raw, "note": note}
+         "dpi": dpi, "file_dpi": file_dpi, "expected_dpi": extra.pop("expected_dpi", file_dpi),
+         "pixels": raw, "note": note}
     e.update(extra)
     entries.append(e)
 
@@ -379,10 +385,11 @@ def exif_be_segment(orientation):
     return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
 
 
-def jpeg_case(name, im, save_kwargs, note, patch=None):
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", **save_kwargs)
-    data = buf.getvalue()
+def jpeg_case(name, im, save_kwargs, note, patch=None, data=None):
+    if data is None:
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", **save_kwargs)
+        data = buf.getvalue()
     if patch:
         data = patch(data)
     fname = name + ".jpg"
@@ -407,8 +414,47 @@ def jpeg_case(name, im, save_kwargs, note, patch=None):
             "jfif_density": list(info["jfif_density"]) if "jfif_density" in info else None,
             "adobe_transform": info.get("adobe_transform"),
             "stored_size": list(dec.size)}
-    add_entry(fname, w, h, layout, pix, dpi_of(info), file_dpi, note, source=meta)
+    # Skiff reports the JFIF density, else EXIF X/YResolution in inches or cm, else nothing
+    # (unlike Pillow, no 72 dpi default when EXIF lacks resolution tags).
+    expected_dpi = file_dpi
+    exif = dec.getexif()
+    if expected_dpi is None and 0x011A in exif and 0x011B in exif:
+        unit = exif.get(0x0128, 2)
+        factor = {2: 1.0, 3: 2.54}.get(unit)
+        if factor:
+            expected_dpi = [float(exif[0x011A]) * factor, float(exif[0x011B]) * factor]
+            if orientation in (5, 6, 7, 8):
+                expected_dpi.reverse()
+    add_entry(fname, w, h, layout, pix, dpi_of(info), file_dpi, note, source=meta,
+              expected_dpi=expected_dpi)
     return data
+
+
+_CMYK_EXE = []
+
+
+def cmyk_encoder():
+    """Compile tools/jpeg_cmyk_encode.c against the system libjpeg."""
+    if _CMYK_EXE:
+        return _CMYK_EXE[0]
+    exe = os.path.join(tempfile.mkdtemp(), "jpeg_cmyk_encode")
+    try:
+        subprocess.check_call(["gcc", "-O2", "-o", exe,
+                               os.path.join(ROOT, "tools", "jpeg_cmyk_encode.c"), "-ljpeg"])
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.exit("make_decode_fixtures: needs gcc and the libjpeg headers (libjpeg-dev) "
+                 "to write the YCCK fixtures: %s" % e)
+    _CMYK_EXE.append(exe)
+    return exe
+
+
+def jpeg_c_case(name, cmyk_im, mode, note):
+    """A 4-component JPEG written by the system libjpeg, decoded by Pillow."""
+    w, h = cmyk_im.size
+    stored = (255 - np.asarray(cmyk_im, np.uint8)).tobytes()  # Adobe polarity, as Pillow writes
+    data = subprocess.run([cmyk_encoder(), str(w), str(h), mode, "90"], input=stored,
+                          capture_output=True, check=True).stdout
+    return jpeg_case(name, None, None, note, data=data)
 
 
 def make_jpegs():
@@ -434,6 +480,16 @@ def make_jpegs():
     jpeg_case("jpeg_cmyk", cmyk, {"quality": 90},
               "CMYK with Adobe APP14 (transform 0, inverted samples as Photoshop/Pillow write them); "
               "expected = Pillow convert('RGB') of its CMYK decode")
+    jpeg_c_case("jpeg_ycck", cmyk, "ycck",
+                "YCCK (Adobe APP14 transform 2, Y and K 2x2 subsampled), written by the system "
+                "libjpeg from the same CMYK content as jpeg_cmyk; libjpeg converts YCCK->CMYK "
+                "(out_color_space JCS_CMYK), samples are Adobe-inverted; expected = Pillow "
+                "convert('RGB')")
+    jpeg_c_case("jpeg_cmyk_noadobe", cmyk, "cmyk-noadobe",
+                "4-component CMYK JPEG WITHOUT an Adobe APP14 marker (libjpeg infers CMYK). "
+                "Pillow always assumes Adobe (inverted) polarity for 4-component JPEGs "
+                "(rawmode CMYK;I regardless of the marker), so the expected RGB treats the "
+                "samples as inverted exactly like jpeg_cmyk")
     jpeg_case("jpeg_1x1", rgb_source(1, 1, 105), {"quality": 95}, "1x1 baseline")
     jpeg_case("jpeg_restart", rgb_source(40, 24, 106),
               {"quality": 90, "subsampling": 2, "restart_marker_blocks": 2},

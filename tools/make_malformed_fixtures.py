@@ -232,7 +232,7 @@ def main():
     add("garbage_headers.jpg", bytes(b), "corrupt",
         "SOI and APP0 intact, bytes %d..%d (DQT, SOF0, DHT segments) replaced by garbage without "
         "0xFF; SOS and entropy data intact" % (start, end - 1), jpeg_payload=True)
-    add("no_soi.jpg", jpg[2:], "corrupt",
+    add("no_soi.jpg", jpg[2:], "unrecognized",
         "a valid JPEG with its first two bytes (SOI, FF D8) removed: starts FF E0 00 10 'JFIF'. "
         "A content sniffer that requires FF D8 FF sees no known signature (could equally be "
         "classified unrecognized)", jpeg_payload=True)
@@ -254,12 +254,14 @@ def main():
     gif = io.BytesIO()
     Image.fromarray(np.array(gen_samples(16, 16, 1, 8, 504), np.uint8).reshape(16, 16), "L") \
         .save(gif, "GIF")
-    add("gif_named.png", gif.getvalue(), "unrecognized",
-        "a valid 16x16 GIF (GIF89a/GIF87a signature) with a .png extension", actual="gif")
+    add("gif_named.png", gif.getvalue(), "mislabelled",
+        "a valid 16x16 GIF (GIF89a/GIF87a signature) with a .png extension; Skiff names the real format",
+        actual="gif")
     bmp = io.BytesIO()
     Image.new("RGB", (4, 4), (10, 20, 30)).save(bmp, "BMP")
-    add("bmp_named.jpg", bmp.getvalue(), "unrecognized",
-        "a valid 4x4 BMP ('BM' signature) with a .jpg extension", actual="bmp", jpeg_payload=True)
+    add("bmp_named.jpg", bmp.getvalue(), "mislabelled",
+        "a valid 4x4 BMP ('BM' signature) with a .jpg extension; Skiff names the real format",
+        actual="bmp", jpeg_payload=True)
     add("random.jpg", Prng(505).bytes(512), "unrecognized",
         "512 pseudo-random bytes with a .jpg extension", jpeg_payload=True)
 

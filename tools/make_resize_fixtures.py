@@ -15,6 +15,14 @@ torchvision computes it on CPU for InternVL / H2OVL:
     layout:    channels-first (3, H, W), little-endian float32
 
 Deterministic and idempotent: deletes and rewrites the output folder.
+
+The reference is classic Pillow (up to 12.x): horizontal pass first, then
+vertical, which is what InternVL2 / H2OVL were trained with. Pillow 13 may run
+the vertical pass first and differs by up to ~20 levels on some sizes, so
+this script refuses to run under it. Use a pinned environment:
+
+    python3 -m venv /tmp/pil12 && /tmp/pil12/bin/pip install pillow==12.0.0 numpy
+    /tmp/pil12/bin/python tools/make_resize_fixtures.py
 """
 
 import json
@@ -24,6 +32,9 @@ import sys
 
 import numpy as np
 from PIL import Image
+
+if int(Image.__version__.split(".")[0]) >= 13:
+    sys.exit("make_resize_fixtures.py: needs Pillow < 13 (classic pass order); see the docstring")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pngenc import gen_samples  # noqa: E402

@@ -102,6 +102,9 @@ skiff_codec_status skiff_jpeg_decode(const uint8_t *data, size_t size,
   volatile skiff_codec_status status = SKIFF_CODEC_CORRUPT;
 
   if (setjmp(errors.jump)) {
+    // Running out of data inside the headers ends in a libjpeg error (no
+    // image, bogus marker), but the cause is the missing bytes.
+    if (errors.truncated && status == SKIFF_CODEC_CORRUPT) status = SKIFF_CODEC_TRUNCATED;
     put_message(message, message_capacity, errors.message[0] ? errors.message : "libjpeg error");
     free(buffer);
     free(row);
@@ -178,8 +181,10 @@ skiff_codec_status skiff_jpeg_decode(const uint8_t *data, size_t size,
     snprintf(errors.message, sizeof errors.message, "out of memory for %ux%u pixels", (unsigned)width, (unsigned)height);
     longjmp(errors.jump, 1);
   }
-  // Photoshop-style (Adobe marker) CMYK is stored inverted.
-  int inverted = cmyk && cinfo.saw_Adobe_marker;
+  // Four-component JPEGs are read with Adobe (inverted) polarity whether or not
+  // the Adobe marker is present: Photoshop writes nearly all of them, and
+  // Pillow, the reference for InternVL preprocessing, assumes the same.
+  int inverted = cmyk;
   while (cinfo.output_scanline < cinfo.output_height) {
     uint8_t *dst = buffer + (size_t)cinfo.output_scanline * stride;
     JSAMPROW target = cmyk ? (JSAMPROW)row : (JSAMPROW)dst;

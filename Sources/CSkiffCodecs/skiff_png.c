@@ -87,7 +87,9 @@ skiff_codec_status skiff_png_decode(const uint8_t *data, size_t size,
   png_set_read_fn(png, &reader, read_bytes);
   // Ancillary-chunk bombs (huge zTXt/iCCP) are capped; pixel limits are checked below.
   png_set_chunk_malloc_max(png, 64u << 20);
-  if (limits.max_dimension > 0) png_set_user_limits(png, limits.max_dimension, limits.max_dimension);
+  // libpng's own dimension limits would reject a bomb as "Invalid IHDR data";
+  // lift them to the format's maximum so the check below can name the size.
+  png_set_user_limits(png, 0x7fffffffU, 0x7fffffffU);
   png_read_info(png, png_info);
 
   png_uint_32 width = 0, height = 0;
@@ -95,7 +97,8 @@ skiff_codec_status skiff_png_decode(const uint8_t *data, size_t size,
   png_get_IHDR(png, png_info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
   info->width = width;
   info->height = height;
-  if ((limits.max_pixels > 0 && (uint64_t)width * (uint64_t)height > limits.max_pixels)) {
+  if ((limits.max_pixels > 0 && (uint64_t)width * (uint64_t)height > limits.max_pixels) ||
+      (limits.max_dimension > 0 && (width > limits.max_dimension || height > limits.max_dimension))) {
     status = SKIFF_CODEC_TOO_LARGE;
     snprintf(reader.message, sizeof reader.message,
              "%ux%u pixels exceeds the limit of %llu pixels", (unsigned)width, (unsigned)height,

@@ -49,10 +49,13 @@ public struct TilingConfiguration: Sendable, Hashable {
 public struct TilePlan: Sendable, Hashable, Codable {
     /// MSAC: the second-pass grid first, then the first-pass grid. Otherwise one grid.
     public var grids: [TileGrid]
+    /// Tiles each grid contributes. Under MSAC a 1x1 pass contributes none
+    /// (the reference drops each pass's last image, which for a 1x1 pass is its only tile).
+    public var keptTiles: [Int]
     /// Whether a whole-page thumbnail tile comes last.
     public var hasThumbnail: Bool
 
-    public var tileCount: Int { grids.reduce(0) { $0 + $1.tileCount } + (hasThumbnail ? 1 : 0) }
+    public var tileCount: Int { keptTiles.reduce(0, +) + (hasThumbnail ? 1 : 0) }
 }
 
 /// Chooses tile grids exactly as the InternVL2 / H2OVL reference preprocessing does.
@@ -108,15 +111,22 @@ public enum TilePlanner {
         let first = closestGrid(width: width, height: height,
                                 candidates: candidates(minTiles: configuration.minTiles, maxTiles: configuration.maxTiles),
                                 tileSize: size)
-        var grids = [first]
-        if configuration.usesMultiScale {
-            // H2OVL MSAC: keep grids whose sides both fail to divide the first grid's sides.
-            let second = candidates(minTiles: configuration.msacMinTiles, maxTiles: configuration.maxTiles)
-                .filter { first.columns % $0.columns != 0 && first.rows % $0.rows != 0 }
-            grids.insert(closestGrid(width: width, height: height, candidates: second, tileSize: size), at: 0)
+        guard configuration.usesMultiScale else {
+            return TilePlan(grids: [first], keptTiles: [first.tileCount],
+                            hasThumbnail: configuration.usesThumbnail && first.tileCount != 1)
         }
-        let thumbnail = configuration.usesThumbnail && (grids.count > 1 || first.tileCount != 1)
-        return TilePlan(grids: grids, hasThumbnail: thumbnail)
+        // H2OVL MSAC: a second grid of msacMinTiles...maxTiles whose sides both
+        // fail to divide the first grid's sides (1x1 when none qualifies). The
+        // reference concatenates pass2[:-1] + pass1[:-1] + pass2[-1:]: each
+        // pass loses its last image (its thumbnail, or its only tile), and the
+        // second pass's last image, which is always the whole page at one tile, ends the list.
+        let second = closestGrid(
+            width: width, height: height,
+            candidates: candidates(minTiles: configuration.msacMinTiles, maxTiles: configuration.maxTiles)
+                .filter { first.columns % $0.columns != 0 && first.rows % $0.rows != 0 },
+            tileSize: size)
+        let kept = [second, first].map { $0.tileCount > 1 ? $0.tileCount : 0 }
+        return TilePlan(grids: [second, first], keptTiles: kept, hasThumbnail: true)
     }
 }
 

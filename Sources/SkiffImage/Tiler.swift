@@ -32,7 +32,7 @@ public struct Tiler: Sendable {
         let size = configuration.tileSize
         var tiles: [Tile] = []
         tiles.reserveCapacity(plan.tileCount)
-        for (index, grid) in plan.grids.enumerated() {
+        for (index, grid) in plan.grids.enumerated() where plan.keptTiles[index] > 0 {
             let resized = BicubicResampler.resize(rgb, width: size * grid.columns, height: size * grid.rows)
             for i in 0..<grid.tileCount {
                 let column = i % grid.columns, row = i / grid.columns

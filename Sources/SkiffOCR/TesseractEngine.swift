@@ -201,7 +201,8 @@ public final class TesseractEngine: @unchecked Sendable {
             guard let raw = skiff_tess_result_iterator_text(iterator, RIL_WORD) else { continue }
             let text = String(cString: raw)
             skiff_tess_delete_text(raw)
-            guard !text.isEmpty, let wordBox = box(RIL_WORD) else { continue }
+            // Tesseract occasionally reports a "word" that is only a space; its text output drops it.
+            guard !text.allSatisfy(\.isWhitespace), let wordBox = box(RIL_WORD) else { continue }
             let confidence = Double(skiff_tess_result_iterator_confidence(iterator, RIL_WORD)) / 100
             words.append(OCRWord(text: text, box: wordBox, confidence: confidence, line: lines.count - 1))
         } while skiff_tess_result_iterator_next(iterator, RIL_WORD) != 0
