@@ -88,6 +88,13 @@ static int load_locked(const char *const *paths, size_t path_count, char *messag
       "libtesseract.so.5", "libtesseract.so",
 #endif
   };
+  const char *override_path[1];
+  const char *override = getenv("SKIFF_TESSERACT_LIBRARY");
+  if ((!paths || path_count == 0) && override && *override) {
+    override_path[0] = override;
+    paths = override_path;
+    path_count = 1;
+  }
   if (!paths || path_count == 0) {
     paths = defaults;
     path_count = sizeof defaults / sizeof defaults[0];

@@ -32,6 +32,7 @@ public final class TesseractEnginePool: @unchecked Sendable {
 
     /// Recognises a page with a pooled engine; cancelling the task stops Tesseract at its next word.
     public func recognize(_ image: PixelBuffer, page: Int = 0) async throws -> OCRPage {
+        if Task.isCancelled { throw OCRError.cancelled }
         let engine = try await borrow()
         defer { giveBack(engine) }
         let cancellation = TesseractEngine.Cancellation()

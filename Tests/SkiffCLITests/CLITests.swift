@@ -11,7 +11,7 @@ struct Run {
     var stderr: String
 }
 
-func skiff(_ arguments: [String]) throws -> Run {
+func skiff(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
     // The test bundle sits next to the products it was built with.
     var products = Bundle.main.bundleURL
     for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
@@ -21,6 +21,7 @@ func skiff(_ arguments: [String]) throws -> Run {
     process.executableURL = products.appendingPathComponent("skiff")
     process.arguments = arguments
     process.currentDirectoryURL = repository
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     // stdout through a pipe, stderr into a file: two pipes could deadlock.
     let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-stderr-\(UUID().uuidString)")
     FileManager.default.createFile(atPath: errURL.path, contents: nil)
@@ -122,5 +123,16 @@ struct CLITests {
         #expect(run.status == 1)
         #expect(run.stderr.contains("truncated_baseline.jpg"))
         #expect(run.stderr.contains("truncated"))
+    }
+}
+
+@Suite("skiff CLI without Tesseract")
+struct CLIMissingLibraryTests {
+    @Test func missingLibraryIsExplained() throws {
+        let run = try skiff(["ocr", "samples/receipt-007.jpg"],
+                            environment: ["SKIFF_TESSERACT_LIBRARY": "/nonexistent/libtesseract.so.5"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("Tesseract is not available"))
+        #expect(run.stderr.contains("/nonexistent/libtesseract.so.5"))
     }
 }

@@ -191,3 +191,47 @@ actor Outcomes {
     var count = 0
     func add(_ outcome: OCRBatch.Outcome) { count += 1 }
 }
+
+@Suite("Bad models and cancellation", .serialized)
+struct TesseractFailureTests {
+    @Test func truncatedModelFileIsAnError() throws {
+        let fast = try TesseractModel.fast.locate(language: "eng")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-model-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try Data(contentsOf: URL(fileURLWithPath: fast.datapath + "/eng.traineddata"))
+        let truncated = folder.appendingPathComponent("eng.traineddata")
+        try model.prefix(model.count / 3).write(to: truncated)
+        #expect {
+            try TesseractEngine(configuration: TesseractConfiguration(model: .path(folder.path)))
+        } throws: { error in
+            guard case .initializationFailed(let datapath, let language) = error as? OCRError else { return false }
+            return datapath == folder.path && language == "eng"
+        }
+        #expect(try Data(contentsOf: truncated).count == model.count / 3)
+    }
+
+    @Test func cancellationStopsRecognition() throws {
+        let engine = try TesseractEngine(configuration: TesseractConfiguration(deadline: nil))
+        let cancellation = TesseractEngine.Cancellation()
+        cancellation.cancel()
+        #expect(throws: OCRError.cancelled) {
+            try engine.recognize(try samplePage("invoice-003.png"), cancellation: cancellation)
+        }
+        // The engine is reusable afterwards.
+        #expect(try engine.recognize(try samplePage("receipt-007.jpg")).words.count > 10)
+    }
+
+    @Test func cancelledTasksDoNotRecognize() async throws {
+        let pool = TesseractEnginePool(configuration: TesseractConfiguration(deadline: nil), capacity: 1)
+        let image = try samplePage("invoice-003.png")
+        let task = Task {
+            // Cancelled before it reaches the pool.
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await pool.recognize(image)
+        }
+        await #expect(throws: OCRError.cancelled) { try await task.value }
+        let page = try await pool.recognize(try samplePage("receipt-007.jpg"))
+        #expect(page.words.count > 10)
+    }
+}

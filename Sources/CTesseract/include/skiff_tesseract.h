@@ -18,8 +18,8 @@
 extern "C" {
 #endif
 
-/// Loads libtesseract (the first of `paths` that opens, or the system's
-/// default names when paths is NULL). Returns 0 on success; otherwise writes
+/// Loads libtesseract (the first of `paths` that opens; when paths is NULL,
+/// $SKIFF_TESSERACT_LIBRARY if set, else the system's default names). Returns 0 on success; otherwise writes
 /// a message naming the library or the missing symbol. Thread-safe; loads once.
 int skiff_tess_load(const char *const *paths, size_t path_count, char *message, size_t message_capacity);
 
