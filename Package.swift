@@ -17,7 +17,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libpng-dev, libjpeg-dev).
@@ -33,25 +32,26 @@ let package = Package(
         .target(name: "CTesseract"),
 
         // Page decoding, pixel buffers, resampling and InternVL-style tiling.
-        .target(name: "SkiffImage", dependencies: ["CSkiffCodecs"], swiftSettings: swiftSettings),
+        .target(
+            name: "SkiffImage", dependencies: ["CSkiffCodecs"], exclude: ["README.md"],
+            swiftSettings: swiftSettings),
         // Tesseract OCR engine and the OCR result model.
         .target(
             name: "SkiffOCR",
-            dependencies: ["CTesseract", "SkiffImage", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: swiftSettings),
+            dependencies: ["CTesseract", "SkiffImage"],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
         // The library product: batch processing on top of the modules above.
         .target(
             name: "Skiff",
-            dependencies: ["SkiffImage", "SkiffOCR", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: swiftSettings),
+            dependencies: ["SkiffImage", "SkiffOCR"],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "SkiffCLI",
             dependencies: [
                 "Skiff",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings),
+            exclude: ["README.md"], swiftSettings: swiftSettings),
 
         .testTarget(
             name: "SkiffImageTests", dependencies: ["SkiffImage"],

@@ -2,6 +2,7 @@
 # Checks that `skiff ocr --format text` gives the same text as the `tesseract`
 # CLI with the same model and page segmentation mode, page by page.
 # Usage: tools/compare_tesseract_cli.sh [IMAGE_DIR] [PSM] [fast|standard]
+# Exits 1 when fewer than $MIN_SAME pages (default: all) are identical.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${1:-$root/../shared/data/sroie-dev/img}"
@@ -30,3 +31,4 @@ for img in "$dir"/*.jpg "$dir"/*.jpeg "$dir"/*.png; do
 done
 echo "identical text: $same of $total pages (psm $psm, model $model)"
 [ ${#differ[@]} -eq 0 ] || echo "differ: ${differ[*]}"
+[ "$same" -ge "${MIN_SAME:-$total}" ]

@@ -34,6 +34,7 @@ struct OCRBench: AsyncParsableCommand {
     var skipCLI = false
 
     func run() async throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // show each figure as soon as it is measured
         let files = Array(InputFiles.collect(inputs).files.prefix(pages))
         guard !files.isEmpty else {
             printError("skiff bench: no images in \(inputs.joined(separator: " "))")
