@@ -40,6 +40,12 @@ let package = Package(
             name: "SkiffOCR",
             dependencies: ["CTesseract", "SkiffImage"],
             exclude: ["README.md"], swiftSettings: swiftSettings),
+        // CER / WER / field F1 against ground truth: normalisation profiles, UAX #29 words,
+        // bit-parallel edit distance, readers for text/CSV/OCR JSON/ALTO/PAGE, JSON and HTML reports.
+        .target(
+            name: "SkiffScoring",
+            dependencies: ["SkiffOCR"],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
         // The library product: batch processing on top of the modules above.
         .target(
             name: "Skiff",
@@ -48,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "SkiffCLI",
             dependencies: [
-                "Skiff",
+                "Skiff", "SkiffScoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
@@ -58,6 +64,9 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffOCRTests", dependencies: ["Skiff"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffScoringTests", dependencies: ["SkiffScoring"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),
     ]

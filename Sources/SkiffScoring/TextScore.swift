@@ -1,0 +1,254 @@
+/// Error counts for one unit (characters or words), in the hit/substitution/deletion/
+/// insertion convention of jiwer and dinglehopper: a deletion is a reference unit missing
+/// from the output, an insertion an extra unit in the output.
+public struct ErrorCounts: Sendable, Hashable, Codable {
+    public var referenceUnits: Int
+    public var hypothesisUnits: Int
+    public var hits: Int
+    public var substitutions: Int
+    public var deletions: Int
+    public var insertions: Int
+    /// Usually substitutions + deletions + insertions; for `isri` words only the deletions.
+    public var errors: Int
+    /// errors / referenceUnits, with the edge rules in `ErrorCounts.rate(errors:units:profile:)`.
+    public var rate: Double
+
+    public init(referenceUnits: Int, hypothesisUnits: Int, hits: Int, substitutions: Int, deletions: Int,
+                insertions: Int, errors: Int, rate: Double)
+    {
+        self.referenceUnits = referenceUnits
+        self.hypothesisUnits = hypothesisUnits
+        self.hits = hits
+        self.substitutions = substitutions
+        self.deletions = deletions
+        self.insertions = insertions
+        self.errors = errors
+        self.rate = rate
+    }
+
+    init(operations: [EditOperation], profile: ScoringProfile) {
+        var counts = [0, 0, 0, 0]
+        for op in operations { counts[Int(op.rawValue)] += 1 }
+        let (h, s, d, i) = (counts[0], counts[1], counts[2], counts[3])
+        self.init(referenceUnits: h + s + d, hypothesisUnits: h + s + i, hits: h, substitutions: s, deletions: d,
+                  insertions: i, errors: s + d + i, rate: Self.rate(errors: s + d + i, units: h + s + d, profile: profile))
+    }
+
+    /// The edge rules: no errors → 0 (also when both texts are empty); errors against an
+    /// empty reference → +∞ (jiwer: the error count itself); otherwise errors / units,
+    /// which may exceed 1.
+    public static func rate(errors: Int, units: Int, profile: ScoringProfile) -> Double {
+        if errors == 0 { return 0 }
+        if units == 0 { return profile == .jiwer ? Double(errors) : .infinity }
+        return Double(errors) / Double(units)
+    }
+
+    /// Sums counts over documents (micro average: Σ errors / Σ reference units).
+    public static func sum(_ all: [ErrorCounts], profile: ScoringProfile) -> ErrorCounts {
+        var total = ErrorCounts(referenceUnits: 0, hypothesisUnits: 0, hits: 0, substitutions: 0, deletions: 0,
+                                insertions: 0, errors: 0, rate: 0)
+        for c in all {
+            total.referenceUnits += c.referenceUnits
+            total.hypothesisUnits += c.hypothesisUnits
+            total.hits += c.hits
+            total.substitutions += c.substitutions
+            total.deletions += c.deletions
+            total.insertions += c.insertions
+            total.errors += c.errors
+        }
+        total.rate = rate(errors: total.errors, units: total.referenceUnits, profile: profile)
+        return total
+    }
+}
+
+/// A text comparison ready for counting: both sides cut into units and mapped to ids.
+public struct TokenizedPair: Sendable {
+    public var reference: [String]
+    public var hypothesis: [String]
+    public var referenceIDs: [Int32]
+    public var hypothesisIDs: [Int32]
+
+    /// Ids compare tokens by their exact code points (Swift's `==` on strings would
+    /// treat canonically equivalent spellings as equal, hiding what `none` must show).
+    init(reference: [String], hypothesis: [String]) {
+        self.reference = reference
+        self.hypothesis = hypothesis
+        var ids: [[UInt8]: Int32] = [:]
+        func id(_ token: String) -> Int32 {
+            let key = Array(token.utf8)
+            if let known = ids[key] { return known }
+            let next = Int32(ids.count)
+            ids[key] = next
+            return next
+        }
+        referenceIDs = reference.map(id)
+        hypothesisIDs = hypothesis.map(id)
+    }
+}
+
+/// The result of scoring one output text against its ground truth.
+public struct TextScore: Sendable, Codable {
+    public var profile: ScoringProfile
+    public var orderInsensitive: Bool
+    public var characters: ErrorCounts
+    public var words: ErrorCounts
+    public var cer: Double { characters.rate }
+    public var wer: Double { words.rate }
+}
+
+/// Everything a report needs beyond the counts: the units and how they line up.
+public struct TextAlignment: Sendable {
+    public var characters: TokenizedPair
+    public var characterOperations: [EditOperation]
+    public var words: TokenizedPair
+    public var wordOperations: [EditOperation]
+}
+
+/// Computes CER and WER under a profile.
+public struct TextScorer: Sendable {
+    public var profile: ScoringProfile
+    /// Reorder the output's lines to follow the ground truth's before counting.
+    public var orderInsensitive: Bool
+
+    public init(profile: ScoringProfile = .nfc, orderInsensitive: Bool = false) {
+        self.profile = profile
+        self.orderInsensitive = orderInsensitive
+    }
+
+    public func score(reference: String, hypothesis: String) -> TextScore {
+        score(reference: reference, hypothesis: hypothesis, keepingAlignment: false).0
+    }
+
+    /// Scores and also returns the aligned units, for reports.
+    public func scoreWithAlignment(reference: String, hypothesis: String) -> (TextScore, TextAlignment) {
+        let (score, alignment) = score(reference: reference, hypothesis: hypothesis, keepingAlignment: true)
+        // `keepingAlignment: true` always produces one.
+        return (score, alignment ?? TextAlignment(characters: TokenizedPair(reference: [], hypothesis: []),
+                                                  characterOperations: [],
+                                                  words: TokenizedPair(reference: [], hypothesis: []),
+                                                  wordOperations: []))
+    }
+
+    private func score(reference: String, hypothesis: String, keepingAlignment: Bool)
+        -> (TextScore, TextAlignment?)
+    {
+        let hypothesis = orderInsensitive ? LineReordering.reorder(hypothesis, toFollow: reference) : hypothesis
+        let refText = profile.characterText(reference)
+        let hypText = profile.characterText(hypothesis)
+        let characters = TokenizedPair(reference: units(refText), hypothesis: units(hypText))
+        let characterOps = EditDistance.align(characters.referenceIDs, characters.hypothesisIDs)
+        let charCounts = ErrorCounts(operations: characterOps, profile: profile)
+
+        let refWords = profile.words(profile.wordsFromCharacterText ? refText : reference)
+        let hypWords = profile.words(profile.wordsFromCharacterText ? hypText : hypothesis)
+        let words = TokenizedPair(reference: refWords, hypothesis: hypWords)
+        let wordCounts: ErrorCounts
+        var wordOps: [EditOperation] = []
+        if profile == .isri {
+            // wordacc: a reference word is an error only if the longest common subsequence misses it.
+            let common = LongestCommonSubsequence.length(words.referenceIDs, words.hypothesisIDs)
+            let missed = refWords.count - common
+            wordCounts = ErrorCounts(referenceUnits: refWords.count, hypothesisUnits: hypWords.count, hits: common,
+                                     substitutions: 0, deletions: missed, insertions: hypWords.count - common,
+                                     errors: missed,
+                                     rate: ErrorCounts.rate(errors: missed, units: refWords.count, profile: profile))
+            if keepingAlignment { wordOps = EditDistance.align(words.referenceIDs, words.hypothesisIDs) }
+        } else {
+            wordOps = EditDistance.align(words.referenceIDs, words.hypothesisIDs)
+            wordCounts = ErrorCounts(operations: wordOps, profile: profile)
+        }
+        let score = TextScore(profile: profile, orderInsensitive: orderInsensitive, characters: charCounts,
+                              words: wordCounts)
+        guard keepingAlignment else { return (score, nil) }
+        return (score, TextAlignment(characters: characters, characterOperations: characterOps, words: words,
+                                     wordOperations: wordOps))
+    }
+
+    private func units(_ text: String) -> [String] {
+        if profile.countsCodePoints {
+            return text.unicodeScalars.map { String($0) }
+        }
+        return text.map { String($0) }
+    }
+}
+
+/// Length of the longest common subsequence, bit-parallel (Hyyrö 2004, Allison–Dix).
+/// Written by hand for the same reason as `EditDistance`.
+enum LongestCommonSubsequence {
+    static func length(_ a: [Int32], _ b: [Int32]) -> Int {
+        guard !a.isEmpty, !b.isEmpty else { return 0 }
+        let blocks = (a.count + 63) / 64
+        var slot: [Int32: Int] = [:]
+        var peq: [UInt64] = []
+        for (i, token) in a.enumerated() {
+            let s = slot[token] ?? {
+                let s = slot.count
+                slot[token] = s
+                peq.append(contentsOf: repeatElement(0, count: blocks))
+                return s
+            }()
+            peq[s * blocks + i / 64] |= UInt64(1) << UInt64(i % 64)
+        }
+        var v = [UInt64](repeating: ~0, count: blocks)
+        for token in b {
+            guard let s = slot[token] else { continue }
+            var carry: UInt64 = 0
+            for k in 0..<blocks {
+                let u = v[k] & peq[s * blocks + k]
+                let (sum1, o1) = v[k].addingReportingOverflow(u)
+                let (sum2, o2) = sum1.addingReportingOverflow(carry)
+                carry = (o1 || o2) ? 1 : 0
+                v[k] = sum2 | (v[k] & ~u)
+            }
+        }
+        var zeros = 0
+        for i in 0..<a.count where v[i / 64] & (UInt64(1) << UInt64(i % 64)) == 0 { zeros += 1 }
+        return zeros
+    }
+}
+
+/// Order-insensitive comparison: the output's lines are put in the order of the ground-truth
+/// lines they best match (pairs taken greedily by smallest normalised edit distance, each
+/// line used once); unmatched output lines go last. Errors inside lines still count.
+enum LineReordering {
+    static func reorder(_ hypothesis: String, toFollow reference: String) -> String {
+        let refLines = splitLines(reference).map(String.init)
+        let hypLines = splitLines(hypothesis).map(String.init)
+        guard !refLines.isEmpty, hypLines.count > 1 else { return hypothesis }
+        var ids: [Character: Int32] = [:]
+        func encode(_ line: String) -> [Int32] {
+            line.map { c in
+                if let id = ids[c] { return id }
+                let id = Int32(ids.count)
+                ids[c] = id
+                return id
+            }
+        }
+        let r = refLines.map(encode)
+        let h = hypLines.map(encode)
+        var pairs: [(cost: Double, ref: Int, hyp: Int)] = []
+        pairs.reserveCapacity(r.count * h.count)
+        for (j, hyp) in h.enumerated() {
+            for (i, ref) in r.enumerated() {
+                let longest = max(ref.count, hyp.count)
+                // Cheap lower bound first: the length difference.
+                if longest > 0, Double(abs(ref.count - hyp.count)) / Double(longest) >= 0.75 { continue }
+                let d = EditDistance.distance(ref, hyp)
+                let cost = longest == 0 ? 0 : Double(d) / Double(longest)
+                if cost < 0.75 { pairs.append((cost, i, j)) }
+            }
+        }
+        pairs.sort { ($0.cost, $0.ref, $0.hyp) < ($1.cost, $1.ref, $1.hyp) }
+        var refTaken = [Bool](repeating: false, count: r.count)
+        var hypFor = [Int?](repeating: nil, count: r.count)
+        var hypTaken = [Bool](repeating: false, count: h.count)
+        for pair in pairs where !refTaken[pair.ref] && !hypTaken[pair.hyp] {
+            refTaken[pair.ref] = true
+            hypTaken[pair.hyp] = true
+            hypFor[pair.ref] = pair.hyp
+        }
+        var ordered = hypFor.compactMap { $0 }.map { hypLines[$0] }
+        ordered += hypLines.indices.filter { !hypTaken[$0] }.map { hypLines[$0] }
+        return ordered.joined(separator: "\n")
+    }
+}
