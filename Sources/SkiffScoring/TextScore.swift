@@ -209,7 +209,7 @@ enum LongestCommonSubsequence {
 
 /// Order-insensitive comparison: the output's lines are put in the order of the ground-truth
 /// lines they best match (pairs taken greedily by smallest normalised edit distance, each
-/// line used once); unmatched output lines go last. Errors inside lines still count.
+/// line used once); an unmatched output line stays after the line it followed. Errors inside lines still count.
 enum LineReordering {
     static func reorder(_ hypothesis: String, toFollow reference: String) -> String {
         let refLines = splitLines(reference).map(String.init)
@@ -247,8 +247,25 @@ enum LineReordering {
             hypTaken[pair.hyp] = true
             hypFor[pair.ref] = pair.hyp
         }
-        var ordered = hypFor.compactMap { $0 }.map { hypLines[$0] }
-        ordered += hypLines.indices.filter { !hypTaken[$0] }.map { hypLines[$0] }
+        // Matched lines take their ground-truth line's place; an unmatched line stays right
+        // after the line it followed in the output, so fragments keep their neighbours.
+        var refOf = [Int?](repeating: nil, count: h.count)
+        for (i, j) in hypFor.enumerated() { if let j { refOf[j] = i } }
+        var keys: [(ref: Int, follower: Int, hyp: Int)] = []
+        var anchor = -1
+        var follower = 0
+        for j in h.indices {
+            if let i = refOf[j] {
+                anchor = i
+                follower = 0
+                keys.append((i, 0, j))
+            } else {
+                follower += 1
+                keys.append((anchor, follower, j))
+            }
+        }
+        keys.sort { ($0.ref, $0.follower, $0.hyp) < ($1.ref, $1.follower, $1.hyp) }
+        let ordered = keys.map { hypLines[$0.hyp] }
         return ordered.joined(separator: "\n")
     }
 }

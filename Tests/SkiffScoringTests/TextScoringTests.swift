@@ -1,0 +1,193 @@
+import Foundation
+@testable import SkiffScoring
+import Testing
+
+@Suite("UAX #29 words")
+struct WordSegmenterTests {
+    struct Case: Decodable {
+        var text: String
+        var words: [String]
+    }
+
+    struct File: Decodable {
+        var cases: [Case]
+    }
+
+    /// uniseg's segmentation of all 1,823 lines of Unicode's WordBreakTest.txt and some OCR-like strings.
+    @Test func matchesUnisegOnWordBreakTest() throws {
+        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: Fixture.url("uniseg-words.json")))
+        #expect(file.cases.count > 1800)
+        var failures: [String] = []
+        for c in file.cases {
+            let got = WordSegmenter().segments(c.text).map(String.init)
+            // Compare code points: Swift's String == would hide canonical differences.
+            if got.map({ Array($0.unicodeScalars) }) != c.words.map({ Array($0.unicodeScalars) }) {
+                failures.append("\(c.text.unicodeScalars.map { String($0.value, radix: 16) }): \(got) vs \(c.words)")
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.count) differ, first: \(failures.prefix(5))")
+    }
+
+    @Test func dropsPunctuationOnlyTokens() {
+        #expect(WordSegmenter().words("TOTAL (RM) : 9.00 — 12,345.67!").map(String.init) == ["TOTAL", "RM", "9.00", "12,345.67"])
+    }
+}
+
+@Suite("edit distance")
+struct EditDistanceTests {
+    /// The textbook O(n·m) recurrence, as an independent check.
+    static func reference(_ a: [Int32], _ b: [Int32]) -> Int {
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                let t = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = t
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+
+    @Test func multiBlockDistanceAndAlignmentAgreeWithTheRecurrence() {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<60 {
+            let n = [0, 1, 5, 63, 64, 65, 130, 300][trial % 8]
+            let alphabet = Int32([2, 4, 30][trial % 3])
+            let a = (0..<n).map { _ in Int32.random(in: 0..<alphabet, using: &rng) }
+            // The hypothesis: the reference with random edits, sometimes unrelated.
+            var b = a
+            for _ in 0..<Int.random(in: 0...max(1, n / 3), using: &rng) {
+                let p = Int.random(in: 0...b.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: b.insert(Int32.random(in: 0..<alphabet, using: &rng), at: p)
+                case 1 where p < b.count: b.remove(at: p)
+                default: if p < b.count { b[p] = Int32.random(in: 0..<alphabet, using: &rng) }
+                }
+            }
+            if trial % 7 == 0 { b = (0..<Int.random(in: 0...200, using: &rng)).map { _ in Int32.random(in: 0..<alphabet, using: &rng) } }
+            let expected = Self.reference(a, b)
+            #expect(EditDistance.distance(a, b) == expected)
+            #expect(EditDistance.distance(b, a) == expected)
+            let ops = EditDistance.align(a, b)
+            #expect(ops.filter { $0 != .hit }.count == expected)
+            // The alignment must spell both sequences.
+            var i = 0, j = 0
+            for op in ops {
+                switch op {
+                case .hit: #expect(a[i] == b[j]); i += 1; j += 1
+                case .substitution: #expect(a[i] != b[j]); i += 1; j += 1
+                case .deletion: i += 1
+                case .insertion: j += 1
+                }
+            }
+            #expect(i == a.count && j == b.count)
+        }
+    }
+
+    @Test func longSequences() {
+        let a = (0..<5000).map { Int32($0 % 97) }
+        var b = a
+        b.remove(at: 2500)
+        b[10] = 1000
+        b.insert(7, at: 4000)
+        #expect(EditDistance.distance(a, b) == 3)
+        let ops = EditDistance.align(a, b)
+        #expect(ops.filter { $0 != .hit }.count == 3)
+    }
+}
+
+@Suite("edge rules")
+struct EdgeRuleTests {
+    @Test(arguments: ScoringProfile.allCases)
+    func bothEmptyIsZero(profile: ScoringProfile) {
+        let s = TextScorer(profile: profile).score(reference: "", hypothesis: "")
+        #expect(s.cer == 0 && s.wer == 0)
+    }
+
+    @Test func emptyReferenceWithOutputIsInfinite() throws {
+        let s = TextScorer(profile: .nfc).score(reference: "", hypothesis: "abc d")
+        #expect(s.cer == .infinity && s.characters.insertions == 5)
+        #expect(s.wer == .infinity && s.words.insertions == 2)
+        // jiwer's convention: the count itself.
+        let j = TextScorer(profile: .jiwer).score(reference: "", hypothesis: "abc d")
+        #expect(j.cer == 5 && j.wer == 2)
+        // JSON never holds a bare Infinity.
+        let json = try ScoreReport.encode(ScoreReport.Document(name: "x", score: s))
+        #expect(json.contains("\"Infinity\""))
+        #expect(try JSONSerialization.jsonObject(with: Data(json.utf8)) is [String: Any])
+    }
+
+    @Test func cerIsNotCapped() {
+        #expect(TextScorer().score(reference: "a", hypothesis: "xyz").cer == 3)
+    }
+
+    @Test func noneKeepsCanonicalDifferencesNfcRemovesThem() {
+        let decomposed = "A\u{30A}ngstro\u{308}m"
+        let precomposed = "Ångström"
+        #expect(TextScorer(profile: .none).score(reference: precomposed, hypothesis: decomposed).cer > 0)
+        #expect(TextScorer(profile: .nfc).score(reference: precomposed, hypothesis: decomposed).cer == 0)
+    }
+
+    @Test func casefold() {
+        #expect(TextScorer(profile: .casefold).score(reference: "TOTAL RM", hypothesis: "Total rm").cer == 0)
+        #expect(TextScorer(profile: .nfc).score(reference: "TOTAL", hypothesis: "Total").characters.errors == 4)
+    }
+
+    @Test func orderInsensitiveFollowsReferenceLines() {
+        let gt = "SHOP NAME\nTOTAL 9.00\nTHANK YOU"
+        let ocr = "THANK YOU\nSHOP NAME\nTOTAL 9.0O"
+        let plain = TextScorer().score(reference: gt, hypothesis: ocr)
+        let bag = TextScorer(orderInsensitive: true).score(reference: gt, hypothesis: ocr)
+        #expect(bag.characters.errors == 1)
+        #expect(bag.words.errors == 1)
+        #expect(plain.characters.errors > 10)
+    }
+
+    @Test func crlfAndTrailingNewlineInLigatureProfile() {
+        let s = TextScorer(profile: .nfcLigatures).score(reference: "  ﬁne \r\nline\n", hypothesis: "fine\nline")
+        #expect(s.cer == 0 && s.characters.referenceUnits == 9)
+    }
+}
+
+@Suite("field scoring")
+struct FieldScoringTests {
+    func json(_ text: String) throws -> JSONValue { try JSONValue.parse(Array(text.utf8), path: "test") }
+
+    @Test func normalisersMatchAmountsDatesSpacesAndCase() throws {
+        let gt = try json(#"{"company": "BOOK TA .K  (TAMAN DAYA) SDN BHD", "date": "25/12/2018", "total": "RM 34.80"}"#)
+        let out = try json(#"{"company": "Book Ta .K (Taman Daya) Sdn Bhd", "date": "25-12-18", "total": "34.8"}"#)
+        #expect(FieldScorer().score(reference: gt, hypothesis: out).overall.truePositives == 0)
+        let s = FieldScorer(normalizers: [.spaces, .case, .amount, .date]).score(reference: gt, hypothesis: out)
+        #expect(s.overall.truePositives == 3 && s.overall.f1 == 1)
+    }
+
+    @Test(arguments: [("RM 4.95", "4.95"), ("1.234,56", "1234.56"), ("1,234.56", "1234.56"), ("$8.20", "8.20"),
+                      ("9", "9.00"), ("RM7.70", "7.70"), ("-1.73", "-1.73"), ("12,5", "12.50"), ("1,234", "1234.00")])
+    func amounts(text: String, expected: String) {
+        #expect(FieldNormalizer.amount.apply(text) == expected)
+    }
+
+    @Test(arguments: [("25/12/2018", "2018-12-25"), ("18-11-18", "2018-11-18"), ("05 MAR 2018", "2018-03-05"),
+                      ("24-MAR-2018", "2018-03-24"), ("02/JAN/2017", "2017-01-02"), ("2018-03-23", "2018-03-23"),
+                      ("2018/02/22", "2018-02-22"), ("20180304", "2018-03-04"), ("25032018", "2018-03-25"),
+                      ("5/3/2018", "2018-03-05"), ("28 MAR 18", "2018-03-28"), ("not a date", "not a date")])
+    func dates(text: String, expected: String) {
+        #expect(FieldNormalizer.date.apply(text) == expected)
+    }
+
+    @Test func pythonTruthinessAndNumbers() throws {
+        // 0, "", null and [] are dropped by Donut's normalize_dict; 10.0 stays "10.0".
+        let gt = try json(#"{"a": 0, "b": "", "c": null, "d": [], "e": 10.0, "f": {"g": ["x", 1]}}"#)
+        let pairs = FieldScorer().normalize(gt).flattened()
+        #expect(pairs == [FieldPair(key: "f.g", value: "x"), FieldPair(key: "f.g", value: "1"),
+                          FieldPair(key: "e", value: "10.0")])
+    }
+
+    @Test func malformedJSONSaysWhere() {
+        #expect(throws: ScoringError.malformed(path: "f.json", location: "2:8", reason: "invalid JSON: expected ',' or '}'")) {
+            try JSONValue.parse(Array("{\"a\": 1,\n \"b\": 2 \"c\": 3}".utf8), path: "f.json")
+        }
+    }
+}
