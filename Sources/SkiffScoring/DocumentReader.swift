@@ -124,20 +124,38 @@ public struct DocumentReader: Sendable {
     }
 }
 
-/// Pulls text out of ALTO and PAGE XML with Foundation's SAX parser, the way dinglehopper does.
+/// Pulls text out of ALTO and PAGE XML with Foundation's SAX parser, the way dinglehopper
+/// 0.11 does: ALTO String@CONTENT joined by spaces per TextLine, lines by newlines; PAGE
+/// region-level TextEquiv (lowest @index, else highest @conf, else the first) of the regions
+/// in the ReadingOrder (ordered groups by @index, nested groups followed), or of every
+/// TextRegion in document order when there is none; empty regions skipped. When no region
+/// has region-level text, line-level text is used instead (dinglehopper's --textequiv-level line).
 final class XMLTextExtractor: NSObject, XMLParserDelegate {
     private enum Mode { case alto, page }
     private let mode: Mode
     // ALTO
     private var altoLines: [[String]] = []
-    private var inTextLine = false
-    // PAGE: per region, its region-level TextEquiv (first by @index) and its lines' TextEquivs.
-    private struct Region { var id: String; var text: String?; var lines: [String] = [] }
-    private var regions: [Region] = []
-    private var readingOrder: [(index: Int, id: String)] = []
+    private var altoLineDepth: Int?
+    // PAGE
+    private struct Equiv { var index: Double?; var conf: Double?; var text: String }
+    private final class Segment {
+        var id: String
+        var equivs: [Equiv] = []
+        var lines: [Segment] = []
+        init(id: String) { self.id = id }
+    }
+    private final class Group {
+        var ordered: Bool
+        var items: [(index: Int?, ref: String?, group: Group?)] = []
+        init(ordered: Bool) { self.ordered = ordered }
+    }
+    private var regions: [Segment] = []
+    private var segmentStack: [(depth: Int, segment: Segment)] = []
+    private var groupStack: [Group] = []
+    private var rootGroups: [Group] = []
     private var stack: [String] = []
+    private var equivStart: (depth: Int, index: Double?, conf: Double?)?
     private var textBuffer: String?
-    private var regionDepth: [Int] = []
 
     private init(mode: Mode) { self.mode = mode }
 
@@ -150,23 +168,53 @@ final class XMLTextExtractor: NSObject, XMLParserDelegate {
     static func page(_ data: Data, path: String) throws(ScoringError) -> String {
         let x = XMLTextExtractor(mode: .page)
         try x.run(data, path: path)
-        var regions = x.regions
-        if !x.readingOrder.isEmpty {
-            let rank = Dictionary(x.readingOrder.map { ($0.id, $0.index) }, uniquingKeysWith: { a, _ in a })
-            let ordered = regions.filter { rank[$0.id] != nil }.sorted { rank[$0.id, default: 0] < rank[$1.id, default: 0] }
-            regions = ordered + regions.filter { rank[$0.id] == nil }
+        var ordered: [Segment] = []
+        if x.rootGroups.isEmpty {
+            ordered = x.regions
+        } else {
+            let byID = Dictionary(x.regions.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            func visit(_ group: Group) {
+                let items = group.ordered
+                    ? group.items.filter { $0.index != nil }.sorted { ($0.index ?? 0) < ($1.index ?? 0) }
+                    : group.items
+                for item in items {
+                    if let g = item.group { visit(g) } else if let id = item.ref, let r = byID[id] { ordered.append(r) }
+                }
+            }
+            x.rootGroups.forEach(visit)
         }
-        return regions.map { $0.text ?? $0.lines.joined(separator: "\n") }.joined(separator: "\n")
+        let regionLevel = x.regions.contains { !$0.equivs.isEmpty }
+        let texts = ordered.map { region in
+            regionLevel ? first(region.equivs) : region.lines.map { first($0.equivs) }.joined(separator: "\n")
+        }
+        return texts.filter { !$0.isEmpty }.joined(separator: "\n")
+    }
+
+    private static func first(_ equivs: [Equiv]) -> String {
+        guard equivs.count > 1 else { return equivs.first?.text ?? "" }
+        if let best = equivs.filter({ $0.index != nil }).min(by: { ($0.index ?? 0) < ($1.index ?? 0) }) { return best.text }
+        if let best = equivs.filter({ $0.conf != nil }).max(by: { ($0.conf ?? 0) < ($1.conf ?? 0) }) { return best.text }
+        return equivs[0].text
     }
 
     private func run(_ data: Data, path: String) throws(ScoringError) {
         let parser = XMLParser(data: data)
         parser.delegate = self
         parser.shouldProcessNamespaces = true
-        guard parser.parse() else {
-            let message = parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"
-            throw .malformed(path: path, location: "\(parser.lineNumber):\(parser.columnNumber)",
-                             reason: "invalid XML: \(message)")
+        let finished = parser.parse()
+        // FoundationXML may recover from an error and still return true; the delegate call says.
+        if let failure = failure ?? (finished ? nil : (parser.lineNumber, parser.columnNumber, parser.parserError.map { "\($0)" } ?? "unknown error")) {
+            throw .malformed(path: path, location: "\(failure.line):\(failure.column)", reason: "invalid XML: \(failure.message)")
+        }
+    }
+
+    private var failure: (line: Int, column: Int, message: String)?
+
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: any Error) {
+        if failure == nil {
+            let ns = parseError as NSError
+            let detail = (ns.userInfo[NSLocalizedDescriptionKey] as? String) ?? "error \(ns.code)"
+            failure = (parser.lineNumber, parser.columnNumber, detail)
         }
     }
 
@@ -178,18 +226,41 @@ final class XMLTextExtractor: NSObject, XMLParserDelegate {
         case .alto:
             if name == "TextLine" {
                 altoLines.append([])
-                inTextLine = true
-            } else if name == "String", inTextLine, let content = attributes["CONTENT"] {
-                altoLines[altoLines.count - 1].append(content)
+                altoLineDepth = stack.count
+            } else if name == "String", let depth = altoLineDepth, stack.count == depth + 1 {
+                altoLines[altoLines.count - 1].append(attributes["CONTENT"] ?? "")
             }
         case .page:
-            if name == "TextRegion" {
-                regions.append(Region(id: attributes["id"] ?? ""))
-                regionDepth.append(stack.count)
-            } else if name == "RegionRefIndexed", let id = attributes["regionRef"] {
-                readingOrder.append((Int(attributes["index"] ?? "") ?? readingOrder.count, id))
-            } else if name == "Unicode" {
-                textBuffer = ""
+            switch name {
+            case "TextRegion":
+                let region = Segment(id: attributes["id"] ?? "")
+                regions.append(region)
+                segmentStack.append((stack.count, region))
+            case "TextLine":
+                // Only lines directly inside a region count (as dinglehopper's ./page:TextLine).
+                if let top = segmentStack.last, top.depth == stack.count - 1 {
+                    let line = Segment(id: attributes["id"] ?? "")
+                    top.segment.lines.append(line)
+                    segmentStack.append((stack.count, line))
+                }
+            case "TextEquiv":
+                if let top = segmentStack.last, top.depth == stack.count - 1 {
+                    equivStart = (stack.count, attributes["index"].flatMap(Double.init), attributes["conf"].flatMap(Double.init))
+                }
+            case "Unicode":
+                if let e = equivStart, e.depth == stack.count - 1 { textBuffer = "" }
+            case "OrderedGroup", "OrderedGroupIndexed", "UnorderedGroup", "UnorderedGroupIndexed":
+                let group = Group(ordered: name.hasPrefix("Ordered"))
+                if let parent = groupStack.last {
+                    parent.items.append((attributes["index"].flatMap { Int($0) }, nil, group))
+                } else {
+                    rootGroups.append(group)
+                }
+                groupStack.append(group)
+            case "RegionRefIndexed", "RegionRef":
+                groupStack.last?.items.append((attributes["index"].flatMap { Int($0) }, attributes["regionRef"], nil))
+            default:
+                break
             }
         }
     }
@@ -202,19 +273,22 @@ final class XMLTextExtractor: NSObject, XMLParserDelegate {
         defer { stack.removeLast() }
         switch mode {
         case .alto:
-            if name == "TextLine" { inTextLine = false }
+            if name == "TextLine" { altoLineDepth = nil }
         case .page:
-            if name == "Unicode", let text = textBuffer, let depth = regionDepth.last, !regions.isEmpty {
-                textBuffer = nil
-                // Unicode → TextEquiv → owner: the region itself (depth + 1) or a TextLine inside it.
-                let owner = stack.count >= 3 ? stack[stack.count - 3] : ""
-                if stack.count - 2 == depth {
-                    if regions[regions.count - 1].text == nil { regions[regions.count - 1].text = text }
-                } else if owner == "TextLine" {
-                    regions[regions.count - 1].lines.append(text)
+            switch name {
+            case "Unicode":
+                if let text = textBuffer, let e = equivStart, let top = segmentStack.last {
+                    top.segment.equivs.append(Equiv(index: e.index, conf: e.conf, text: text))
                 }
-            } else if name == "TextRegion" {
-                regionDepth.removeLast()
+                textBuffer = nil
+            case "TextEquiv":
+                if let e = equivStart, e.depth == stack.count { equivStart = nil }
+            case "TextRegion", "TextLine":
+                if let top = segmentStack.last, top.depth == stack.count { segmentStack.removeLast() }
+            case "OrderedGroup", "OrderedGroupIndexed", "UnorderedGroup", "UnorderedGroupIndexed":
+                groupStack.removeLast()
+            default:
+                break
             }
         }
     }

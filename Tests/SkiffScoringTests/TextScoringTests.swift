@@ -186,7 +186,7 @@ struct FieldScoringTests {
     }
 
     @Test func malformedJSONSaysWhere() {
-        #expect(throws: ScoringError.malformed(path: "f.json", location: "2:8", reason: "invalid JSON: expected ',' or '}'")) {
+        #expect(throws: ScoringError.malformed(path: "f.json", location: "2:9", reason: "invalid JSON: expected ',' or '}'")) {
             try JSONValue.parse(Array("{\"a\": 1,\n \"b\": 2 \"c\": 3}".utf8), path: "f.json")
         }
     }
