@@ -15,13 +15,16 @@ public enum EditDistance {
         if b.isEmpty { return a.count }
         // The pattern (bit vectors) is the shorter sequence: fewer words per step.
         if a.count > b.count { swap(&a, &b) }
-        var columns = BitParallelColumns(pattern: a)
-        for token in b { columns.advance(token) }
-        return columns.score
+        var scratch = SlotScratch(alphabet: max(a.max() ?? 0, b.max() ?? 0) + 1)
+        return BitParallel.run(pattern: a, text: b, scratch: &scratch, keepHistory: false).score
     }
 
     /// An optimal alignment of `reference` and `hypothesis`.
     public static func align(_ reference: [Int32], _ hypothesis: [Int32]) -> [EditOperation] {
+        align(reference, hypothesis, historyLimit: historyWords)
+    }
+
+    static func align(_ reference: [Int32], _ hypothesis: [Int32], historyLimit: Int) -> [EditOperation] {
         var ops: [EditOperation] = []
         ops.reserveCapacity(max(reference.count, hypothesis.count))
         var r = reference[...]
@@ -39,7 +42,8 @@ public enum EditDistance {
         }
         r = r.dropLast(suffix)
         h = h.dropLast(suffix)
-        hirschberg(r, h, into: &ops)
+        var scratch = SlotScratch(alphabet: max(r.max() ?? 0, h.max() ?? 0) + 1)
+        hirschberg(r, h, limit: historyLimit, scratch: &scratch, into: &ops)
         ops.append(contentsOf: repeatElement(.hit, count: suffix))
         return ops
     }
@@ -56,23 +60,32 @@ public enum EditDistance {
     }
 
     /// D[i][m] for i = 0...n: the cost of aligning `reference[..<i]` with all of `hypothesis`.
-    static func lastColumn(_ reference: ArraySlice<Int32>, _ hypothesis: some Sequence<Int32>, count m: Int)
-        -> [Int]
+    static func lastColumn(_ reference: ArraySlice<Int32>, _ hypothesis: ArraySlice<Int32>,
+                           scratch: inout SlotScratch) -> [Int]
     {
         var column = [Int](repeating: 0, count: reference.count + 1)
         if reference.isEmpty {
-            column[0] = m
+            column[0] = hypothesis.count
             return column
         }
-        var columns = BitParallelColumns(pattern: reference)
-        for token in hypothesis { columns.advance(token) }
-        columns.fill(&column, top: m)
+        let run = BitParallel.run(pattern: reference, text: hypothesis, scratch: &scratch, keepHistory: false)
+        var value = hypothesis.count
+        column[0] = value
+        for i in 0..<reference.count {
+            let bit = UInt64(1) << UInt64(i & 63)
+            if run.vp[i >> 6] & bit != 0 { value += 1 } else if run.vn[i >> 6] & bit != 0 { value -= 1 }
+            column[i + 1] = value
+        }
         return column
     }
 
-    private static let baseCase = 4096
+    /// Pieces whose bit-vector history fits in this many 64-bit words are traced back
+    /// directly (one pass); larger ones are split first (Hirschberg).
+    static let historyWords = 4 << 20
 
-    static func hirschberg(_ r: ArraySlice<Int32>, _ h: ArraySlice<Int32>, into ops: inout [EditOperation]) {
+    static func hirschberg(_ r: ArraySlice<Int32>, _ h: ArraySlice<Int32>, limit: Int, scratch: inout SlotScratch,
+                           into ops: inout [EditOperation])
+    {
         if r.isEmpty {
             ops.append(contentsOf: repeatElement(.insertion, count: h.count))
             return
@@ -81,13 +94,13 @@ public enum EditDistance {
             ops.append(contentsOf: repeatElement(.deletion, count: r.count))
             return
         }
-        if r.count * h.count <= baseCase || h.count == 1 {
-            tableAlign(r, h, into: &ops)
+        if 2 * ((r.count + 63) / 64) * h.count <= limit || h.count == 1 {
+            traceback(r, h, scratch: &scratch, into: &ops)
             return
         }
         let mid = h.startIndex + h.count / 2
-        let forward = lastColumn(r, h[..<mid], count: mid - h.startIndex)
-        let backward = lastColumn(ArraySlice(r.reversed()), h[mid...].reversed(), count: h.endIndex - mid)
+        let forward = lastColumn(r, h[..<mid], scratch: &scratch)
+        let backward = lastColumn(ArraySlice(r.reversed()), ArraySlice(h[mid...].reversed()), scratch: &scratch)
         let n = r.count
         var best = 0
         var bestCost = Int.max
@@ -99,22 +112,80 @@ public enum EditDistance {
             }
         }
         let split = r.startIndex + best
-        hirschberg(r[..<split], h[..<mid], into: &ops)
-        hirschberg(r[split...], h[mid...], into: &ops)
+        hirschberg(r[..<split], h[..<mid], limit: limit, scratch: &scratch, into: &ops)
+        hirschberg(r[split...], h[mid...], limit: limit, scratch: &scratch, into: &ops)
     }
 
-    /// Full dynamic-programming table with traceback, for small pieces only.
+    /// One bit-parallel pass keeping every column's vectors, then a walk back from the end.
+    /// D[i][j] is read off column j as j + popcount(VP below i) − popcount(VN below i).
     /// Ties prefer a hit or substitution, then a deletion, then an insertion.
+    static func traceback(_ r: ArraySlice<Int32>, _ h: ArraySlice<Int32>, scratch: inout SlotScratch,
+                          into ops: inout [EditOperation])
+    {
+        let run = BitParallel.run(pattern: r, text: h, scratch: &scratch, keepHistory: true)
+        let blocks = run.blocks
+        let history = run.history
+        func cell(_ i: Int, _ j: Int) -> Int {
+            if j == 0 { return i }
+            var value = j
+            let base = (j - 1) * blocks * 2
+            let full = i >> 6
+            for b in 0..<full {
+                value += history[base + 2 * b].nonzeroBitCount - history[base + 2 * b + 1].nonzeroBitCount
+            }
+            let rest = i & 63
+            if rest > 0 {
+                let mask = (UInt64(1) << UInt64(rest)) - 1
+                value += (history[base + 2 * full] & mask).nonzeroBitCount
+                    - (history[base + 2 * full + 1] & mask).nonzeroBitCount
+            }
+            return value
+        }
+        var i = r.count
+        var j = h.count
+        var current = run.score
+        var reversed: [EditOperation] = []
+        reversed.reserveCapacity(i + j)
+        while i > 0 || j > 0 {
+            if i > 0 && j > 0 {
+                if r[r.startIndex + i - 1] == h[h.startIndex + j - 1] {
+                    // A match is always on some optimal path.
+                    reversed.append(.hit)
+                    i -= 1
+                    j -= 1
+                    continue
+                }
+                if cell(i - 1, j - 1) == current - 1 {
+                    reversed.append(.substitution)
+                    i -= 1
+                    j -= 1
+                    current -= 1
+                    continue
+                }
+            }
+            if i > 0 && (j == 0 || history[(j - 1) * blocks * 2 + 2 * ((i - 1) >> 6)] & (UInt64(1) << UInt64((i - 1) & 63)) != 0) {
+                reversed.append(.deletion)
+                i -= 1
+            } else {
+                reversed.append(.insertion)
+                j -= 1
+            }
+            current -= 1
+        }
+        ops.append(contentsOf: reversed.reversed())
+    }
+
+    /// Full dynamic-programming table with traceback: the plain algorithm, kept for tests.
     static func tableAlign(_ r: ArraySlice<Int32>, _ h: ArraySlice<Int32>, into ops: inout [EditOperation]) {
         let n = r.count
         let m = h.count
         let width = m + 1
         var d = [Int32](repeating: 0, count: (n + 1) * width)
         for j in 0...m { d[j] = Int32(j) }
-        for i in 1...n {
+        for i in stride(from: 1, through: n, by: 1) {
             d[i * width] = Int32(i)
             let ri = r[r.startIndex + i - 1]
-            for j in 1...m {
+            for j in stride(from: 1, through: m, by: 1) {
                 let diagonal = d[(i - 1) * width + j - 1] + (ri == h[h.startIndex + j - 1] ? 0 : 1)
                 let up = d[(i - 1) * width + j] + 1
                 let left = d[i * width + j - 1] + 1
@@ -124,7 +195,6 @@ public enum EditDistance {
         var i = n
         var j = m
         var reversed: [EditOperation] = []
-        reversed.reserveCapacity(n + m)
         while i > 0 || j > 0 {
             let here = d[i * width + j]
             if i > 0 && j > 0 {
@@ -155,79 +225,104 @@ public enum EditOperation: UInt8, Sendable, Hashable, Codable {
     case hit, substitution, deletion, insertion
 }
 
-/// Myers/Hyyrö vertical delta vectors for one pattern, advanced one text token at a time.
-struct BitParallelColumns {
-    private let blocks: Int
-    private let lastBit: UInt64
-    private let length: Int
-    /// Peq: for each distinct pattern token, `blocks` words with bit i set where pattern[i] == token.
-    private var peq: [UInt64]
-    private var slot: [Int32: Int]
-    private var vp: [UInt64]
-    private var vn: [UInt64]
-    private(set) var score: Int
+/// A token-id → pattern-slot table reused across the passes of one alignment, so text
+/// tokens are looked up by index rather than hashed.
+struct SlotScratch {
+    var slots: [Int32]
 
-    init(pattern: ArraySlice<Int32>) {
-        length = pattern.count
-        blocks = (pattern.count + 63) / 64
-        lastBit = UInt64(1) << UInt64((pattern.count - 1) % 64)
-        slot = [:]
-        peq = []
-        for (i, token) in pattern.enumerated() {
-            let s: Int
-            if let known = slot[token] {
-                s = known
-            } else {
-                s = slot.count
-                slot[token] = s
-                peq.append(contentsOf: repeatElement(0, count: blocks))
-            }
-            peq[s * blocks + i / 64] |= UInt64(1) << UInt64(i % 64)
-        }
-        vp = [UInt64](repeating: ~0, count: blocks)
-        vn = [UInt64](repeating: 0, count: blocks)
-        score = pattern.count
+    init(alphabet: Int32) {
+        slots = [Int32](repeating: -1, count: Int(max(alphabet, 1)))
+    }
+}
+
+/// Myers' bit-parallel edit distance in Hyyrö's multi-word (block) form.
+enum BitParallel {
+    struct Run {
+        var blocks: Int
+        var score: Int
+        /// The last column's vertical +1 / −1 delta vectors.
+        var vp: [UInt64]
+        var vn: [UInt64]
+        /// With `keepHistory`: for each text position, the column's (VP, VN) words interleaved per block.
+        var history: [UInt64]
     }
 
-    /// Adds one text token: the column moves from D[·][j] to D[·][j+1].
-    mutating func advance(_ token: Int32) {
-        let base = slot[token].map { $0 * blocks }
-        var carry = 1  // D[0][j+1] - D[0][j] = +1 along the top row.
-        vp.withUnsafeMutableBufferPointer { vp in
-            vn.withUnsafeMutableBufferPointer { vn in
-                peq.withUnsafeBufferPointer { peq in
-                    for b in 0..<blocks {
-                        var eq: UInt64 = base.map { peq[$0 + b] } ?? 0
-                        let pv = vp[b]
-                        let mv = vn[b]
-                        let xv = eq | mv
-                        if carry < 0 { eq |= 1 }
-                        let xh = (((eq & pv) &+ pv) ^ pv) | eq
-                        var ph = mv | ~(xh | pv)
-                        var mh = pv & xh
-                        let high: UInt64 = b == blocks - 1 ? lastBit : UInt64(1) << 63
-                        let out = (ph & high != 0 ? 1 : 0) - (mh & high != 0 ? 1 : 0)
-                        ph <<= 1
-                        mh <<= 1
-                        if carry < 0 { mh |= 1 } else if carry > 0 { ph |= 1 }
-                        vp[b] = mh | ~(xv | ph)
-                        vn[b] = ph & xv
-                        carry = out
+    static func run(pattern: ArraySlice<Int32>, text: ArraySlice<Int32>, scratch: inout SlotScratch,
+                    keepHistory: Bool) -> Run
+    {
+        let n = pattern.count
+        let blocks = (n + 63) / 64
+        // Peq: one row of `blocks` words per distinct pattern token.
+        var distinct = 0
+        var peq: [UInt64] = []
+        peq.reserveCapacity(blocks * min(n, 64))
+        for (i, token) in pattern.enumerated() {
+            var slot = scratch.slots[Int(token)]
+            if slot < 0 {
+                slot = Int32(distinct)
+                scratch.slots[Int(token)] = slot
+                distinct += 1
+                peq.append(contentsOf: repeatElement(0, count: blocks))
+            }
+            peq[Int(slot) * blocks + (i >> 6)] |= UInt64(1) << UInt64(i & 63)
+        }
+        let textSlots = text.map { (token: Int32) -> Int in
+            let t = Int(token)
+            return t < scratch.slots.count ? Int(scratch.slots[t]) : -1
+        }
+        for token in pattern { scratch.slots[Int(token)] = -1 }
+
+        var vp = [UInt64](repeating: ~0, count: blocks)
+        var vn = [UInt64](repeating: 0, count: blocks)
+        // Every word of the history is written below, column by column, so no zero-fill.
+        var history: [UInt64] = keepHistory
+            ? [UInt64](unsafeUninitializedCapacity: 2 * blocks * text.count) { _, count in count = 2 * blocks * text.count }
+            : []
+        var score = n
+        let lastShift = UInt64((n - 1) & 63)
+        let zero = [UInt64](repeating: 0, count: blocks)
+        peq.withUnsafeBufferPointer { peq in
+            zero.withUnsafeBufferPointer { zero in
+                vp.withUnsafeMutableBufferPointer { vp in
+                    vn.withUnsafeMutableBufferPointer { vn in
+                        history.withUnsafeMutableBufferPointer { history in
+                            for (column, slot) in textSlots.enumerated() {
+                                let eqRow = slot >= 0 ? UnsafeBufferPointer(rebasing: peq[(slot * blocks)..<(slot * blocks + blocks)]) : zero
+                                var hp: UInt64 = 1  // D[0][j] - D[0][j-1] = +1
+                                var hn: UInt64 = 0
+                                for b in 0..<blocks {
+                                    let pv = vp[b]
+                                    let mv = vn[b]
+                                    var eq = eqRow[b]
+                                    let xv = eq | mv
+                                    eq |= hn
+                                    let xh = (((eq & pv) &+ pv) ^ pv) | eq
+                                    var ph = mv | ~(xh | pv)
+                                    var mh = pv & xh
+                                    let shift: UInt64 = b == blocks - 1 ? lastShift : 63
+                                    let hpOut = (ph >> shift) & 1
+                                    let hnOut = (mh >> shift) & 1
+                                    ph = (ph << 1) | hp
+                                    mh = (mh << 1) | hn
+                                    vp[b] = mh | ~(xv | ph)
+                                    vn[b] = ph & xv
+                                    hp = hpOut
+                                    hn = hnOut
+                                }
+                                score += Int(hp) - Int(hn)
+                                if keepHistory {
+                                    let base = column * blocks * 2
+                                    for b in 0..<blocks {
+                                        history[base + 2 * b] = vp[b]
+                                        history[base + 2 * b + 1] = vn[b]
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
-        score += carry
-    }
-
-    /// Writes D[i][j] for i = 0...n into `column`, given D[0][j] = `top`.
-    func fill(_ column: inout [Int], top: Int) {
-        var value = top
-        column[0] = value
-        for i in 0..<length {
-            let bit = UInt64(1) << UInt64(i % 64)
-            if vp[i / 64] & bit != 0 { value += 1 } else if vn[i / 64] & bit != 0 { value -= 1 }
-            column[i + 1] = value
-        }
+        return Run(blocks: blocks, score: score, vp: vp, vn: vn, history: history)
     }
 }

@@ -73,16 +73,41 @@ public struct TokenizedPair: Sendable {
     init(reference: [String], hypothesis: [String]) {
         self.reference = reference
         self.hypothesis = hypothesis
-        var ids: [[UInt8]: Int32] = [:]
-        func id(_ token: String) -> Int32 {
-            let key = Array(token.utf8)
-            if let known = ids[key] { return known }
-            let next = Int32(ids.count)
-            ids[key] = next
-            return next
+        var ids = TokenIDs()
+        referenceIDs = reference.map { ids.id($0) }
+        hypothesisIDs = hypothesis.map { ids.id($0) }
+    }
+}
+
+/// Dense ids for tokens, by exact code points. Single-scalar tokens (nearly every
+/// character) skip hashing a byte array: ASCII goes through a table, others hash one UInt32.
+struct TokenIDs {
+    private var ascii = [Int32](repeating: -1, count: 128)
+    private var scalars: [UInt32: Int32] = [:]
+    private var others: [[UInt8]: Int32] = [:]
+    private(set) var count: Int32 = 0
+
+    mutating func id(_ token: String) -> Int32 {
+        var iterator = token.unicodeScalars.makeIterator()
+        if let first = iterator.next(), iterator.next() == nil {
+            let v = first.value
+            if v < 128 {
+                if ascii[Int(v)] < 0 {
+                    ascii[Int(v)] = count
+                    count += 1
+                }
+                return ascii[Int(v)]
+            }
+            if let known = scalars[v] { return known }
+            scalars[v] = count
+            count += 1
+            return count - 1
         }
-        referenceIDs = reference.map(id)
-        hypothesisIDs = hypothesis.map(id)
+        let key = Array(token.utf8)
+        if let known = others[key] { return known }
+        others[key] = count
+        count += 1
+        return count - 1
     }
 }
 

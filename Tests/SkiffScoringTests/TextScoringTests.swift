@@ -70,8 +70,14 @@ struct EditDistanceTests {
             let expected = Self.reference(a, b)
             #expect(EditDistance.distance(a, b) == expected)
             #expect(EditDistance.distance(b, a) == expected)
+            // Direct traceback, and Hirschberg splitting down to tiny pieces.
             let ops = EditDistance.align(a, b)
             #expect(ops.filter { $0 != .hit }.count == expected)
+            let split = EditDistance.align(a, b, historyLimit: 8)
+            #expect(split.filter { $0 != .hit }.count == expected)
+            var table: [EditOperation] = []
+            EditDistance.tableAlign(a[...], b[...], into: &table)
+            #expect(table.filter { $0 != .hit }.count == expected)
             // The alignment must spell both sequences.
             var i = 0, j = 0
             for op in ops {
