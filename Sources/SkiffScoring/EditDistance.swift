@@ -79,9 +79,9 @@ public enum EditDistance {
         return column
     }
 
-    /// Pieces whose bit-vector history fits in this many 64-bit words are traced back
+    /// Pieces whose bit-vector history fits in this many 64-bit words (64 MiB) are traced back
     /// directly (one pass); larger ones are split first (Hirschberg).
-    static let historyWords = 4 << 20
+    static let historyWords = 8 << 20
 
     static func hirschberg(_ r: ArraySlice<Int32>, _ h: ArraySlice<Int32>, limit: Int, scratch: inout SlotScratch,
                            into ops: inout [EditOperation])
@@ -281,42 +281,29 @@ enum BitParallel {
         var score = n
         let lastShift = UInt64((n - 1) & 63)
         let zero = [UInt64](repeating: 0, count: blocks)
-        peq.withUnsafeBufferPointer { peq in
-            zero.withUnsafeBufferPointer { zero in
-                vp.withUnsafeMutableBufferPointer { vp in
-                    vn.withUnsafeMutableBufferPointer { vn in
-                        history.withUnsafeMutableBufferPointer { history in
-                            for (column, slot) in textSlots.enumerated() {
-                                let eqRow = slot >= 0 ? UnsafeBufferPointer(rebasing: peq[(slot * blocks)..<(slot * blocks + blocks)]) : zero
-                                var hp: UInt64 = 1  // D[0][j] - D[0][j-1] = +1
-                                var hn: UInt64 = 0
-                                for b in 0..<blocks {
-                                    let pv = vp[b]
-                                    let mv = vn[b]
-                                    var eq = eqRow[b]
-                                    let xv = eq | mv
-                                    eq |= hn
-                                    let xh = (((eq & pv) &+ pv) ^ pv) | eq
-                                    var ph = mv | ~(xh | pv)
-                                    var mh = pv & xh
-                                    let shift: UInt64 = b == blocks - 1 ? lastShift : 63
-                                    let hpOut = (ph >> shift) & 1
-                                    let hnOut = (mh >> shift) & 1
-                                    ph = (ph << 1) | hp
-                                    mh = (mh << 1) | hn
-                                    vp[b] = mh | ~(xv | ph)
-                                    vn[b] = ph & xv
-                                    hp = hpOut
-                                    hn = hnOut
+        // The hot loop, on raw pointers: every index is within the arrays sized above.
+        peq.withUnsafeBufferPointer { peqBuffer in
+            zero.withUnsafeBufferPointer { zeroBuffer in
+                vp.withUnsafeMutableBufferPointer { vpBuffer in
+                    vn.withUnsafeMutableBufferPointer { vnBuffer in
+                        history.withUnsafeMutableBufferPointer { historyBuffer in
+                            guard let peqBase = peqBuffer.baseAddress, let zeroRow = zeroBuffer.baseAddress,
+                                  let vpp = vpBuffer.baseAddress, let vnp = vnBuffer.baseAddress
+                            else { return }
+                            let out = keepHistory ? historyBuffer.baseAddress : nil
+                            let last = blocks - 1
+                            let stride = 2 * blocks
+                            var column = 0
+                            while column < textSlots.count {
+                                let slot = textSlots[column]
+                                let eq = slot >= 0 ? peqBase + slot * blocks : zeroRow
+                                let row = out.map { $0 + column * stride }
+                                var hp: UInt64 = 1, hn: UInt64 = 0
+                                for b in 0...last {
+                                    Self.step(vpp + b, vnp + b, eq[b], &hp, &hn, b == last ? lastShift : 63, row.map { $0 + 2 * b })
                                 }
                                 score += Int(hp) - Int(hn)
-                                if keepHistory {
-                                    let base = column * blocks * 2
-                                    for b in 0..<blocks {
-                                        history[base + 2 * b] = vp[b]
-                                        history[base + 2 * b + 1] = vn[b]
-                                    }
-                                }
+                                column += 1
                             }
                         }
                     }
@@ -324,5 +311,33 @@ enum BitParallel {
             }
         }
         return Run(blocks: blocks, score: score, vp: vp, vn: vn, history: history)
+    }
+
+    /// One block of one column (Myers 1999, Hyyrö 2003): updates the block's vertical
+    /// deltas in place from the horizontal carry (hp, hn) coming in from the block above,
+    /// and leaves the carry going out in (hp, hn). `shift` is the block's last pattern bit.
+    @inline(__always)
+    static func step(_ vpp: UnsafeMutablePointer<UInt64>, _ vnp: UnsafeMutablePointer<UInt64>, _ eqRaw: UInt64,
+                     _ hp: inout UInt64, _ hn: inout UInt64, _ shift: UInt64, _ out: UnsafeMutablePointer<UInt64>?)
+    {
+        let pv = vpp.pointee
+        let mv = vnp.pointee
+        let eq = eqRaw | hn
+        let xv = eqRaw | mv
+        let xh = (((eq & pv) &+ pv) ^ pv) | eq
+        let ph = mv | ~(xh | pv)
+        let mh = pv & xh
+        let phs = (ph &<< 1) | hp
+        let mhs = (mh &<< 1) | hn
+        hp = (ph &>> shift) & 1
+        hn = (mh &>> shift) & 1
+        let newVP = mhs | ~(xv | phs)
+        let newVN = phs & xv
+        vpp.pointee = newVP
+        vnp.pointee = newVN
+        if let out {
+            out[0] = newVP
+            out[1] = newVN
+        }
     }
 }
