@@ -79,9 +79,9 @@ public enum EditDistance {
         return column
     }
 
-    /// Pieces whose bit-vector history fits in this many 64-bit words (64 MiB) are traced back
+    /// Pieces whose bit-vector history fits in this many 64-bit words (32 MiB) are traced back
     /// directly (one pass); larger ones are split first (Hirschberg).
-    static let historyWords = 8 << 20
+    static let historyWords = 4 << 20
 
     static func hirschberg(_ r: ArraySlice<Int32>, _ h: ArraySlice<Int32>, limit: Int, scratch: inout SlotScratch,
                            into ops: inout [EditOperation])
