@@ -45,10 +45,16 @@ let package = Package(
             name: "Skiff",
             dependencies: ["SkiffImage", "SkiffOCR"],
             exclude: ["README.md"], swiftSettings: swiftSettings),
+        // JSON values with exact numbers and key order; a byte-level parser and serializer.
+        .target(name: "SkiffJSON", exclude: ["README.md"], swiftSettings: swiftSettings),
+        // JSON Schema (drafts 4 to 2020-12): compiled schema model, validator, ECMAScript regex.
+        .target(
+            name: "SkiffSchema", dependencies: ["SkiffJSON"], exclude: ["README.md"],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "SkiffCLI",
             dependencies: [
-                "Skiff",
+                "Skiff", "SkiffJSON", "SkiffSchema",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
@@ -58,6 +64,10 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffOCRTests", dependencies: ["Skiff"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffJSONTests", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffSchemaTests", dependencies: ["SkiffSchema", "SkiffJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),
     ]

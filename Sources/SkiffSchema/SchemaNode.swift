@@ -1,0 +1,88 @@
+public import SkiffJSON
+
+/// One compiled (sub)schema: where it is, which dialect it was read in, and its keywords in
+/// evaluation order (`unevaluated*` last). References are resolved to other nodes, so the
+/// graph may be cyclic; it is immutable once `JSONSchema` is built.
+public final class SchemaNode: @unchecked Sendable {
+    /// Absolute location: the schema resource's URI and a JSON Pointer inside it.
+    public let absoluteLocation: String
+    /// URI of the enclosing schema resource (its `$id`, or the document's URI).
+    public let resourceURI: String
+    public let dialect: Dialect
+    /// `true`/`false` for boolean schemas.
+    public internal(set) var boolean: Bool?
+    public internal(set) var keywords: [CompiledKeyword] = []
+    /// Keywords present that no vocabulary in this dialect defines (kept as annotations).
+    public internal(set) var unknownKeywords: [String] = []
+    /// The `$dynamicAnchor` this schema declares (2020-12), if any.
+    public internal(set) var dynamicAnchor: String?
+    /// `$recursiveAnchor: true` (2019-09).
+    public internal(set) var recursiveAnchor = false
+    var hasUnevaluated = false
+
+    init(absoluteLocation: String, resourceURI: String, dialect: Dialect) {
+        self.absoluteLocation = absoluteLocation
+        self.resourceURI = resourceURI
+        self.dialect = dialect
+    }
+}
+
+/// A keyword with its compiled argument. `name` is the keyword as written (its schema
+/// location is the node's `absoluteLocation` + "/" + `name`).
+public struct CompiledKeyword: @unchecked Sendable {
+    public let name: String
+    public let kind: Keyword
+}
+
+/// The keywords, compiled. Subschemas are `SchemaNode`s.
+public enum Keyword {
+    public struct TypeSet: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let null = TypeSet(rawValue: 1)
+        public static let boolean = TypeSet(rawValue: 2)
+        public static let object = TypeSet(rawValue: 4)
+        public static let array = TypeSet(rawValue: 8)
+        public static let number = TypeSet(rawValue: 16)
+        public static let string = TypeSet(rawValue: 32)
+        public static let integer = TypeSet(rawValue: 64)
+    }
+
+    case type(TypeSet, names: [String])
+    case enumeration([JSONValue], lookup: Set<JSONValue>?)
+    case const(JSONValue)
+    case multipleOf(JSONNumber)
+    case maximum(JSONNumber, exclusive: Bool)
+    case minimum(JSONNumber, exclusive: Bool)
+    case maxLength(Int)
+    case minLength(Int)
+    case pattern(ECMARegex)
+    case maxItems(Int)
+    case minItems(Int)
+    case uniqueItems
+    case contains(SchemaNode, min: Int, max: Int?)
+    case maxProperties(Int)
+    case minProperties(Int)
+    case required([String])
+    case dependentRequired([(String, [String])])
+    case properties([String: SchemaNode])
+    case patternProperties([(ECMARegex, SchemaNode)])
+    case additionalProperties(SchemaNode, known: Set<String>, patterns: [ECMARegex])
+    case propertyNames(SchemaNode)
+    case prefixItems([SchemaNode])
+    /// Items from index `from` on (2020-12 `items`, `additionalItems`, object-form `items`).
+    case items(SchemaNode, from: Int)
+    case allOf([SchemaNode])
+    case anyOf([SchemaNode])
+    case oneOf([SchemaNode])
+    case not(SchemaNode)
+    case conditional(if: SchemaNode, then: SchemaNode?, else: SchemaNode?)
+    case dependentSchemas([(String, SchemaNode)])
+    case ref(SchemaNode)
+    /// `$dynamicRef`: the statically resolved target and, when the fragment is a plain name, that name.
+    case dynamicRef(SchemaNode, anchor: String?)
+    case recursiveRef(SchemaNode)
+    case format(String, assert: Bool)
+    case unevaluatedProperties(SchemaNode)
+    case unevaluatedItems(SchemaNode)
+}

@@ -1,0 +1,483 @@
+import SkiffJSON
+
+/// Which properties and items the successful keywords of a schema looked at, for
+/// `unevaluatedProperties` / `unevaluatedItems`.
+struct Evaluated {
+    var allProperties = false
+    var properties: Set<String> = []
+    var allItems = false
+    var itemPrefix = 0
+    var items: Set<Int> = []
+
+    mutating func merge(_ o: Evaluated) {
+        if o.allProperties { allProperties = true } else if !allProperties { properties.formUnion(o.properties) }
+        if o.allItems { allItems = true } else if !allItems {
+            itemPrefix = max(itemPrefix, o.itemPrefix)
+            items.formUnion(o.items)
+        }
+    }
+}
+
+/// One evaluation of a compiled schema against an instance.
+struct Validator {
+    enum PathItem {
+        case key(String)
+        case index(Int)
+    }
+
+    let schema: JSONSchema
+    let detailed: Bool
+    var errors: [ValidationError] = []
+    var instancePath: [PathItem] = []
+    var keywordPath: [String] = []
+    var scope: [String] = []
+    var depth = 0
+
+    init(schema: JSONSchema, detailed: Bool) {
+        self.schema = schema
+        self.detailed = detailed
+    }
+
+    mutating func run(_ instance: JSONValue) throws(SchemaError) -> Bool {
+        var ev = Evaluated()
+        return try validate(schema.root, instance, &ev, collect: false)
+    }
+
+    // MARK: Reporting
+
+    func pointer(_ items: [PathItem]) -> String {
+        var s = ""
+        for i in items {
+            switch i {
+            case .key(let k): s += "/" + JSONPointer.escape(k)
+            case .index(let n): s += "/\(n)"
+            }
+        }
+        return s
+    }
+
+    mutating func fail(_ node: SchemaNode, _ keyword: String, _ message: @autoclosure () -> String) {
+        guard detailed else { return }
+        let kp = keywordPath.map { "/" + JSONPointer.escape($0) }.joined() + (keyword.isEmpty ? "" : "/" + keyword)
+        let abs = node.absoluteLocation + (keyword.isEmpty ? "" : "/" + keyword)
+        errors.append(ValidationError(instanceLocation: pointer(instancePath), keywordLocation: kp, absoluteKeywordLocation: abs, message: message()))
+    }
+
+    // MARK: Evaluation
+
+    mutating func validate(_ node: SchemaNode, _ value: JSONValue, _ ev: inout Evaluated, collect: Bool) throws(SchemaError) -> Bool {
+        if let b = node.boolean {
+            if !b { fail(node, "", "no value is allowed here (false schema)") }
+            else if collect { ev.allProperties = true; ev.allItems = true }
+            return b
+        }
+        depth += 1
+        defer { depth -= 1 }
+        if depth > schema.options.maxDepth {
+            throw .limitExceeded("schema evaluation nested deeper than \(schema.options.maxDepth) levels at \(node.absoluteLocation)")
+        }
+        let pushed = scope.last != node.resourceURI
+        if pushed { scope.append(node.resourceURI) }
+        defer { if pushed { scope.removeLast() } }
+
+        let want = collect || node.hasUnevaluated
+        var local = Evaluated()
+        var valid = true
+        for kw in node.keywords {
+            if detailed { keywordPath.append(kw.name) }
+            let ok = try apply(kw, node, value, &local, want)
+            if detailed { keywordPath.removeLast() }
+            if !ok {
+                valid = false
+                if !detailed { return false }
+            }
+        }
+        if valid && collect { ev.merge(local) }
+        return valid
+    }
+
+    /// Validates a child of the current instance (a property or an item).
+    mutating func descend(_ node: SchemaNode, _ value: JSONValue, _ item: PathItem, extra: String? = nil) throws(SchemaError) -> Bool {
+        var scratch = Evaluated()
+        if detailed {
+            instancePath.append(item)
+            if let extra { keywordPath.append(extra) }
+        }
+        let ok = try validate(node, value, &scratch, collect: false)
+        if detailed {
+            instancePath.removeLast()
+            if extra != nil { keywordPath.removeLast() }
+        }
+        return ok
+    }
+
+    /// Validates the current instance against a subschema, keeping its annotations when asked.
+    mutating func inPlace(_ node: SchemaNode, _ value: JSONValue, _ ev: inout Evaluated, _ want: Bool, path: String? = nil) throws(SchemaError) -> Bool {
+        if detailed, let path { keywordPath.append(path) }
+        let ok = try validate(node, value, &ev, collect: want)
+        if detailed, path != nil { keywordPath.removeLast() }
+        return ok
+    }
+
+    static func isType(_ value: JSONValue, _ set: Keyword.TypeSet) -> Bool {
+        switch value {
+        case .null: set.contains(.null)
+        case .bool: set.contains(.boolean)
+        case .object: set.contains(.object)
+        case .array: set.contains(.array)
+        case .string: set.contains(.string)
+        case .number(let n): set.contains(.number) || (set.contains(.integer) && n.isInteger)
+        }
+    }
+
+    mutating func matches(_ r: ECMARegex, _ s: String) throws(SchemaError) -> Bool {
+        do { return try r.firstMatch(in: s, stepLimit: schema.options.regexStepLimit) } catch {
+            throw .limitExceeded("pattern \"\(r.source)\": \(error.description)")
+        }
+    }
+
+    mutating func apply(_ kw: CompiledKeyword, _ node: SchemaNode, _ value: JSONValue, _ ev: inout Evaluated, _ want: Bool) throws(SchemaError) -> Bool {
+        switch kw.kind {
+        case .type(let set, let names):
+            if Self.isType(value, set) { return true }
+            fail(node, kw.name, "\(value.typeName) is not of type \(names.map { "\"\($0)\"" }.joined(separator: " or "))")
+            return false
+        case .enumeration(let values, let lookup):
+            if let lookup { if lookup.contains(value) { return true } } else if values.contains(value) { return true }
+            fail(node, kw.name, "\(Self.short(value)) is not one of the \(values.count) allowed values")
+            return false
+        case .const(let c):
+            if value == c { return true }
+            fail(node, kw.name, "\(Self.short(value)) is not the constant \(Self.short(c))")
+            return false
+        case .multipleOf(let m):
+            guard case .number(let n) = value else { return true }
+            if n.decimal.isMultiple(of: m.decimal) { return true }
+            fail(node, kw.name, "\(n) is not a multiple of \(m)")
+            return false
+        case .maximum(let m, let exclusive):
+            guard case .number(let n) = value else { return true }
+            if exclusive ? n < m : !(m < n) { return true }
+            fail(node, kw.name, "\(n) is \(exclusive ? "not less than" : "greater than") \(m)")
+            return false
+        case .minimum(let m, let exclusive):
+            guard case .number(let n) = value else { return true }
+            if exclusive ? m < n : !(n < m) { return true }
+            fail(node, kw.name, "\(n) is \(exclusive ? "not greater than" : "less than") \(m)")
+            return false
+        case .maxLength(let m):
+            guard case .string(let s) = value else { return true }
+            if s.utf8.count <= m { return true }
+            let c = s.unicodeScalars.count
+            if c <= m { return true }
+            fail(node, kw.name, "string of \(c) characters is longer than \(m)")
+            return false
+        case .minLength(let m):
+            guard case .string(let s) = value else { return true }
+            let c = s.unicodeScalars.count
+            if c >= m { return true }
+            fail(node, kw.name, "string of \(c) characters is shorter than \(m)")
+            return false
+        case .pattern(let r):
+            guard case .string(let s) = value else { return true }
+            if try matches(r, s) { return true }
+            fail(node, kw.name, "\(Self.short(value)) does not match the pattern \"\(r.source)\"")
+            return false
+        case .format(let f, let assert):
+            guard assert, case .string(let s) = value else { return true }
+            if Formats.check(f, s) != false { return true }
+            fail(node, kw.name, "\(Self.short(value)) is not a valid \"\(f)\"")
+            return false
+        case .maxItems(let m):
+            guard case .array(let a) = value else { return true }
+            if a.count <= m { return true }
+            fail(node, kw.name, "array of \(a.count) items has more than \(m)")
+            return false
+        case .minItems(let m):
+            guard case .array(let a) = value else { return true }
+            if a.count >= m { return true }
+            fail(node, kw.name, "array of \(a.count) items has fewer than \(m)")
+            return false
+        case .uniqueItems:
+            guard case .array(let a) = value else { return true }
+            if let (i, j) = Self.firstDuplicate(a) {
+                fail(node, kw.name, "items \(i) and \(j) are equal")
+                return false
+            }
+            return true
+        case .maxProperties(let m):
+            guard case .object(let o) = value else { return true }
+            if o.count <= m { return true }
+            fail(node, kw.name, "object with \(o.count) properties has more than \(m)")
+            return false
+        case .minProperties(let m):
+            guard case .object(let o) = value else { return true }
+            if o.count >= m { return true }
+            fail(node, kw.name, "object with \(o.count) properties has fewer than \(m)")
+            return false
+        case .required(let names):
+            guard case .object(let o) = value else { return true }
+            var ok = true
+            for n in names where o[n] == nil {
+                fail(node, kw.name, "required property \"\(n)\" is missing")
+                ok = false
+                if !detailed { return false }
+            }
+            return ok
+        case .dependentRequired(let pairs):
+            guard case .object(let o) = value else { return true }
+            var ok = true
+            for (k, names) in pairs where o[k] != nil {
+                for n in names where o[n] == nil {
+                    fail(node, kw.name, "property \"\(n)\" is required when \"\(k)\" is present")
+                    ok = false
+                    if !detailed { return false }
+                }
+            }
+            return ok
+        case .properties(let map):
+            guard case .object(let o) = value else { return true }
+            var ok = true
+            for (k, v) in o.members {
+                guard let s = map[k] else { continue }
+                if want { ev.properties.insert(k) }
+                if !(try descend(s, v, .key(k), extra: k)) {
+                    ok = false
+                    if !detailed { return false }
+                }
+            }
+            return ok
+        case .patternProperties(let list):
+            guard case .object(let o) = value else { return true }
+            var ok = true
+            for (k, v) in o.members {
+                for (r, s) in list where try matches(r, k) {
+                    if want { ev.properties.insert(k) }
+                    if !(try descend(s, v, .key(k), extra: r.source)) {
+                        ok = false
+                        if !detailed { return false }
+                    }
+                }
+            }
+            return ok
+        case .additionalProperties(let s, let known, let patterns):
+            guard case .object(let o) = value else { return true }
+            var ok = true
+            members: for (k, v) in o.members {
+                if known.contains(k) { continue }
+                for r in patterns where try matches(r, k) { continue members }
+                if want { ev.properties.insert(k) }
+                if s.boolean == false {
+                    fail(node, kw.name, "additional property \"\(k)\" is not allowed")
+                    ok = false
+                    if !detailed { return false }
+                } else if !(try descend(s, v, .key(k))) {
+                    ok = false
+                    if !detailed { return false }
+                }
+            }
+            return ok
+        case .propertyNames(let s):
+            guard case .object(let o) = value else { return true }
+            var ok = true
+            for k in o.keys where !(try descend(s, .string(k), .key(k))) {
+                ok = false
+                if !detailed { return false }
+            }
+            return ok
+        case .prefixItems(let list):
+            guard case .array(let a) = value else { return true }
+            var ok = true
+            let n = min(a.count, list.count)
+            for i in 0..<n where !(try descend(list[i], a[i], .index(i), extra: String(i))) {
+                ok = false
+                if !detailed { return false }
+            }
+            if want { ev.itemPrefix = max(ev.itemPrefix, n) }
+            return ok
+        case .items(let s, let from):
+            guard case .array(let a) = value else { return true }
+            var ok = true
+            if from < a.count {
+                for i in from..<a.count where !(try descend(s, a[i], .index(i))) {
+                    ok = false
+                    if !detailed { return false }
+                }
+            }
+            if want { ev.allItems = true }
+            return ok
+        case .contains(let s, let minC, let maxC):
+            guard case .array(let a) = value else { return true }
+            var count = 0
+            let mark = errors.count
+            for (i, item) in a.enumerated() {
+                if try descend(s, item, .index(i)) {
+                    count += 1
+                    if want { ev.items.insert(i) }
+                    if !want, !detailed, maxC == nil, count >= minC { break }
+                }
+            }
+            if detailed { errors.removeSubrange(mark...) }
+            if count < minC {
+                fail(node, kw.name, minC == 1 ? "no item matches the \"contains\" schema" : "only \(count) items match the \"contains\" schema, at least \(minC) required")
+                return false
+            }
+            if let maxC, count > maxC {
+                fail(node, kw.name, "\(count) items match the \"contains\" schema, at most \(maxC) allowed")
+                return false
+            }
+            return true
+        case .allOf(let list):
+            var ok = true
+            for (i, s) in list.enumerated() where !(try inPlace(s, value, &ev, want, path: String(i))) {
+                ok = false
+                if !detailed { return false }
+            }
+            return ok
+        case .anyOf(let list):
+            let mark = errors.count
+            var any = false
+            for (i, s) in list.enumerated() {
+                if try inPlace(s, value, &ev, want, path: String(i)) {
+                    any = true
+                    if !want { break }
+                }
+            }
+            if any {
+                if detailed { errors.removeSubrange(mark...) }
+                return true
+            }
+            fail(node, kw.name, "\(Self.short(value)) matches none of the \(list.count) alternatives")
+            return false
+        case .oneOf(let list):
+            let mark = errors.count
+            var passing: [Int] = []
+            var collected = Evaluated()
+            for (i, s) in list.enumerated() {
+                var branch = Evaluated()
+                if try inPlace(s, value, &branch, want, path: String(i)) {
+                    passing.append(i)
+                    collected.merge(branch)
+                    if passing.count > 1 && !detailed { break }
+                }
+            }
+            if passing.count == 1 {
+                if detailed { errors.removeSubrange(mark...) }
+                if want { ev.merge(collected) }
+                return true
+            }
+            if passing.isEmpty {
+                fail(node, kw.name, "\(Self.short(value)) matches none of the \(list.count) alternatives")
+            } else {
+                if detailed { errors.removeSubrange(mark...) }
+                fail(node, kw.name, "\(Self.short(value)) matches more than one alternative (\(passing.map(String.init).joined(separator: ", ")))")
+            }
+            return false
+        case .not(let s):
+            let mark = errors.count
+            var scratch = Evaluated()
+            let ok = try inPlace(s, value, &scratch, false)
+            if detailed { errors.removeSubrange(mark...) }
+            if ok {
+                fail(node, kw.name, "\(Self.short(value)) must not match the \"not\" schema")
+                return false
+            }
+            return true
+        case .conditional(let i, let t, let e):
+            let mark = errors.count
+            var condition = Evaluated()
+            let cond = try inPlace(i, value, &condition, want)
+            if detailed { errors.removeSubrange(mark...) }
+            if cond { if want { ev.merge(condition) } }
+            guard let next = cond ? t : e else { return true }
+            // `then`/`else` are siblings of `if` in the evaluation path.
+            if detailed { keywordPath[keywordPath.count - 1] = cond ? "then" : "else" }
+            return try inPlace(next, value, &ev, want)
+        case .dependentSchemas(let list):
+            guard case .object(let o) = value else { return true }
+            var ok = true
+            for (k, s) in list where o[k] != nil {
+                if !(try inPlace(s, value, &ev, want, path: k)) {
+                    ok = false
+                    if !detailed { return false }
+                }
+            }
+            return ok
+        case .ref(let target):
+            return try inPlace(target, value, &ev, want)
+        case .dynamicRef(let target, let anchor):
+            var t = target
+            if let anchor, target.dynamicAnchor == anchor {
+                for uri in scope where schema.dynamicAnchorNames[uri]?.contains(anchor) == true {
+                    if let found = schema.dynamicTargets[uri + "#" + anchor] {
+                        t = found
+                        break
+                    }
+                }
+            }
+            return try inPlace(t, value, &ev, want)
+        case .recursiveRef(let target):
+            var t = target
+            if target.recursiveAnchor {
+                for uri in scope {
+                    if let found = schema.recursiveTargets[uri] {
+                        t = found
+                        break
+                    }
+                }
+            }
+            return try inPlace(t, value, &ev, want)
+        case .unevaluatedProperties(let s):
+            guard case .object(let o) = value else { return true }
+            if ev.allProperties { return true }
+            var ok = true
+            for (k, v) in o.members where !ev.properties.contains(k) {
+                if s.boolean == false {
+                    fail(node, kw.name, "unevaluated property \"\(k)\" is not allowed")
+                    ok = false
+                    if !detailed { return false }
+                } else if !(try descend(s, v, .key(k))) {
+                    ok = false
+                    if !detailed { return false }
+                }
+            }
+            if ok { ev.allProperties = true }
+            return ok
+        case .unevaluatedItems(let s):
+            guard case .array(let a) = value else { return true }
+            if ev.allItems { return true }
+            var ok = true
+            for i in ev.itemPrefix..<max(ev.itemPrefix, a.count) where !ev.items.contains(i) {
+                if s.boolean == false {
+                    fail(node, kw.name, "unevaluated item \(i) is not allowed")
+                    ok = false
+                    if !detailed { return false }
+                } else if !(try descend(s, a[i], .index(i))) {
+                    ok = false
+                    if !detailed { return false }
+                }
+            }
+            if ok { ev.allItems = true }
+            return ok
+        }
+    }
+
+    static func firstDuplicate(_ a: [JSONValue]) -> (Int, Int)? {
+        if a.count < 2 { return nil }
+        if a.count <= 16 {
+            for i in 0..<a.count { for j in (i + 1)..<a.count where a[i] == a[j] { return (i, j) } }
+            return nil
+        }
+        var seen: [JSONValue: Int] = [:]
+        for (i, v) in a.enumerated() {
+            if let j = seen[v] { return (j, i) }
+            seen[v] = i
+        }
+        return nil
+    }
+
+    static func short(_ v: JSONValue) -> String {
+        let s = JSONSerializer.compact.string(from: v)
+        return s.count > 60 ? String(s.prefix(57)) + "…" : s
+    }
+}
