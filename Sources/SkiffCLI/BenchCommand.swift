@@ -34,7 +34,7 @@ struct OCRBench: AsyncParsableCommand {
     var skipCLI = false
 
     func run() async throws {
-        setvbuf(stdout, nil, _IOLBF, 0)  // show each figure as soon as it is measured
+        lineBufferStandardOutput()  // show each figure as soon as it is measured
         let files = Array(InputFiles.collect(inputs).files.prefix(pages))
         guard !files.isEmpty else {
             printError("skiff bench: no images in \(inputs.joined(separator: " "))")
@@ -139,4 +139,12 @@ private func median(_ values: [Double]) -> Double {
 
 private func row(_ label: String, _ value: Double, _ unit: String) -> String {
     label.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%9.3f %@", value, unit)
+}
+
+/// Line-buffers standard output. Swift 6 rejects any reference to the C global `stdout`
+/// (shared mutable state), so it is looked up by name instead.
+func lineBufferStandardOutput() {
+    guard let symbol = dlsym(nil, "stdout") else { return }
+    let file = symbol.assumingMemoryBound(to: UnsafeMutablePointer<FILE>?.self).pointee
+    setvbuf(file, nil, _IOLBF, 0)
 }

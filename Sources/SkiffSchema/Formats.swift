@@ -104,7 +104,9 @@ public enum Formats {
             while let f = c.first, f &- 0x30 < 10 {
                 var n = 0
                 while let d = c.first, d &- 0x30 < 10 { c.removeFirst(); n += 1 }
+                // RFC 3339 Appendix A: units run in order without gaps (no "P1Y2D", no "PT1H2S").
                 guard n > 0, let u = c.popFirst(), let pos = allowed[idx...].firstIndex(of: u) else { return nil }
+                if count > 0 && pos != idx { return nil }
                 idx = pos + 1
                 count += 1
             }
@@ -201,8 +203,7 @@ public enum Formats {
     // MARK: Host names and email
 
     static func isHostname(_ s: String, international: Bool) -> Bool {
-        var host = Substring(s)
-        if host.hasSuffix(".") { host = host.dropLast() }
+        let host = Substring(s)
         guard !host.isEmpty else { return false }
         // IDNA allows the ideographic and fullwidth full stops as label separators.
         let labels = host.split(omittingEmptySubsequences: false) { $0 == "." || (international && ($0 == "\u{3002}" || $0 == "\u{FF0E}" || $0 == "\u{FF61}")) }
@@ -224,8 +225,10 @@ public enum Formats {
             let lower = label.lowercased()
             if lower.count >= 4, Array(lower.utf8)[2] == 0x2D, Array(lower.utf8)[3] == 0x2D {
                 guard lower.hasPrefix("xn--") else { return nil }
-                guard let decoded = Punycode.decode(String(lower.dropFirst(4))), !decoded.isEmpty else { return nil }
-                guard !international || isValidULabel(decoded) else { return nil }
+                let encoded = String(lower.dropFirst(4))
+                guard let decoded = Punycode.decode(encoded), !decoded.isEmpty, !decoded.allSatisfy(\.isASCII) else { return nil }
+                // A-labels must decode to a valid U-label and be the canonical encoding of it.
+                guard isValidULabel(decoded), Punycode.encode(decoded) == encoded else { return nil }
                 if !international { return String(label) }
             }
             return String(label)
@@ -258,8 +261,13 @@ public enum Formats {
                 if scalars.contains(where: { (0x06F0...0x06F9).contains($0.value) }) { return false }
             case 0x06F0...0x06F9:
                 if scalars.contains(where: { (0x0660...0x0669).contains($0.value) }) { return false }
-            case 0x200D, 0x200C:  // ZERO WIDTH JOINER/NON-JOINER: after a virama
+            case 0x00DF, 0x03C2, 0x06FD, 0x06FE, 0x0F0B, 0x3007: break  // PVALID exceptions (RFC 5892 §2.6)
+            case 0x200D:  // ZERO WIDTH JOINER: after a virama
                 guard i > 0, scalars[i - 1].properties.canonicalCombiningClass.rawValue == 9 else { return false }
+            case 0x200C:  // ZERO WIDTH NON-JOINER: after a virama, or between joining letters
+                let afterVirama = i > 0 && scalars[i - 1].properties.canonicalCombiningClass.rawValue == 9
+                let joining = i > 0 && i + 1 < scalars.count && isJoiningLetter(scalars[i - 1]) && isJoiningLetter(scalars[i + 1])
+                guard afterVirama || joining else { return false }
             default:
                 let cat = c.properties.generalCategory
                 if cat == .unassigned || cat == .control || cat == .spaceSeparator || cat == .privateUse { return false }
@@ -268,6 +276,11 @@ public enum Formats {
             }
         }
         return true
+    }
+
+    /// Arabic-script letters, which join (an approximation of RFC 5892's Joining_Type rule).
+    static func isJoiningLetter(_ c: Unicode.Scalar) -> Bool {
+        ((0x0620...0x064A).contains(c.value) || (0x066E...0x06D3).contains(c.value) || (0x0750...0x077F).contains(c.value))
     }
 
     static func isAlnum(_ c: Unicode.Scalar) -> Bool { (c.value | 0x20) &- 0x61 < 26 || c.value &- 0x30 < 10 }
@@ -381,23 +394,50 @@ public enum Formats {
         return valid(rest, ":@/")
     }
 
+    /// RFC 6570 level 4 syntax.
     static func isURITemplate(_ s: String) -> Bool {
-        var inExpr = false
-        var exprEmpty = true
-        for c in s.unicodeScalars {
-            if c == "{" {
-                if inExpr { return false }
-                inExpr = true
-                exprEmpty = true
-            } else if c == "}" {
-                if !inExpr || exprEmpty { return false }
-                inExpr = false
-            } else if inExpr {
-                exprEmpty = false
-                guard isAlnum(c) || "+#./;?&=,!@|_*:%".unicodeScalars.contains(c) || c.value >= 0x80 else { return false }
+        let c = Array(s.unicodeScalars)
+        var i = 0
+        func isHex(_ x: Unicode.Scalar) -> Bool { isAlnum(x) && ((x.value | 0x20) &- 0x61 < 6 || x.value &- 0x30 < 10) }
+        func pct(_ at: Int) -> Bool { at + 2 < c.count && c[at] == "%" && isHex(c[at + 1]) && isHex(c[at + 2]) }
+        while i < c.count {
+            let x = c[i]
+            if x == "{" {
+                i += 1
+                if i < c.count, "+#./;?&".unicodeScalars.contains(c[i]) { i += 1 }
+                // variable-list = varspec *( "," varspec )
+                while true {
+                    var nameLen = 0
+                    var lastDot = true
+                    while i < c.count {
+                        if isAlnum(c[i]) || c[i] == "_" { i += 1; lastDot = false } else if pct(i) { i += 3; lastDot = false }
+                        else if c[i] == ".", !lastDot { i += 1; lastDot = true; nameLen += 1; continue } else { break }
+                        nameLen += 1
+                    }
+                    guard nameLen > 0, !lastDot else { return false }
+                    if i < c.count, c[i] == ":" {
+                        i += 1
+                        var n = 0
+                        guard i < c.count, c[i].value >= 0x31 && c[i].value <= 0x39 else { return false }
+                        while i < c.count, c[i].value &- 0x30 < 10 { i += 1; n += 1 }
+                        guard n <= 4 else { return false }
+                    } else if i < c.count, c[i] == "*" {
+                        i += 1
+                    }
+                    guard i < c.count else { return false }
+                    if c[i] == "," { i += 1; continue }
+                    if c[i] == "}" { i += 1; break }
+                    return false
+                }
+            } else if x == "%" {
+                guard pct(i) else { return false }
+                i += 3
+            } else {
+                if x.value <= 0x20 || x.value == 0x7F || "\"<>\\^`{|}".unicodeScalars.contains(x) { return false }
+                i += 1
             }
         }
-        return !inExpr
+        return true
     }
 }
 

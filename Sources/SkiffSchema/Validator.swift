@@ -67,8 +67,8 @@ struct Validator {
 
     mutating func validate(_ node: SchemaNode, _ value: JSONValue, _ ev: inout Evaluated, collect: Bool) throws(SchemaError) -> Bool {
         if let b = node.boolean {
+            // `true` produces no annotations: it does not evaluate any property or item.
             if !b { fail(node, "", "no value is allowed here (false schema)") }
-            else if collect { ev.allProperties = true; ev.allItems = true }
             return b
         }
         depth += 1

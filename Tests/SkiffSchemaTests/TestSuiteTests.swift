@@ -1,0 +1,100 @@
+import Foundation
+import SkiffJSON
+import SkiffSchema
+import Testing
+
+/// The official JSON-Schema-Test-Suite (../shared/data/json-schema-test-suite), run file by
+/// file with counts printed. Remote references resolve to the suite's `remotes/` folder.
+@Suite struct TestSuiteTests {
+    struct Outcome {
+        var passed = 0
+        var failed: [String] = []
+    }
+
+    static let registry: SchemaRegistry? = {
+        var r = SchemaRegistry()
+        let remotes = TestData.suite.appendingPathComponent("remotes").path
+        guard TestData.exists(TestData.suite) else { return nil }
+        try? r.addDirectory(remotes, baseURI: "http://localhost:1234/")
+        return r
+    }()
+
+    static func run(file: URL, formatAssertion: Bool) throws -> Outcome {
+        var out = Outcome()
+        guard case .array(let cases) = try TestData.load(file), let registry else { return out }
+        var options = SchemaOptions()
+        options.formatAssertion = formatAssertion
+        for c in cases {
+            let desc = c["description"]?.stringValue ?? "?"
+            guard let schemaValue = c["schema"], case .array(let tests)? = c["tests"] else { continue }
+            let schema: JSONSchema
+            do {
+                schema = try JSONSchema(schemaValue, registry: registry, options: options)
+            } catch {
+                for t in tests { out.failed.append("\(desc) / \(t["description"]?.stringValue ?? "?"): schema error: \(error)") }
+                continue
+            }
+            for t in tests {
+                guard let data = t["data"], let expected = t["valid"]?.boolValue else { continue }
+                let tdesc = t["description"]?.stringValue ?? "?"
+                do {
+                    let fast = try schema.isValid(data)
+                    let full = try schema.validate(data)
+                    if fast == expected && full.isValid == expected && (full.isValid || !full.errors.isEmpty) {
+                        out.passed += 1
+                    } else {
+                        out.failed.append("\(desc) / \(tdesc): expected \(expected), got \(fast) (detailed \(full.isValid))")
+                    }
+                } catch {
+                    out.failed.append("\(desc) / \(tdesc): error \(error)")
+                }
+            }
+        }
+        return out
+    }
+
+    static func runDirectory(_ dir: URL, formatAssertion: Bool, label: String) throws -> (Int, [String]) {
+        var total = 0
+        var failures: [String] = []
+        for file in TestData.jsonFiles(in: dir) {
+            let o = try run(file: file, formatAssertion: formatAssertion)
+            let name = file.deletingPathExtension().lastPathComponent
+            print("[\(label)] \(name): \(o.passed)/\(o.passed + o.failed.count)")
+            total += o.passed + o.failed.count
+            failures += o.failed.map { "\(label)/\(name): \($0)" }
+        }
+        print("[\(label)] total: \(total - failures.count)/\(total) passed")
+        for f in failures { print("  FAIL \(f)") }
+        return (total, failures)
+    }
+
+    static let draft2020 = TestData.suite.appendingPathComponent("tests/draft2020-12")
+
+    @Test(.enabled(if: TestData.exists(TestData.suite)))
+    func requiredDraft2020_12() throws {
+        let (total, failures) = try Self.runDirectory(Self.draft2020, formatAssertion: false, label: "draft2020-12")
+        #expect(total >= 1299)
+        #expect(failures.isEmpty, "\(failures.count) required tests failed")
+    }
+
+    @Test(.enabled(if: TestData.exists(TestData.suite)))
+    func optionalDraft2020_12() throws {
+        let (total, failures) = try Self.runDirectory(
+            Self.draft2020.appendingPathComponent("optional"), formatAssertion: false, label: "optional")
+        #expect(total > 0)
+        // The optional files Skiff supports must pass completely.
+        #expect(failures.filter { f in !Self.unsupportedOptional.contains { f.hasPrefix("optional/\($0):") } }.isEmpty)
+    }
+
+    @Test(.enabled(if: TestData.exists(TestData.suite)))
+    func formatAssertions() throws {
+        let (total, failures) = try Self.runDirectory(
+            Self.draft2020.appendingPathComponent("optional/format"), formatAssertion: true, label: "format")
+        #expect(total > 0)
+        #expect(failures.filter { f in !Self.unsupportedFormats.contains { f.hasPrefix("format/\($0):") } }.isEmpty)
+    }
+
+    /// Optional files with known gaps (listed in the module README with reasons).
+    static let unsupportedOptional: [String] = []
+    static let unsupportedFormats: [String] = []
+}
