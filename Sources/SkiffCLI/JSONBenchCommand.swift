@@ -19,10 +19,14 @@ struct JSONBench: AsyncParsableCommand {
     @Option(help: "Seconds to spend on each measurement (at least one full pass).")
     var seconds: Double = 2
 
-    struct Case {
-        let schema: JSONValue
-        let instances: [(JSONValue, Bool)]
-    }
+    @Option(help: "List the N schemas that take longest to validate their instances.")
+    var slowest = 0
+
+    @Flag(help: .hidden) var profileFast = false
+    @Option(help: "Only corpus files whose path contains this text.") var only: String?
+
+    @Flag(help: "Skip the parse measurement (for profiling validation).")
+    var validationOnly = false
 
     func run() async throws {
         lineBufferStandardOutput()
@@ -39,6 +43,7 @@ struct JSONBench: AsyncParsableCommand {
         // Parsing.
         let arrays = blobs.map { Array($0) }
         let parser = JSONParser()
+        if !validationOnly {
         let skiffParse = try measure {
             for a in arrays { _ = try parser.parse(a) }
         }
@@ -48,6 +53,7 @@ struct JSONBench: AsyncParsableCommand {
         let skiffMBs = megabytes / skiffParse
         let foundationMBs = megabytes / foundationParse
         print(String(format: "parse   skiff %8.1f MB/s   JSONSerialization %8.1f MB/s   ratio %.2fx", skiffMBs, foundationMBs, skiffMBs / foundationMBs))
+        }
 
         // Validation (format assertion on: the corpus labels were made that way).
         var options = SkiffSchema.SchemaOptions()
@@ -71,10 +77,20 @@ struct JSONBench: AsyncParsableCommand {
         }
         var agree = 0
         for (schema, list) in cases { for (d, v) in list where (try schema.isValid(d)) == v { agree += 1 } }
+        if slowest > 0 {
+            var per: [(Double, Int)] = []
+            for (i, (schema, list)) in cases.enumerated() {
+                let t = try measure(minimum: 0) { for _ in 0..<20 { for (d, _) in list { _ = try schema.isValid(d) } } }
+                per.append((t / 20, i))
+            }
+            for (t, i) in per.sorted(by: { $0.0 > $1.0 }).prefix(slowest) {
+                print(String(format: "  slow: case %d (%d instances): %.1f µs per pass", i, cases[i].1.count, t * 1e6))
+            }
+        }
         let validateTime = try measure {
             for (schema, list) in cases { for (d, _) in list { _ = try schema.isValid(d) } }
         }
-        let detailedTime = try measure {
+        let detailedTime = profileFast ? .infinity : try measure {
             for (schema, list) in cases { for (d, _) in list { _ = try schema.validate(d) } }
         }
         let skiffRate = Double(instanceCount) / validateTime
@@ -112,7 +128,10 @@ struct JSONBench: AsyncParsableCommand {
         let root = URL(fileURLWithPath: corpus)
         guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
         var out: [URL] = []
-        for case let url as URL in e where url.pathExtension == "json" { out.append(url) }
+        for case let url as URL in e where url.pathExtension == "json" {
+            if let only, !url.path.contains(only) { continue }
+            out.append(url)
+        }
         return out.sorted { $0.path < $1.path }
     }
 

@@ -6,7 +6,7 @@ public struct JSONObject: Sendable {
     // Built only past a few members: linear search is faster for small objects and the
     // parser then allocates nothing extra for them.
     private var index: [String: Int]? = nil
-    private static let indexThreshold = 12
+    private static let indexThreshold = 32
 
     public init() {}
 
@@ -18,7 +18,10 @@ public struct JSONObject: Sendable {
 
     public func position(of key: String) -> Int? {
         if let index { return index[key] }
-        return keys.firstIndex(of: key)
+        // Byte length first: O(1), and it rejects almost every non-matching key.
+        let n = key.utf8.count
+        for i in keys.indices where keys[i].utf8.count == n && keys[i] == key { return i }
+        return nil
     }
 
     public subscript(key: String) -> JSONValue? {

@@ -49,6 +49,7 @@ private struct Reader {
     let maxDepth: Int
     var pos = 0
     var scratch: [UInt8] = []
+    var stack: StackGuard? = nil
 
     init(bytes: UnsafeBufferPointer<UInt8>, policy: JSONParser.DuplicateKeyPolicy, maxDepth: Int) {
         self.bytes = bytes
@@ -139,6 +140,12 @@ private struct Reader {
 
     mutating func parseArray(depth: Int) throws(JSONError) -> JSONValue {
         if depth > maxDepth { throw error(.tooDeep(limit: maxDepth), "nesting deeper than \(maxDepth) levels") }
+        if depth > 64 && depth % 16 == 0 {
+            if stack == nil { stack = StackGuard() }
+            if stack?.isExhausted() == true {
+                throw error(.tooDeep(limit: depth), "nesting of \(depth) levels exhausts this thread's stack")
+            }
+        }
         pos += 1
         var items: [JSONValue] = []
         skipWhitespace()
@@ -161,6 +168,12 @@ private struct Reader {
 
     mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
         if depth > maxDepth { throw error(.tooDeep(limit: maxDepth), "nesting deeper than \(maxDepth) levels") }
+        if depth > 64 && depth % 16 == 0 {
+            if stack == nil { stack = StackGuard() }
+            if stack?.isExhausted() == true {
+                throw error(.tooDeep(limit: depth), "nesting of \(depth) levels exhausts this thread's stack")
+            }
+        }
         pos += 1
         var object = JSONObject()
         skipWhitespace()

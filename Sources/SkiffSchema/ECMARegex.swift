@@ -28,7 +28,11 @@ public struct ECMARegex: Sendable {
     public func firstMatch(in string: String, stepLimit: Int = 1_000_000) throws(RegexError) -> Bool {
         var input: [UInt32] = []
         input.reserveCapacity(string.utf8.count)
-        for s in string.unicodeScalars { input.append(s.value) }
+        for b in string.utf8 where b < 0x80 { input.append(UInt32(b)) }
+        if input.count != string.utf8.count {
+            input.removeAll(keepingCapacity: true)
+            for s in string.unicodeScalars { input.append(s.value) }
+        }
         var vm = RegexVM(program: program, input: input, budget: stepLimit)
         return try vm.search()
     }
@@ -454,7 +458,7 @@ func unicodeCategories(_ name: String) -> Set<Unicode.GeneralCategory>? {
 enum RegexInst {
     case scalar(UInt32)
     case dot
-    case set(RegexClass)
+    case set(Int)  // index into RegexProgram.classes
     case split(Int, Int)  // try first, then second
     case jump(Int)
     case save(Int)
@@ -467,7 +471,35 @@ enum RegexInst {
     case match
 }
 
-struct RegexProgram: Sendable {
+/// A character class with a bitmap for ASCII, the common case.
+struct CompiledClass {
+    let cls: RegexClass
+    let low: UInt64
+    let high: UInt64
+
+    init(_ cls: RegexClass) {
+        self.cls = cls
+        var lo: UInt64 = 0
+        var hi: UInt64 = 0
+        for c in UInt32(0)..<128 where cls.contains(c) {
+            if c < 64 { lo |= 1 << UInt64(c) } else { hi |= 1 << UInt64(c - 64) }
+        }
+        low = lo
+        high = hi
+    }
+
+    @inline(__always) func contains(_ c: UInt32) -> Bool {
+        if c < 64 { return low & (1 << UInt64(c)) != 0 }
+        if c < 128 { return high & (1 << UInt64(c - 64)) != 0 }
+        return cls.contains(c)
+    }
+}
+
+struct RegexProgram: @unchecked Sendable {
+    var classes: [CompiledClass] = []
+    /// When every match must begin with one of these code points (ASCII bitmap), start positions
+    /// that cannot match are skipped.
+    var firstScalar: UInt32? = nil
     var code: [RegexInst] = []
     var subprograms: [[RegexInst]] = []
     var slotCount = 0
@@ -482,6 +514,7 @@ struct RegexCompiler {
     var subprograms: [[RegexInst]] = []
     var registers = 0
     var captures = 0
+    var classes: [CompiledClass] = []
 
     mutating func compile(_ root: RegexNode, captures: Int) throws(RegexError) -> RegexProgram {
         self.captures = captures
@@ -491,6 +524,8 @@ struct RegexCompiler {
         var p = RegexProgram()
         p.code = code
         p.subprograms = subprograms
+        p.classes = classes
+        if case .scalar(let c) = code.first { p.firstScalar = c }
         p.captureSlots = (captures + 1) * 2
         p.slotCount = p.captureSlots + registers
         if case .concat(let items) = root, case .start = items.first { p.anchoredAtStart = true }
@@ -504,7 +539,9 @@ struct RegexCompiler {
         case .empty: break
         case .scalar(let c): code.append(.scalar(c))
         case .dot: code.append(.dot)
-        case .set(let cl): code.append(.set(cl))
+        case .set(let cl):
+            classes.append(CompiledClass(cl))
+            code.append(.set(classes.count - 1))
         case .start: code.append(.start)
         case .end: code.append(.end)
         case .wordBoundary(let neg): code.append(.wordBoundary(neg))
@@ -578,11 +615,17 @@ struct RegexVM {
     }
 
     private enum Entry { case branch(Int, Int), restore(Int, Int) }
+    // Reused backtrack stack (nested lookaround runs allocate their own).
+    private var spare: [Entry] = []
 
     mutating func search() throws(RegexError) -> Bool {
         let last = program.anchoredAtStart ? 0 : input.count
         var start = 0
         while start <= last {
+            if let f = program.firstScalar {
+                while start < input.count && input[start] != f { start += 1 }
+                if start >= input.count || start > last { return false }
+            }
             for k in slots.indices { slots[k] = -1 }
             if try run(program.code, at: start, endAt: nil) != nil { return true }
             start += 1
@@ -595,6 +638,9 @@ struct RegexVM {
     /// Runs `code` from `pos`; returns the end position of the first match.
     mutating func run(_ code: [RegexInst], at startPos: Int, endAt: Int?) throws(RegexError) -> Int? {
         var stack: [Entry] = []
+        swap(&stack, &spare)
+        stack.removeAll(keepingCapacity: true)
+        defer { swap(&stack, &spare) }
         var pc = 0
         var pos = startPos
         while true {
@@ -608,8 +654,8 @@ struct RegexVM {
                 if pos < input.count, input[pos] != 0x0A, input[pos] != 0x0D, input[pos] != 0x2028, input[pos] != 0x2029 {
                     pos += 1; pc += 1
                 } else { ok = false }
-            case .set(let cl):
-                if pos < input.count && cl.contains(input[pos]) { pos += 1; pc += 1 } else { ok = false }
+            case .set(let k):
+                if pos < input.count && program.classes[k].contains(input[pos]) { pos += 1; pc += 1 } else { ok = false }
             case .split(let a, let b):
                 stack.append(.branch(b, pos))
                 pc = a

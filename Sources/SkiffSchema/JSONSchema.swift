@@ -26,11 +26,13 @@ public struct JSONSchema: Sendable {
     let dynamicTargets: [String: SchemaNode]
     let recursiveTargets: [String: SchemaNode]
     let dynamicAnchorNames: [String: Set<String>]
+    let resourceURIs: [String]
+    let usesDynamicScope: Bool
 
     /// Compiles `schema`. `uri` is its retrieval URI (relative `$ref`s resolve against it);
     /// `registry` supplies documents that references name.
     public init(
-        _ schema: JSONValue, uri: String = "urn:skiff:schema", registry: SchemaRegistry = SchemaRegistry(),
+        _ schema: JSONValue, uri: String = "urn:skiff:schema", registry: SchemaRegistry = .standard,
         options: SchemaOptions = SchemaOptions()
     ) throws(SchemaError) {
         let c = SchemaCompiler(registry: registry, options: options)
@@ -64,13 +66,15 @@ public struct JSONSchema: Sendable {
         dynamicTargets = dyn
         recursiveTargets = rec
         dynamicAnchorNames = c.dynamicAnchorNames
+        resourceURIs = c.resourceURIs
+        usesDynamicScope = c.usesDynamicScope
         self.options = options
         try Self.checkRefCycles(root)
     }
 
     /// Parses and compiles schema text.
     public init(
-        text: String, uri: String = "urn:skiff:schema", registry: SchemaRegistry = SchemaRegistry(),
+        text: String, uri: String = "urn:skiff:schema", registry: SchemaRegistry = .standard,
         options: SchemaOptions = SchemaOptions()
     ) throws(SchemaError) {
         let value: JSONValue
@@ -126,7 +130,7 @@ extension Keyword {
         case .contains(let n, _, _), .additionalProperties(let n, _, _), .propertyNames(let n), .items(let n, _), .not(let n),
             .ref(let n), .dynamicRef(let n, _), .recursiveRef(let n), .unevaluatedItems(let n), .unevaluatedProperties(let n):
             return [n]
-        case .properties(let m): return Array(m.values)
+        case .properties(let m): return m.values
         case .patternProperties(let l): return l.map(\.1)
         case .prefixItems(let l), .allOf(let l), .anyOf(let l), .oneOf(let l): return l
         case .conditional(let i, let t, let e): return [i] + [t, e].compactMap { $0 }

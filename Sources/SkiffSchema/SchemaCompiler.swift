@@ -29,6 +29,9 @@ final class SchemaCompiler {
     var info: [String: Info] = [:]
     var nodes: [String: SchemaNode] = [:]
     var pending: [(SchemaNode, JSONValue, Location, Info)] = []
+    var resourceIDs: [String: Int] = [:]
+    var resourceURIs: [String] = []
+    var usesDynamicScope = false
 
     init(registry: SchemaRegistry, options: SchemaOptions) {
         self.registry = registry
@@ -182,7 +185,12 @@ final class SchemaCompiler {
         }
         // A subschema that is itself a resource root was indexed with its own base.
         let relPointer = loc.pointer.hasPrefix(inf.resourcePointer) ? String(loc.pointer.dropFirst(inf.resourcePointer.count)) : loc.pointer
-        let node = SchemaNode(absoluteLocation: inf.base + "#" + relPointer, resourceURI: inf.base, dialect: inf.dialect)
+        let id = resourceIDs[inf.base] ?? {
+            resourceIDs[inf.base] = resourceURIs.count
+            resourceURIs.append(inf.base)
+            return resourceURIs.count - 1
+        }()
+        let node = SchemaNode(absoluteLocation: inf.base + "#" + relPointer, resourceURI: inf.base, resourceID: id, dialect: inf.dialect)
         nodes[loc.key] = node
         pending.append((node, value, loc, inf))
         return node
@@ -261,10 +269,12 @@ final class SchemaCompiler {
             let abs = URIReference.resolve(rs, against: inf.base)
             let target = try self.node(at: try locate(abs, from: loc.pointer + "/$dynamicRef"), from: loc.pointer)
             let frag = URIReference(abs).fragment ?? ""
+            usesDynamicScope = true
             add("$dynamicRef", .dynamicRef(target, anchor: frag.isEmpty || frag.hasPrefix("/") ? nil : frag))
         }
         if d == .draft2019_09, let r = o["$recursiveRef"]?.stringValue {
             let abs = URIReference.resolve(r, against: inf.base)
+            usesDynamicScope = true
             add("$recursiveRef", .recursiveRef(try self.node(at: try locate(abs, from: loc.pointer), from: loc.pointer)))
         }
 
@@ -342,11 +352,13 @@ final class SchemaCompiler {
         }
 
         if v.applicator {
+            var propertyTable = PropertyTable<SchemaNode>([])
             if let m = o["properties"] {
                 guard let mo = m.objectValue else { throw err("properties must be an object", "properties") }
-                var map: [String: SchemaNode] = [:]
-                for (k, s) in mo.members { map[k] = try child(s, loc, "/properties/" + JSONPointer.escape(k)) }
-                add("properties", .properties(map))
+                var list: [(String, SchemaNode)] = []
+                for (k, s) in mo.members { list.append((k, try child(s, loc, "/properties/" + JSONPointer.escape(k)))) }
+                propertyTable = PropertyTable(list)
+                add("properties", .properties(propertyTable))
             }
             var patterns: [ECMARegex] = []
             if let m = o["patternProperties"] {
@@ -360,8 +372,7 @@ final class SchemaCompiler {
                 add("patternProperties", .patternProperties(list))
             }
             if let ap = try sub("additionalProperties") {
-                let known = Set(o["properties"]?.objectValue?.keys ?? [])
-                add("additionalProperties", .additionalProperties(ap, known: known, patterns: patterns))
+                add("additionalProperties", .additionalProperties(ap, known: propertyTable, patterns: patterns))
             }
             if d >= .draft6, let pn = try sub("propertyNames") { add("propertyNames", .propertyNames(pn)) }
 

@@ -11,7 +11,17 @@ public final class SchemaNode: @unchecked Sendable {
     public let dialect: Dialect
     /// `true`/`false` for boolean schemas.
     public internal(set) var boolean: Bool?
-    public internal(set) var keywords: [CompiledKeyword] = []
+    public internal(set) var keywords: [CompiledKeyword] = [] {
+        didSet {
+            kinds = keywords.map(\.kind)
+            keywordNames = keywords.map(\.name)
+        }
+    }
+    // The same keywords split in two, so evaluation copies (and retains) only what it uses.
+    private(set) var kinds: [Keyword] = []
+    private(set) var keywordNames: [String] = []
+    /// Index of `resourceURI` in the schema's resource table (cheap dynamic-scope bookkeeping).
+    let resourceID: Int
     /// Keywords present that no vocabulary in this dialect defines (kept as annotations).
     public internal(set) var unknownKeywords: [String] = []
     /// The `$dynamicAnchor` this schema declares (2020-12), if any.
@@ -20,7 +30,8 @@ public final class SchemaNode: @unchecked Sendable {
     public internal(set) var recursiveAnchor = false
     var hasUnevaluated = false
 
-    init(absoluteLocation: String, resourceURI: String, dialect: Dialect) {
+    init(absoluteLocation: String, resourceURI: String, resourceID: Int, dialect: Dialect) {
+        self.resourceID = resourceID
         self.absoluteLocation = absoluteLocation
         self.resourceURI = resourceURI
         self.dialect = dialect
@@ -65,9 +76,9 @@ public enum Keyword {
     case minProperties(Int)
     case required([String])
     case dependentRequired([(String, [String])])
-    case properties([String: SchemaNode])
+    case properties(PropertyTable<SchemaNode>)
     case patternProperties([(ECMARegex, SchemaNode)])
-    case additionalProperties(SchemaNode, known: Set<String>, patterns: [ECMARegex])
+    case additionalProperties(SchemaNode, known: PropertyTable<SchemaNode>, patterns: [ECMARegex])
     case propertyNames(SchemaNode)
     case prefixItems([SchemaNode])
     /// Items from index `from` on (2020-12 `items`, `additionalItems`, object-form `items`).
@@ -85,4 +96,37 @@ public enum Keyword {
     case format(String, assert: Bool)
     case unevaluatedProperties(SchemaNode)
     case unevaluatedItems(SchemaNode)
+}
+
+/// Property names mapped to values, in schema order. Small tables are searched linearly:
+/// comparing short Swift strings is far cheaper than hashing them, and most schemas list
+/// only a few properties per object.
+public struct PropertyTable<Value>: @unchecked Sendable {
+    public private(set) var names: [String] = []
+    public private(set) var values: [Value] = []
+    private var index: [String: Int]? = nil
+
+    public init(_ pairs: [(String, Value)]) {
+        for (k, v) in pairs where !names.contains(k) {
+            names.append(k)
+            values.append(v)
+        }
+        if names.count > 16 {
+            var built: [String: Int] = [:]
+            for (i, k) in names.enumerated() { built[k] = i }
+            index = built
+        }
+    }
+
+    public var count: Int { names.count }
+
+    @inline(__always) public func position(of name: String) -> Int? {
+        if let index { return index[name] }
+        let n = name.utf8.count
+        for i in names.indices where names[i].utf8.count == n && names[i] == name { return i }
+        return nil
+    }
+
+    public subscript(name: String) -> Value? { position(of: name).map { values[$0] } }
+    public func contains(_ name: String) -> Bool { position(of: name) != nil }
 }

@@ -12,6 +12,9 @@ public struct SchemaRegistry: Sendable {
         }
     }
 
+    /// The metaschemas only, parsed once.
+    public static let standard = SchemaRegistry()
+
     /// Registers `document` under `uri` (its fragment, if any, is ignored).
     public mutating func add(_ document: JSONValue, uri: String) {
         documents[URIReference(uri).withoutFragment] = document

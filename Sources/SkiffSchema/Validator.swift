@@ -30,8 +30,9 @@ struct Validator {
     var errors: [ValidationError] = []
     var instancePath: [PathItem] = []
     var keywordPath: [String] = []
-    var scope: [String] = []
+    var scope: [Int] = []
     var depth = 0
+    var stack: StackGuard? = nil
 
     init(schema: JSONSchema, detailed: Bool) {
         self.schema = schema
@@ -58,14 +59,15 @@ struct Validator {
 
     mutating func fail(_ node: SchemaNode, _ keyword: String, _ message: @autoclosure () -> String) {
         guard detailed else { return }
-        let kp = keywordPath.map { "/" + JSONPointer.escape($0) }.joined() + (keyword.isEmpty ? "" : "/" + keyword)
+        // The evaluation path already ends with the failing keyword (see `validate`).
+        let kp = keywordPath.map { "/" + JSONPointer.escape($0) }.joined()
         let abs = node.absoluteLocation + (keyword.isEmpty ? "" : "/" + keyword)
         errors.append(ValidationError(instanceLocation: pointer(instancePath), keywordLocation: kp, absoluteKeywordLocation: abs, message: message()))
     }
 
     // MARK: Evaluation
 
-    mutating func validate(_ node: SchemaNode, _ value: JSONValue, _ ev: inout Evaluated, collect: Bool) throws(SchemaError) -> Bool {
+    mutating func validate(_ node: SchemaNode, _ value: borrowing JSONValue, _ ev: inout Evaluated, collect: Bool) throws(SchemaError) -> Bool {
         if let b = node.boolean {
             // `true` produces no annotations: it does not evaluate any property or item.
             if !b { fail(node, "", "no value is allowed here (false schema)") }
@@ -76,16 +78,23 @@ struct Validator {
         if depth > schema.options.maxDepth {
             throw .limitExceeded("schema evaluation nested deeper than \(schema.options.maxDepth) levels at \(node.absoluteLocation)")
         }
-        let pushed = scope.last != node.resourceURI
-        if pushed { scope.append(node.resourceURI) }
+        if depth > 32 && depth % 4 == 0 {
+            if stack == nil { stack = StackGuard() }
+            if stack?.isExhausted() == true {
+                throw .limitExceeded("schema evaluation \(depth) levels deep exhausts this thread's stack at \(node.absoluteLocation)")
+            }
+        }
+        let pushed = schema.usesDynamicScope && scope.last != node.resourceID
+        if pushed { scope.append(node.resourceID) }
         defer { if pushed { scope.removeLast() } }
 
         let want = collect || node.hasUnevaluated
         var local = Evaluated()
         var valid = true
-        for kw in node.keywords {
-            if detailed { keywordPath.append(kw.name) }
-            let ok = try apply(kw, node, value, &local, want)
+        let kinds = node.kinds
+        for index in kinds.indices {
+            if detailed { keywordPath.append(node.keywordNames[index]) }
+            let ok = try apply(kinds[index], index, node, value, &local, want)
             if detailed { keywordPath.removeLast() }
             if !ok {
                 valid = false
@@ -136,90 +145,91 @@ struct Validator {
         }
     }
 
-    mutating func apply(_ kw: CompiledKeyword, _ node: SchemaNode, _ value: JSONValue, _ ev: inout Evaluated, _ want: Bool) throws(SchemaError) -> Bool {
-        switch kw.kind {
+    mutating func apply(_ kind: borrowing Keyword, _ index: Int, _ node: SchemaNode, _ value: JSONValue, _ ev: inout Evaluated, _ want: Bool) throws(SchemaError) -> Bool {
+        switch kind {
         case .type(let set, let names):
             if Self.isType(value, set) { return true }
-            fail(node, kw.name, "\(value.typeName) is not of type \(names.map { "\"\($0)\"" }.joined(separator: " or "))")
+            fail(node, node.keywordNames[index], "\(value.typeName) is not of type \(names.map { "\"\($0)\"" }.joined(separator: " or "))")
             return false
         case .enumeration(let values, let lookup):
             if let lookup { if lookup.contains(value) { return true } } else if values.contains(value) { return true }
-            fail(node, kw.name, "\(Self.short(value)) is not one of the \(values.count) allowed values")
+            fail(node, node.keywordNames[index], "\(Self.short(value)) is not one of the \(values.count) allowed values")
             return false
         case .const(let c):
             if value == c { return true }
-            fail(node, kw.name, "\(Self.short(value)) is not the constant \(Self.short(c))")
+            fail(node, node.keywordNames[index], "\(Self.short(value)) is not the constant \(Self.short(c))")
             return false
         case .multipleOf(let m):
             guard case .number(let n) = value else { return true }
             if n.decimal.isMultiple(of: m.decimal) { return true }
-            fail(node, kw.name, "\(n) is not a multiple of \(m)")
+            fail(node, node.keywordNames[index], "\(n) is not a multiple of \(m)")
             return false
         case .maximum(let m, let exclusive):
             guard case .number(let n) = value else { return true }
             if exclusive ? n < m : !(m < n) { return true }
-            fail(node, kw.name, "\(n) is \(exclusive ? "not less than" : "greater than") \(m)")
+            fail(node, node.keywordNames[index], "\(n) is \(exclusive ? "not less than" : "greater than") \(m)")
             return false
         case .minimum(let m, let exclusive):
             guard case .number(let n) = value else { return true }
             if exclusive ? m < n : !(n < m) { return true }
-            fail(node, kw.name, "\(n) is \(exclusive ? "not greater than" : "less than") \(m)")
+            fail(node, node.keywordNames[index], "\(n) is \(exclusive ? "not greater than" : "less than") \(m)")
             return false
         case .maxLength(let m):
             guard case .string(let s) = value else { return true }
             if s.utf8.count <= m { return true }
             let c = s.unicodeScalars.count
             if c <= m { return true }
-            fail(node, kw.name, "string of \(c) characters is longer than \(m)")
+            fail(node, node.keywordNames[index], "string of \(c) characters is longer than \(m)")
             return false
         case .minLength(let m):
             guard case .string(let s) = value else { return true }
+            if s.utf8.count >= 4 * m { return true }  // a code point is at most 4 bytes
             let c = s.unicodeScalars.count
             if c >= m { return true }
-            fail(node, kw.name, "string of \(c) characters is shorter than \(m)")
+            fail(node, node.keywordNames[index], "string of \(c) characters is shorter than \(m)")
             return false
         case .pattern(let r):
             guard case .string(let s) = value else { return true }
             if try matches(r, s) { return true }
-            fail(node, kw.name, "\(Self.short(value)) does not match the pattern \"\(r.source)\"")
+            fail(node, node.keywordNames[index], "\(Self.short(value)) does not match the pattern \"\(r.source)\"")
             return false
         case .format(let f, let assert):
             guard assert, case .string(let s) = value else { return true }
             if Formats.check(f, s) != false { return true }
-            fail(node, kw.name, "\(Self.short(value)) is not a valid \"\(f)\"")
+            fail(node, node.keywordNames[index], "\(Self.short(value)) is not a valid \"\(f)\"")
             return false
         case .maxItems(let m):
             guard case .array(let a) = value else { return true }
             if a.count <= m { return true }
-            fail(node, kw.name, "array of \(a.count) items has more than \(m)")
+            fail(node, node.keywordNames[index], "array of \(a.count) items has more than \(m)")
             return false
         case .minItems(let m):
             guard case .array(let a) = value else { return true }
             if a.count >= m { return true }
-            fail(node, kw.name, "array of \(a.count) items has fewer than \(m)")
+            fail(node, node.keywordNames[index], "array of \(a.count) items has fewer than \(m)")
             return false
         case .uniqueItems:
             guard case .array(let a) = value else { return true }
             if let (i, j) = Self.firstDuplicate(a) {
-                fail(node, kw.name, "items \(i) and \(j) are equal")
+                fail(node, node.keywordNames[index], "items \(i) and \(j) are equal")
                 return false
             }
             return true
         case .maxProperties(let m):
             guard case .object(let o) = value else { return true }
             if o.count <= m { return true }
-            fail(node, kw.name, "object with \(o.count) properties has more than \(m)")
+            fail(node, node.keywordNames[index], "object with \(o.count) properties has more than \(m)")
             return false
         case .minProperties(let m):
             guard case .object(let o) = value else { return true }
             if o.count >= m { return true }
-            fail(node, kw.name, "object with \(o.count) properties has fewer than \(m)")
+            fail(node, node.keywordNames[index], "object with \(o.count) properties has fewer than \(m)")
             return false
         case .required(let names):
             guard case .object(let o) = value else { return true }
             var ok = true
             for n in names where o[n] == nil {
-                fail(node, kw.name, "required property \"\(n)\" is missing")
+                fail(node, node.keywordNames[index], "required property \"\(n)\" is missing")
                 ok = false
                 if !detailed { return false }
             }
@@ -229,7 +239,7 @@ struct Validator {
             var ok = true
             for (k, names) in pairs where o[k] != nil {
                 for n in names where o[n] == nil {
-                    fail(node, kw.name, "property \"\(n)\" is required when \"\(k)\" is present")
+                    fail(node, node.keywordNames[index], "property \"\(n)\" is required when \"\(k)\" is present")
                     ok = false
                     if !detailed { return false }
                 }
@@ -238,8 +248,11 @@ struct Validator {
         case .properties(let map):
             guard case .object(let o) = value else { return true }
             var ok = true
-            for (k, v) in o.members {
+            let keys = o.keys, values = o.values
+            for i in keys.indices {
+                let k = keys[i]
                 guard let s = map[k] else { continue }
+                let v = values[i]
                 if want { ev.properties.insert(k) }
                 if !(try descend(s, v, .key(k), extra: k)) {
                     ok = false
@@ -263,12 +276,15 @@ struct Validator {
         case .additionalProperties(let s, let known, let patterns):
             guard case .object(let o) = value else { return true }
             var ok = true
-            members: for (k, v) in o.members {
+            let keys = o.keys, values = o.values
+            members: for i in keys.indices {
+                let k = keys[i]
                 if known.contains(k) { continue }
+                let v = values[i]
                 for r in patterns where try matches(r, k) { continue members }
                 if want { ev.properties.insert(k) }
                 if s.boolean == false {
-                    fail(node, kw.name, "additional property \"\(k)\" is not allowed")
+                    fail(node, node.keywordNames[index], "additional property \"\(k)\" is not allowed")
                     ok = false
                     if !detailed { return false }
                 } else if !(try descend(s, v, .key(k))) {
@@ -319,11 +335,11 @@ struct Validator {
             }
             if detailed { errors.removeSubrange(mark...) }
             if count < minC {
-                fail(node, kw.name, minC == 1 ? "no item matches the \"contains\" schema" : "only \(count) items match the \"contains\" schema, at least \(minC) required")
+                fail(node, node.keywordNames[index], minC == 1 ? "no item matches the \"contains\" schema" : "only \(count) items match the \"contains\" schema, at least \(minC) required")
                 return false
             }
             if let maxC, count > maxC {
-                fail(node, kw.name, "\(count) items match the \"contains\" schema, at most \(maxC) allowed")
+                fail(node, node.keywordNames[index], "\(count) items match the \"contains\" schema, at most \(maxC) allowed")
                 return false
             }
             return true
@@ -347,7 +363,7 @@ struct Validator {
                 if detailed { errors.removeSubrange(mark...) }
                 return true
             }
-            fail(node, kw.name, "\(Self.short(value)) matches none of the \(list.count) alternatives")
+            fail(node, node.keywordNames[index], "\(Self.short(value)) matches none of the \(list.count) alternatives")
             return false
         case .oneOf(let list):
             let mark = errors.count
@@ -367,10 +383,10 @@ struct Validator {
                 return true
             }
             if passing.isEmpty {
-                fail(node, kw.name, "\(Self.short(value)) matches none of the \(list.count) alternatives")
+                fail(node, node.keywordNames[index], "\(Self.short(value)) matches none of the \(list.count) alternatives")
             } else {
                 if detailed { errors.removeSubrange(mark...) }
-                fail(node, kw.name, "\(Self.short(value)) matches more than one alternative (\(passing.map(String.init).joined(separator: ", ")))")
+                fail(node, node.keywordNames[index], "\(Self.short(value)) matches more than one alternative (\(passing.map(String.init).joined(separator: ", ")))")
             }
             return false
         case .not(let s):
@@ -379,7 +395,7 @@ struct Validator {
             let ok = try inPlace(s, value, &scratch, false)
             if detailed { errors.removeSubrange(mark...) }
             if ok {
-                fail(node, kw.name, "\(Self.short(value)) must not match the \"not\" schema")
+                fail(node, node.keywordNames[index], "\(Self.short(value)) must not match the \"not\" schema")
                 return false
             }
             return true
@@ -408,7 +424,8 @@ struct Validator {
         case .dynamicRef(let target, let anchor):
             var t = target
             if let anchor, target.dynamicAnchor == anchor {
-                for uri in scope where schema.dynamicAnchorNames[uri]?.contains(anchor) == true {
+                for id in scope where schema.dynamicAnchorNames[schema.resourceURIs[id]]?.contains(anchor) == true {
+                    let uri = schema.resourceURIs[id]
                     if let found = schema.dynamicTargets[uri + "#" + anchor] {
                         t = found
                         break
@@ -419,8 +436,8 @@ struct Validator {
         case .recursiveRef(let target):
             var t = target
             if target.recursiveAnchor {
-                for uri in scope {
-                    if let found = schema.recursiveTargets[uri] {
+                for id in scope {
+                    if let found = schema.recursiveTargets[schema.resourceURIs[id]] {
                         t = found
                         break
                     }
@@ -433,7 +450,7 @@ struct Validator {
             var ok = true
             for (k, v) in o.members where !ev.properties.contains(k) {
                 if s.boolean == false {
-                    fail(node, kw.name, "unevaluated property \"\(k)\" is not allowed")
+                    fail(node, node.keywordNames[index], "unevaluated property \"\(k)\" is not allowed")
                     ok = false
                     if !detailed { return false }
                 } else if !(try descend(s, v, .key(k))) {
@@ -449,7 +466,7 @@ struct Validator {
             var ok = true
             for i in ev.itemPrefix..<max(ev.itemPrefix, a.count) where !ev.items.contains(i) {
                 if s.boolean == false {
-                    fail(node, kw.name, "unevaluated item \(i) is not allowed")
+                    fail(node, node.keywordNames[index], "unevaluated item \(i) is not allowed")
                     ok = false
                     if !detailed { return false }
                 } else if !(try descend(s, a[i], .index(i))) {
