@@ -115,41 +115,43 @@ struct SchemaValidateCommand: AsyncParsableCommand {
 struct SchemaCheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check SCHEMA against its metaschema (by $schema; 2020-12 when absent) and compile it.")
+        abstract: "Check each SCHEMA against its metaschema (by $schema; 2020-12 when absent) and compile it.")
 
-    @Argument(help: "The JSON Schema file.") var schema: String
+    @Argument(help: "JSON Schema files.") var schemas: [String]
     @OptionGroup var common: SchemaOptionGroup
 
     func run() async throws {
-        let value: JSONValue
         let registry: SchemaRegistry
-        do {
-            value = try readJSON(schema)
-            registry = try common.registry()
-        } catch {
+        do { registry = try common.registry() } catch {
             printError("skiff schema: \(error)")
             throw ExitCode(1)
         }
-        let metaURI = value["$schema"]?.stringValue ?? Dialect.draft2020_12.metaschemaURI
-        guard let meta = registry.document(for: metaURI) else {
-            printError("skiff schema: \(schema): unknown metaschema \(metaURI) (give its folder with --remote)")
-            throw ExitCode(1)
-        }
-        var ok = true
+        var failures = 0
+        for schema in schemas where !check(schema, registry: registry) { failures += 1 }
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    func check(_ schema: String, registry: SchemaRegistry) -> Bool {
         do {
-            let metaschema = try JSONSchema(meta, uri: metaURI, registry: registry)
-            let result = try metaschema.validate(value)
+            let value = try readJSON(schema)
+            let metaURI = value["$schema"]?.stringValue ?? Dialect.draft2020_12.metaschemaURI
+            guard let meta = registry.document(for: metaURI) else {
+                print("\(schema): unknown metaschema \(metaURI) (give its folder with --remote)")
+                return false
+            }
+            let result = try JSONSchema(meta, uri: metaURI, registry: registry).validate(value)
             if !result.isValid {
-                ok = false
                 print("\(schema): does not conform to \(metaURI) (\(result.errors.count) errors)")
                 for e in result.errors { print("  \(e)") }
+                return false
             }
             // Conforming is not enough to be usable: references must resolve, patterns compile.
             _ = try JSONSchema(value, uri: fileURI(schema), registry: registry, options: common.options)
+            print("\(schema): valid schema (\(metaURI))")
+            return true
         } catch {
-            ok = false
             print("\(schema): \(error)")
+            return false
         }
-        if ok { print("\(schema): valid schema (\(metaURI))") } else { throw ExitCode(1) }
     }
 }

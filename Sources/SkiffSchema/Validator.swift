@@ -65,6 +65,14 @@ struct Validator {
         errors.append(ValidationError(instanceLocation: pointer(instancePath), keywordLocation: kp, absoluteKeywordLocation: abs, message: message()))
     }
 
+    /// Reports a failure about one member of the current instance.
+    mutating func failAt(_ item: PathItem, _ node: SchemaNode, _ keyword: String, _ message: @autoclosure () -> String) {
+        guard detailed else { return }
+        instancePath.append(item)
+        fail(node, keyword, message())
+        instancePath.removeLast()
+    }
+
     // MARK: Evaluation
 
     mutating func validate(_ node: SchemaNode, _ value: borrowing JSONValue, _ ev: inout Evaluated, collect: Bool) throws(SchemaError) -> Bool {
@@ -284,7 +292,7 @@ struct Validator {
                 for r in patterns where try matches(r, k) { continue members }
                 if want { ev.properties.insert(k) }
                 if s.boolean == false {
-                    fail(node, node.keywordNames[index], "additional property \"\(k)\" is not allowed")
+                    failAt(.key(k), node, node.keywordNames[index], "additional property \"\(k)\" is not allowed")
                     ok = false
                     if !detailed { return false }
                 } else if !(try descend(s, v, .key(k))) {
@@ -450,7 +458,7 @@ struct Validator {
             var ok = true
             for (k, v) in o.members where !ev.properties.contains(k) {
                 if s.boolean == false {
-                    fail(node, node.keywordNames[index], "unevaluated property \"\(k)\" is not allowed")
+                    failAt(.key(k), node, node.keywordNames[index], "unevaluated property \"\(k)\" is not allowed")
                     ok = false
                     if !detailed { return false }
                 } else if !(try descend(s, v, .key(k))) {
@@ -466,7 +474,7 @@ struct Validator {
             var ok = true
             for i in ev.itemPrefix..<max(ev.itemPrefix, a.count) where !ev.items.contains(i) {
                 if s.boolean == false {
-                    fail(node, node.keywordNames[index], "unevaluated item \(i) is not allowed")
+                    failAt(.index(i), node, node.keywordNames[index], "unevaluated item \(i) is not allowed")
                     ok = false
                     if !detailed { return false }
                 } else if !(try descend(s, a[i], .index(i))) {
