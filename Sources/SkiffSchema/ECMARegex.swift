@@ -26,16 +26,32 @@ public struct ECMARegex: Sendable {
 
     /// True when the pattern matches somewhere in `string` (JSON Schema patterns are not anchored).
     public func firstMatch(in string: String, stepLimit: Int = 1_000_000) throws(RegexError) -> Bool {
-        var input: [UInt32] = []
-        input.reserveCapacity(string.utf8.count)
+        var scratch = RegexScratch()
+        return try firstMatch(in: string, stepLimit: stepLimit, scratch: &scratch)
+    }
+
+    /// The same, reusing `scratch`'s buffers (a validator keeps one for all its matches).
+    public func firstMatch(in string: String, stepLimit: Int, scratch: inout RegexScratch) throws(RegexError) -> Bool {
+        var input = scratch.input
+        scratch.input = []
+        input.removeAll(keepingCapacity: true)
         for b in string.utf8 where b < 0x80 { input.append(UInt32(b)) }
         if input.count != string.utf8.count {
             input.removeAll(keepingCapacity: true)
             for s in string.unicodeScalars { input.append(s.value) }
         }
-        var vm = RegexVM(program: program, input: input, budget: stepLimit)
+        var vm = RegexVM(program: program, input: input, budget: stepLimit, scratch: &scratch)
+        defer { vm.giveBack(to: &scratch) }
         return try vm.search()
     }
+}
+
+/// Buffers reused across matches, so matching allocates nothing in the common case.
+public struct RegexScratch: Sendable {
+    var input: [UInt32] = []
+    var slots: [Int] = []
+    var stack: [RegexVM.Entry] = []
+    public init() {}
 }
 
 /// Why a pattern could not be compiled or matched.
@@ -455,10 +471,18 @@ func unicodeCategories(_ name: String) -> Set<Unicode.GeneralCategory>? {
 
 // MARK: - Compiler and VM
 
+enum SingleMatcher {
+    case scalar(UInt32)
+    case dot
+    case set(Int)
+}
+
 enum RegexInst {
     case scalar(UInt32)
     case dot
     case set(Int)  // index into RegexProgram.classes
+    /// `x*`/`x+`/`x{n,}` (greedy) over one character: consume the longest run, give back one at a time.
+    case greedyRun(SingleMatcher, min: Int)
     case split(Int, Int)  // try first, then second
     case jump(Int)
     case save(Int)
@@ -533,6 +557,29 @@ struct RegexCompiler {
         return p
     }
 
+    mutating func singleMatcher(_ n: RegexNode) -> SingleMatcher? {
+        switch n {
+        case .scalar(let c): return .scalar(c)
+        case .dot: return .dot
+        case .set(let cl):
+            classes.append(CompiledClass(cl))
+            return .set(classes.count - 1)
+        case .group(let inner, nil): return singleMatcher(inner)
+        default: return nil
+        }
+    }
+
+    static func canMatchEmpty(_ n: RegexNode) -> Bool {
+        switch n {
+        case .scalar, .dot, .set: return false
+        case .empty, .start, .end, .wordBoundary, .lookaround, .backreference: return true
+        case .group(let inner, _): return canMatchEmpty(inner)
+        case .concat(let items): return items.allSatisfy(canMatchEmpty)
+        case .alternation(let items): return items.contains(where: canMatchEmpty)
+        case .quantified(let inner, let lo, _, _): return lo == 0 || canMatchEmpty(inner)
+        }
+    }
+
     mutating func emit(_ n: RegexNode, into code: inout [RegexInst]) throws(RegexError) {
         if code.count > Self.maxInstructions { throw .tooLarge(Self.maxInstructions) }
         switch n {
@@ -584,6 +631,16 @@ struct RegexCompiler {
                     try emit(inner, into: &code)
                 }
                 for e in exits { code[e] = greedy ? .split(e + 1, code.count) : .split(code.count, e + 1) }
+            } else if greedy, let m = singleMatcher(inner) {
+                // The `lo` copies were already emitted; the rest is one greedy run.
+                code.append(.greedyRun(m, min: 0))
+            } else if !Self.canMatchEmpty(inner) {
+                // A body that always consumes input cannot loop forever: no progress check.
+                let loop = code.count
+                code.append(.split(0, 0))
+                try emit(inner, into: &code)
+                code.append(.jump(loop))
+                code[loop] = greedy ? .split(loop + 1, code.count) : .split(code.count, loop + 1)
             } else {
                 let reg = registers
                 registers += 1
@@ -601,20 +658,33 @@ struct RegexCompiler {
 
 struct RegexVM {
     let program: RegexProgram
-    let input: [UInt32]
+    var input: [UInt32]
     var budget: Int
     let limit: Int
     var slots: [Int]
 
-    init(program: RegexProgram, input: [UInt32], budget: Int) {
+    init(program: RegexProgram, input: [UInt32], budget: Int, scratch: inout RegexScratch) {
         self.program = program
         self.input = input
         self.budget = budget
         self.limit = budget
-        self.slots = Array(repeating: -1, count: program.slotCount)
+        slots = scratch.slots
+        scratch.slots = []
+        slots.removeAll(keepingCapacity: true)
+        slots.append(contentsOf: repeatElement(-1, count: program.slotCount))
+        spare = scratch.stack
+        scratch.stack = []
     }
 
-    private enum Entry { case branch(Int, Int), restore(Int, Int) }
+    mutating func giveBack(to scratch: inout RegexScratch) {
+        swap(&scratch.input, &input)
+        swap(&scratch.slots, &slots)
+        swap(&scratch.stack, &spare)
+    }
+
+    /// Backtrack entries: resume at a branch, undo a slot write, or retry a greedy run one
+    /// character shorter (`run`: program counter, start position, length still to try).
+    enum Entry: Sendable { case branch(Int, Int), restore(Int, Int), run(Int, Int, Int) }
     // Reused backtrack stack (nested lookaround runs allocate their own).
     private var spare: [Entry] = []
 
@@ -631,6 +701,14 @@ struct RegexVM {
             start += 1
         }
         return false
+    }
+
+    @inline(__always) func matchesOne(_ m: SingleMatcher, _ c: UInt32) -> Bool {
+        switch m {
+        case .scalar(let x): return c == x
+        case .dot: return c != 0x0A && c != 0x0D && c != 0x2028 && c != 0x2029
+        case .set(let k): return program.classes[k].contains(c)
+        }
     }
 
     func isWordAt(_ p: Int) -> Bool { p >= 0 && p < input.count && RegexClass.isWord(input[p]) }
@@ -659,6 +737,18 @@ struct RegexVM {
             case .split(let a, let b):
                 stack.append(.branch(b, pos))
                 pc = a
+            case .greedyRun(let m, let minCount):
+                var end = pos
+                while end < input.count && matchesOne(m, input[end]) { end += 1 }
+                budget -= (end - pos) / 4
+                if end - pos < minCount {
+                    ok = false
+                } else {
+                    let base = pos + minCount
+                    if end > base { stack.append(.run(pc + 1, base, end - base - 1)) }
+                    pos = end
+                    pc += 1
+                }
             case .jump(let t): pc = t
             case .save(let slot):
                 stack.append(.restore(slot, slots[slot]))
@@ -722,8 +812,13 @@ struct RegexVM {
                     case .branch(let p, let at):
                         pc = p
                         pos = at
+                    case .run(let p, let base, let len):
+                        pc = p
+                        pos = base + len
+                        if len > 0 { stack.append(.run(p, base, len - 1)) }
                     }
-                    if case .branch = e { break }
+                    if case .restore = e { continue }
+                    break
                 }
             }
         }

@@ -33,6 +33,7 @@ struct Validator {
     var scope: [Int] = []
     var depth = 0
     var stack: StackGuard? = nil
+    var regexScratch = RegexScratch()
 
     init(schema: JSONSchema, detailed: Bool) {
         self.schema = schema
@@ -148,7 +149,7 @@ struct Validator {
     }
 
     mutating func matches(_ r: ECMARegex, _ s: String) throws(SchemaError) -> Bool {
-        do { return try r.firstMatch(in: s, stepLimit: schema.options.regexStepLimit) } catch {
+        do { return try r.firstMatch(in: s, stepLimit: schema.options.regexStepLimit, scratch: &regexScratch) } catch {
             throw .limitExceeded("pattern \"\(r.source)\": \(error.description)")
         }
     }
