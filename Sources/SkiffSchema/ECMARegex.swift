@@ -22,7 +22,10 @@ public struct ECMARegex: Sendable {
         self.captureCount = parser.captureCount
         var compiler = RegexCompiler()
         self.program = try compiler.compile(root, captures: parser.captureCount)
+        self.dfa = RegexDFA(program)
     }
+
+    let dfa: RegexDFA?
 
     /// True when the pattern matches somewhere in `string` (JSON Schema patterns are not anchored).
     public func firstMatch(in string: String, stepLimit: Int = 1_000_000) throws(RegexError) -> Bool {
@@ -32,6 +35,7 @@ public struct ECMARegex: Sendable {
 
     /// The same, reusing `scratch`'s buffers (a validator keeps one for all its matches).
     public func firstMatch(in string: String, stepLimit: Int, scratch: inout RegexScratch) throws(RegexError) -> Bool {
+        if let dfa, let answer = dfa.matches(string) { return answer }
         var input = scratch.input
         scratch.input = []
         input.removeAll(keepingCapacity: true)

@@ -46,7 +46,7 @@ public struct CompiledKeyword: @unchecked Sendable {
 }
 
 /// The keywords, compiled. Subschemas are `SchemaNode`s.
-public enum Keyword {
+public indirect enum Keyword {
     public struct TypeSet: OptionSet, Sendable {
         public let rawValue: UInt8
         public init(rawValue: UInt8) { self.rawValue = rawValue }
