@@ -4,31 +4,34 @@ public import SkiffJSON
 /// evaluation order (`unevaluated*` last). References are resolved to other nodes, so the
 /// graph may be cyclic; it is immutable once `JSONSchema` is built.
 public final class SchemaNode: @unchecked Sendable {
+    // Evaluation reads these four for every node it visits: declared first so that they share
+    // the object's first cache line (the rest is for reporting and inspection).
+    private(set) var kinds: [Keyword] = []
+    /// `true`/`false` for boolean schemas.
+    public internal(set) var boolean: Bool?
+    var hasUnevaluated = false
+    /// Index of `resourceURI` in the schema's resource table (cheap dynamic-scope bookkeeping).
+    let resourceID: Int
+    private(set) var keywordNames: [String] = []
+
     /// Absolute location: the schema resource's URI and a JSON Pointer inside it.
     public let absoluteLocation: String
     /// URI of the enclosing schema resource (its `$id`, or the document's URI).
     public let resourceURI: String
     public let dialect: Dialect
-    /// `true`/`false` for boolean schemas.
-    public internal(set) var boolean: Bool?
+    /// Keywords in evaluation order (`unevaluated*` last).
     public internal(set) var keywords: [CompiledKeyword] = [] {
         didSet {
             kinds = keywords.map(\.kind)
             keywordNames = keywords.map(\.name)
         }
     }
-    // The same keywords split in two, so evaluation copies (and retains) only what it uses.
-    private(set) var kinds: [Keyword] = []
-    private(set) var keywordNames: [String] = []
-    /// Index of `resourceURI` in the schema's resource table (cheap dynamic-scope bookkeeping).
-    let resourceID: Int
     /// Keywords present that no vocabulary in this dialect defines (kept as annotations).
     public internal(set) var unknownKeywords: [String] = []
     /// The `$dynamicAnchor` this schema declares (2020-12), if any.
     public internal(set) var dynamicAnchor: String?
     /// `$recursiveAnchor: true` (2019-09).
     public internal(set) var recursiveAnchor = false
-    var hasUnevaluated = false
 
     init(absoluteLocation: String, resourceURI: String, resourceID: Int, dialect: Dialect) {
         self.resourceID = resourceID
