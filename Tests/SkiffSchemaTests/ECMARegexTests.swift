@@ -33,9 +33,27 @@ import Testing
     }
 
     @Test func catastrophicPatternHitsTheStepBudget() throws {
-        let r = try ECMARegex("^(a+)+$")
+        // Lookaround needs the backtracking VM, whose budget stops the exponential search.
+        let r = try ECMARegex("^(a+)+(?=c)")
         let input = String(repeating: "a", count: 40) + "!"
         #expect(throws: RegexError.stepLimitExceeded(100_000)) { try r.firstMatch(in: input, stepLimit: 100_000) }
+        // Without lookaround or back-references the DFA answers in linear time.
+        let linear = try ECMARegex("^(a+)+$")
+        #expect(try !linear.firstMatch(in: String(repeating: "a", count: 5000) + "!", stepLimit: 100))
+        #expect(try linear.firstMatch(in: String(repeating: "a", count: 5000), stepLimit: 100))
+    }
+
+    @Test func automatonAgreesWithBacktracking() throws {
+        // Same patterns with and without a trailing no-op lookahead (which forces the VM).
+        let patterns = ["^[a-z]+(?:-+[a-z]+)*-v\\d+$", "ab|cd", "^$", "x*", "a.c", "^\\d{2,4}$", "[^\\s]+@[^\\s]+", "é+ß", "(a|ab)(c|bcd)"]
+        let inputs = ["", "abc", "block-name-v12", "a--b-v1", "xx", "a\nc", "12345", "1234", "me@x", "ééß", "abcd", "cd", "éß"]
+        for p in patterns {
+            let dfa = try ECMARegex(p)
+            let vm = try ECMARegex("(?:" + p + ")(?=|)")
+            for i in inputs {
+                #expect(try dfa.firstMatch(in: i) == vm.firstMatch(in: i), "\(p) on \(i)")
+            }
+        }
     }
 
     @Test func parsedTreeIsInspectable() throws {
