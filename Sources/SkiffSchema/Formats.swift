@@ -208,13 +208,20 @@ public enum Formats {
         // IDNA allows the ideographic and fullwidth full stops as label separators.
         let labels = host.split(omittingEmptySubsequences: false) { $0 == "." || (international && ($0 == "\u{3002}" || $0 == "\u{FF0E}" || $0 == "\u{FF61}")) }
         var asciiLength = 0
+        var unicodeLabels: [[Unicode.Scalar]] = []
         for label in labels {
             guard !label.isEmpty else { return false }
             guard let ascii = asciiLabel(label, international: international) else { return false }
             guard ascii.utf8.count <= 63, ascii.first != "-", ascii.last != "-" else { return false }
             asciiLength += ascii.utf8.count + 1
+            let lower = ascii.lowercased()
+            if lower.hasPrefix("xn--"), let decoded = Punycode.decode(String(lower.dropFirst(4))) {
+                unicodeLabels.append(decoded)
+            } else {
+                unicodeLabels.append(Array(label.unicodeScalars))
+            }
         }
-        return asciiLength - 1 <= 253
+        return asciiLength - 1 <= 253 && satisfiesBidiRule(unicodeLabels)
     }
 
     /// The ASCII (A-label) form of a label after checking it, or nil when invalid.
@@ -273,6 +280,60 @@ public enum Formats {
                 if cat == .unassigned || cat == .control || cat == .spaceSeparator || cat == .privateUse { return false }
                 if c.value < 0x80 && !(isAlnum(c) || c == "-") { return false }
                 if c.value >= 0x80 && c.properties.changesWhenNFKCCaseFolded && cat != .otherLetter { return false }
+                // IDNA2008 PVALID is essentially letters, marks and digits (RFC 5892 §2.1).
+                let allowed: [Unicode.GeneralCategory] = [.lowercaseLetter, .otherLetter, .modifierLetter, .nonspacingMark, .spacingMark, .decimalNumber]
+                if c.value >= 0x80 && !allowed.contains(cat) { return false }
+            }
+        }
+        return true
+    }
+
+    enum BidiClass { case l, r, al, en, an, es, cs, et, on, bn, nsm }
+
+    /// Bidi_Class by code point ranges: an approximation (the Swift standard library does not
+    /// expose the property) covering Hebrew, Arabic, Syriac, Thaana, NKo and the digits.
+    static func bidiClass(_ c: Unicode.Scalar) -> BidiClass {
+        let v = c.value
+        let cat = c.properties.generalCategory
+        switch v {
+        case 0x30...0x39, 0x06F0...0x06F9: return .en
+        case 0x0660...0x0669, 0x066B, 0x066C: return .an
+        case 0x2D, 0x2B: return .es
+        case 0x2C, 0x2E, 0x2F, 0x3A: return .cs
+        default: break
+        }
+        if cat == .nonspacingMark || cat == .enclosingMark { return .nsm }
+        switch v {
+        case 0x0590...0x05FF, 0x07C0...0x085F, 0xFB1D...0xFB4F, 0x10800...0x10FFF, 0x1E800...0x1EDFF: return .r
+        case 0x0600...0x07BF, 0x0860...0x08FF, 0xFB50...0xFDFF, 0xFE70...0xFEFF, 0x1EE00...0x1EEFF: return .al
+        default: break
+        }
+        switch cat {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .spacingMark, .decimalNumber, .letterNumber:
+            return .l
+        case .format: return .bn
+        default: return .on
+        }
+    }
+
+    /// RFC 5893 §2: applies when any label of the name contains a right-to-left character.
+    static func satisfiesBidiRule(_ labels: [[Unicode.Scalar]]) -> Bool {
+        let classes = labels.map { $0.map(bidiClass) }
+        guard classes.contains(where: { $0.contains { $0 == .r || $0 == .al || $0 == .an } }) else { return true }
+        for label in classes {
+            guard let first = label.first else { continue }
+            let trimmed = label.reversed().drop { $0 == .nsm }
+            guard let last = trimmed.first else { return false }
+            switch first {
+            case .r, .al:
+                let ok: Set<BidiClass> = [.r, .al, .an, .en, .es, .cs, .et, .on, .bn, .nsm]
+                guard label.allSatisfy(ok.contains), [.r, .al, .en, .an].contains(last) else { return false }
+                if label.contains(.en) && label.contains(.an) { return false }
+            case .l:
+                let ok: Set<BidiClass> = [.l, .en, .es, .cs, .et, .on, .bn, .nsm]
+                guard label.allSatisfy(ok.contains), last == .l || last == .en else { return false }
+            default:
+                return false
             }
         }
         return true

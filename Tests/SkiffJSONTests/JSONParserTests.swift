@@ -133,3 +133,44 @@ import Testing
         #expect(JSONValue.string("\u{e9}") != .string("e\u{301}"))
     }
 }
+
+/// Mutated documents (deterministic PRNG): every one either parses or throws a `JSONError`
+/// whose position lies inside the input — never a crash.
+@Suite struct JSONParserRobustnessTests {
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func mutatedDocumentsNeverCrash() {
+        let seed = Array(#"{"a": [1, -2.5e+3, true, null, "x\u00e9\ud83d\ude00"], "b": {"c": "d\n"}, "n": 12345678901234567890}"#.utf8)
+        var rng = SplitMix(state: 42)
+        var parsed = 0
+        for _ in 0..<5000 {
+            var doc = seed
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let i = Int(rng.next() % UInt64(doc.count))
+                switch rng.next() % 3 {
+                case 0: doc[i] = UInt8(truncatingIfNeeded: rng.next())
+                case 1: doc.remove(at: i)
+                default: doc.insert(UInt8(truncatingIfNeeded: rng.next()), at: i)
+                }
+            }
+            do {
+                let v = try JSONParser().parse(doc)
+                parsed += 1
+                // Whatever parses must survive a round trip.
+                #expect(try JSONParser().parse(JSONSerializer.compact.string(from: v)) == v)
+            } catch {
+                #expect(error.offset <= doc.count && error.line >= 1 && error.column >= 1)
+            }
+        }
+        #expect(parsed > 0)
+    }
+}

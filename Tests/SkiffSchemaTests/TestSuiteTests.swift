@@ -100,14 +100,6 @@ import Testing
     /// Optional files with known gaps (listed in the module README with reasons).
     static let unsupportedOptional: [String] = []
     static let unsupportedFormats: [String] = []
-    /// Individual format tests with known gaps: RFC 5893 Bidi rules need the Unicode
-    /// Bidi_Class property, which the Swift standard library does not expose.
-    static let knownFormatGaps: [String] = [
-        "format/idn-hostname: validation of internationalized host names / Bidi domain name with a digit-first label is invalid",
-        "format/idn-hostname: validation of internationalized host names / label starting with a digit before a right-to-left letter is invalid",
-        "format/idn-hostname: validation of internationalized host names / left-to-right label containing a right-to-left letter is invalid",
-        "format/idn-hostname: validation of internationalized host names / right-to-left label mixing both digit types is invalid",
-        "format/idn-hostname: validation of internationalized host names / A-label that decodes to a Bidi rule violation is invalid",
-        "format/idn-hostname: validation of internationalized host names / A-label that decodes to a disallowed code point is invalid",
-    ]
+    /// Individual format tests with known gaps (none at present; kept for the report).
+    static let knownFormatGaps: [String] = []
 }
