@@ -67,7 +67,8 @@ let package = Package(
         .testTarget(
             name: "SkiffJSONTests", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SkiffSchemaTests", dependencies: ["SkiffSchema", "SkiffJSON"], swiftSettings: swiftSettings),
+            name: "SkiffSchemaTests", dependencies: ["SkiffSchema", "SkiffJSON"], exclude: ["Fixtures"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),
     ]

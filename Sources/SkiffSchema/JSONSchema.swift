@@ -175,3 +175,34 @@ public struct ValidationResult: Sendable {
         return .object(o)
     }
 }
+
+/// RFC 4648 base64 (standard alphabet, padding optional), for draft 7 `contentEncoding`.
+enum Base64 {
+    static func decode(_ s: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        var acc: UInt32 = 0
+        var bits = 0
+        var padding = 0
+        for c in s.utf8 {
+            let v: UInt32
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - 65)
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - 97 + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - 48 + 52)
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            case UInt8(ascii: "="): padding += 1; continue
+            case 0x0A, 0x0D: continue
+            default: return nil
+            }
+            if padding > 0 { return nil }
+            acc = acc << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        return padding <= 2 ? out : nil
+    }
+}

@@ -75,7 +75,7 @@ final class SchemaCompiler {
         if dialect <= .draft7 && o["$ref"] != nil { return nil }
         if let id = o[dialect.idKeyword]?.stringValue { return id }
         // Undeclared schemas are often draft-04 in practice: honour a string `id` too.
-        if !declared, o["$id"] == nil, let id = o["id"]?.stringValue, !id.isEmpty { return id }
+        if !declared, dialect >= .draft2019_09, o["$id"] == nil, let id = o["id"]?.stringValue, !id.isEmpty { return id }
         return nil
     }
 
@@ -220,7 +220,8 @@ final class SchemaCompiler {
         }
         let d = inf.dialect
         let v = inf.vocabularies
-        let compat = !inf.declared  // undeclared: also read draft-04 style keywords
+        // Undeclared schemas read in a newer dialect also accept draft-04 style keywords.
+        let compat = !inf.declared && d >= .draft2019_09
         var kws: [CompiledKeyword] = []
         var tail: [CompiledKeyword] = []
         func add(_ name: String, _ k: Keyword) { kws.append(CompiledKeyword(name: name, kind: k)) }
@@ -437,6 +438,10 @@ final class SchemaCompiler {
             }
         }
 
+        // Draft 7 made content keywords assertions; 2019-09 turned them into annotations.
+        if d == .draft7, o["contentEncoding"] != nil || o["contentMediaType"] != nil {
+            add("contentMediaType", .content(encoding: o["contentEncoding"]?.stringValue, mediaType: o["contentMediaType"]?.stringValue))
+        }
         if let f = o["format"]?.stringValue {
             let assert = options.formatAssertion || v.formatAssertion
             if assert || options.collectFormatAnnotations { add("format", .format(f, assert: assert)) }

@@ -97,6 +97,8 @@ public indirect enum Keyword {
     case dynamicRef(SchemaNode, anchor: String?)
     case recursiveRef(SchemaNode)
     case format(String, assert: Bool)
+    /// Draft 7 `contentEncoding` (base64) / `contentMediaType` (application/json), asserted.
+    case content(encoding: String?, mediaType: String?)
     case unevaluatedProperties(SchemaNode)
     case unevaluatedItems(SchemaNode)
 }

@@ -207,6 +207,23 @@ struct Validator {
             if Formats.check(f, s) != false { return true }
             fail(node, node.keywordNames[index], "\(Self.short(value)) is not a valid \"\(f)\"")
             return false
+        case .content(let encoding, let mediaType):
+            guard case .string(let s) = value else { return true }
+            var bytes = Array(s.utf8)
+            if let encoding, encoding.lowercased() == "base64" {
+                guard let decoded = Base64.decode(s) else {
+                    fail(node, node.keywordNames[index], "\(Self.short(value)) is not valid base64")
+                    return false
+                }
+                bytes = decoded
+            }
+            if let mediaType, mediaType.lowercased().hasPrefix("application/json") {
+                do { _ = try JSONParser().parse(bytes) } catch {
+                    fail(node, node.keywordNames[index], "content is not valid JSON: \(error)")
+                    return false
+                }
+            }
+            return true
         case .maxItems(let m):
             guard case .array(let a) = value else { return true }
             if a.count <= m { return true }
