@@ -7,7 +7,8 @@
 /// constrained decoder can turn patterns into automata; matching runs a backtracking VM with
 /// a step budget, so a catastrophic pattern fails with `RegexError.stepLimitExceeded`
 /// instead of hanging.
-public struct ECMARegex: Sendable {
+// A class so that handing a compiled pattern around costs one reference count, not one per buffer.
+public final class ECMARegex: Sendable {
     public let source: String
     /// The parsed pattern.
     public let root: RegexNode

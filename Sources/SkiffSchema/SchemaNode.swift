@@ -7,6 +7,8 @@ public final class SchemaNode: @unchecked Sendable {
     // Evaluation reads these four for every node it visits: declared first so that they share
     // the object's first cache line (the rest is for reporting and inspection).
     private(set) var kinds: [Keyword] = []
+    /// Set when `type` is the only keyword to evaluate (the commonest leaf): checked inline.
+    private(set) var onlyType: Keyword.TypeSet?
     /// `true`/`false` for boolean schemas.
     public internal(set) var boolean: Bool?
     var hasUnevaluated = false
@@ -24,6 +26,8 @@ public final class SchemaNode: @unchecked Sendable {
         didSet {
             kinds = keywords.map(\.kind)
             keywordNames = keywords.map(\.name)
+            onlyType = nil
+            if kinds.count == 1, case .type(let set, _) = kinds[0] { onlyType = set }
         }
     }
     /// Keywords present that no vocabulary in this dialect defines (kept as annotations).

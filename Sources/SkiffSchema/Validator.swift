@@ -82,6 +82,7 @@ struct Validator {
             if !b { fail(node, "", "no value is allowed here (false schema)") }
             return b
         }
+        if let t = node.onlyType, !detailed || Self.isType(value, t) { return Self.isType(value, t) }
         depth += 1
         defer { depth -= 1 }
         if depth > schema.options.maxDepth {
