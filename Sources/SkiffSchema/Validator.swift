@@ -4,16 +4,34 @@ import SkiffJSON
 /// `unevaluatedProperties` / `unevaluatedItems`.
 struct Evaluated {
     var allProperties = false
-    var properties: Set<String> = []
+    // Optional so that the common case (nothing collected) costs no set traffic at all.
+    var propertySet: Set<String>? = nil
     var allItems = false
     var itemPrefix = 0
-    var items: Set<Int> = []
+    var itemSet: Set<Int>? = nil
+
+    mutating func addProperty(_ k: String) {
+        if propertySet == nil { propertySet = [k] } else { propertySet?.insert(k) }
+    }
+    mutating func addItem(_ i: Int) {
+        if itemSet == nil { itemSet = [i] } else { itemSet?.insert(i) }
+    }
+    func hasProperty(_ k: String) -> Bool { propertySet?.contains(k) ?? false }
+    func hasItem(_ i: Int) -> Bool { itemSet?.contains(i) ?? false }
 
     mutating func merge(_ o: Evaluated) {
-        if o.allProperties { allProperties = true } else if !allProperties { properties.formUnion(o.properties) }
-        if o.allItems { allItems = true } else if !allItems {
+        if o.allProperties {
+            allProperties = true
+        } else if !allProperties, let p = o.propertySet {
+            if propertySet == nil { propertySet = p } else { propertySet?.formUnion(p) }
+        }
+        if o.allItems {
+            allItems = true
+        } else if !allItems {
             itemPrefix = max(itemPrefix, o.itemPrefix)
-            items.formUnion(o.items)
+            if let i = o.itemSet {
+                if itemSet == nil { itemSet = i } else { itemSet?.formUnion(i) }
+            }
         }
     }
 }
@@ -115,18 +133,20 @@ struct Validator {
         return valid
     }
 
-    /// Validates a child of the current instance (a property or an item).
-    mutating func descend(_ node: SchemaNode, _ value: JSONValue, _ item: PathItem, extra: String? = nil) throws(SchemaError) -> Bool {
+    /// Validates a child of the current instance (a property or an item). The path pieces are
+    /// only built when errors are being collected.
+    mutating func descend(
+        _ node: SchemaNode, _ value: borrowing JSONValue, _ item: @autoclosure () -> PathItem,
+        extra: @autoclosure () -> String? = nil
+    ) throws(SchemaError) -> Bool {
         var scratch = Evaluated()
-        if detailed {
-            instancePath.append(item)
-            if let extra { keywordPath.append(extra) }
-        }
+        guard detailed else { return try validate(node, value, &scratch, collect: false) }
+        instancePath.append(item())
+        let e = extra()
+        if let e { keywordPath.append(e) }
         let ok = try validate(node, value, &scratch, collect: false)
-        if detailed {
-            instancePath.removeLast()
-            if extra != nil { keywordPath.removeLast() }
-        }
+        instancePath.removeLast()
+        if e != nil { keywordPath.removeLast() }
         return ok
     }
 
@@ -278,10 +298,9 @@ struct Validator {
             let keys = o.keys, values = o.values
             for i in keys.indices {
                 let k = keys[i]
-                guard let s = map[k] else { continue }
-                let v = values[i]
-                if want { ev.properties.insert(k) }
-                if !(try descend(s, v, .key(k), extra: k)) {
+                guard let p = map.position(of: k) else { continue }
+                if want { ev.addProperty(k) }
+                if !(try descend(map.values[p], values[i], .key(k), extra: k)) {
                     ok = false
                     if !detailed { return false }
                 }
@@ -292,7 +311,7 @@ struct Validator {
             var ok = true
             for (k, v) in o.members {
                 for (r, s) in list where try matches(r, k) {
-                    if want { ev.properties.insert(k) }
+                    if want { ev.addProperty(k) }
                     if !(try descend(s, v, .key(k), extra: r.source)) {
                         ok = false
                         if !detailed { return false }
@@ -307,14 +326,13 @@ struct Validator {
             members: for i in keys.indices {
                 let k = keys[i]
                 if known.contains(k) { continue }
-                let v = values[i]
                 for r in patterns where try matches(r, k) { continue members }
-                if want { ev.properties.insert(k) }
+                if want { ev.addProperty(k) }
                 if s.boolean == false {
                     failAt(.key(k), node, node.keywordNames[index], "additional property \"\(k)\" is not allowed")
                     ok = false
                     if !detailed { return false }
-                } else if !(try descend(s, v, .key(k))) {
+                } else if !(try descend(s, values[i], .key(k))) {
                     ok = false
                     if !detailed { return false }
                 }
@@ -356,7 +374,7 @@ struct Validator {
             for (i, item) in a.enumerated() {
                 if try descend(s, item, .index(i)) {
                     count += 1
-                    if want { ev.items.insert(i) }
+                    if want { ev.addItem(i) }
                     if !want, !detailed, maxC == nil, count >= minC { break }
                 }
             }
@@ -475,7 +493,7 @@ struct Validator {
             guard case .object(let o) = value else { return true }
             if ev.allProperties { return true }
             var ok = true
-            for (k, v) in o.members where !ev.properties.contains(k) {
+            for (k, v) in o.members where !ev.hasProperty(k) {
                 if s.boolean == false {
                     failAt(.key(k), node, node.keywordNames[index], "unevaluated property \"\(k)\" is not allowed")
                     ok = false
@@ -491,7 +509,7 @@ struct Validator {
             guard case .array(let a) = value else { return true }
             if ev.allItems { return true }
             var ok = true
-            for i in ev.itemPrefix..<max(ev.itemPrefix, a.count) where !ev.items.contains(i) {
+            for i in ev.itemPrefix..<max(ev.itemPrefix, a.count) where !ev.hasItem(i) {
                 if s.boolean == false {
                     failAt(.index(i), node, node.keywordNames[index], "unevaluated item \(i) is not allowed")
                     ok = false
