@@ -110,20 +110,26 @@ public indirect enum Keyword {
 /// Property names mapped to values, in schema order. Small tables are searched linearly:
 /// comparing short Swift strings is far cheaper than hashing them, and most schemas list
 /// only a few properties per object.
-public struct PropertyTable<Value>: @unchecked Sendable {
-    public private(set) var names: [String] = []
-    public private(set) var values: [Value] = []
-    private var index: [String: Int]? = nil
+public final class PropertyTable<Value>: @unchecked Sendable {
+    public let names: [String]
+    public let values: [Value]
+    private let index: [String: Int]?
 
     public init(_ pairs: [(String, Value)]) {
+        var names: [String] = []
+        var values: [Value] = []
         for (k, v) in pairs where !names.contains(k) {
             names.append(k)
             values.append(v)
         }
+        self.names = names
+        self.values = values
         if names.count > 16 {
             var built: [String: Int] = [:]
             for (i, k) in names.enumerated() { built[k] = i }
             index = built
+        } else {
+            index = nil
         }
     }
 
