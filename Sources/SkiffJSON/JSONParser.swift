@@ -288,7 +288,22 @@ private struct Reader {
             guard let scalar = Unicode.Scalar(code) else {
                 throw error(.invalidEscape, "invalid code point in escape", at: escStart)
             }
-            scratch.append(contentsOf: UTF8.encode(scalar)!)
+            let v = scalar.value
+            switch v {
+            case 0..<0x80: scratch.append(UInt8(v))
+            case 0x80..<0x800:
+                scratch.append(UInt8(0xC0 | v >> 6))
+                scratch.append(UInt8(0x80 | v & 0x3F))
+            case 0x800..<0x10000:
+                scratch.append(UInt8(0xE0 | v >> 12))
+                scratch.append(UInt8(0x80 | (v >> 6) & 0x3F))
+                scratch.append(UInt8(0x80 | v & 0x3F))
+            default:
+                scratch.append(UInt8(0xF0 | v >> 18))
+                scratch.append(UInt8(0x80 | (v >> 12) & 0x3F))
+                scratch.append(UInt8(0x80 | (v >> 6) & 0x3F))
+                scratch.append(UInt8(0x80 | v & 0x3F))
+            }
         default:
             throw error(.invalidEscape, "invalid escape '\\\(Character(Unicode.Scalar(c)))'", at: escStart)
         }

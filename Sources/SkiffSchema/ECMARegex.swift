@@ -154,8 +154,8 @@ struct RegexParser {
     func fail(_ m: String) -> RegexError { .syntax(m, offset: i) }
     var atEnd: Bool { i >= s.count }
     func peek(_ k: Int = 0) -> UInt32? { i + k < s.count ? s[i + k] : nil }
-    mutating func eat(_ c: Character) -> Bool {
-        if peek() == c.unicodeScalars.first!.value { i += 1; return true }
+    mutating func eat(_ c: Unicode.Scalar) -> Bool {
+        if peek() == c.value { i += 1; return true }
         return false
     }
 
@@ -251,7 +251,7 @@ struct RegexParser {
         case 0x5C: atom = try parseAtomEscape()
         case 0x2A, 0x2B, 0x3F: throw fail("nothing to repeat")
         case 0x7B: throw fail("nothing to repeat / lone '{'")
-        case 0x7D, 0x5D: throw fail("lone '\(Character(Unicode.Scalar(c)!))' (not allowed with the u flag)")
+        case 0x7D, 0x5D: throw fail("lone '\(c == 0x7D ? "}" : "]")' (not allowed with the u flag)")
         default: i += 1; atom = .scalar(c)
         }
         guard let q = peek() else { return atom }

@@ -151,7 +151,7 @@ public enum Formats {
         let n = head.components("::")
         if n > 1 { return false }
         if n == 1 {
-            let r = head.range(of: "::")!
+            guard let r = head.range(of: "::") else { return false }
             guard let l = groups(head[..<r.lowerBound]), let rr = groups(head[r.upperBound...]) else { return false }
             return l + rr + tailGroups <= 7
         }

@@ -1,4 +1,4 @@
-public import SkiffJSON
+import SkiffJSON
 
 /// Why a schema could not be compiled or an instance could not be checked (not "invalid":
 /// an invalid instance is a `ValidationResult`, not an error).
