@@ -129,6 +129,11 @@ import Testing
         #expect(try JSONParser().parse(#"{"a":1,"z":1}"#) == JSONParser().parse(#"{"z":1,"a":1.0}"#))
     }
 
+    @Test func escapesDecodeToTheRightCharacters() throws {
+        #expect(try JSONParser().parse(#""\u0041\u00e9\u4e2d\uD83D\uDE00\n""#) == .string("Aé中😀\n"))
+        #expect(try JSONParser().parse(#""x\u0000y""#).stringValue?.unicodeScalars.count == 3)
+    }
+
     @Test func stringsCompareByCodePoint() throws {
         #expect(JSONValue.string("\u{e9}") != .string("e\u{301}"))
     }
