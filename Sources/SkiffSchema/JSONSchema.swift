@@ -22,6 +22,9 @@ public struct SchemaOptions: Sendable {
 public struct JSONSchema: Sendable {
     /// The root of the compiled schema graph.
     public let root: SchemaNode
+    /// Owns every node; `$ref` cycles make the node graph cyclic, so it is torn down when the
+    /// last copy of this schema goes away (nodes are meant to be used while it is alive).
+    let arena: NodeArena
     public let options: SchemaOptions
     let dynamicTargets: [String: SchemaNode]
     let recursiveTargets: [String: SchemaNode]
@@ -69,6 +72,7 @@ public struct JSONSchema: Sendable {
         resourceURIs = c.resourceURIs
         usesDynamicScope = c.usesDynamicScope
         self.options = options
+        arena = NodeArena(Array(c.nodes.values))
         try Self.checkRefCycles(root)
     }
 
@@ -121,6 +125,13 @@ public struct JSONSchema: Sendable {
         let ok = try v.run(instance)
         return ValidationResult(isValid: ok, errors: ok ? [] : v.errors)
     }
+}
+
+/// Breaks the reference cycles between nodes when the schema is released.
+final class NodeArena: @unchecked Sendable {
+    let nodes: [SchemaNode]
+    init(_ nodes: [SchemaNode]) { self.nodes = nodes }
+    deinit { for n in nodes { n.keywords = [] } }
 }
 
 extension Keyword {

@@ -133,6 +133,16 @@ import Testing
         #expect(target.absoluteLocation == "urn:skiff:schema#/$defs/s")
     }
 
+    @Test func recursiveSchemasAreFreed() throws {
+        weak var root: SchemaNode?
+        do {
+            let s = try schema(##"{"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}}}, "$ref": "#/$defs/t"}"##)
+            root = s.root
+            #expect(try s.isValid(json("[[[]]]")))
+        }
+        #expect(root == nil, "the cyclic node graph must not leak")
+    }
+
     @Test func metaschemasAreEmbedded() throws {
         let registry = SchemaRegistry()
         for d in Dialect.allCases {
