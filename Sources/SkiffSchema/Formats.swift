@@ -3,29 +3,40 @@
 /// UUID, JSON Pointer, relative JSON Pointer, ECMAScript regex, RFC 6570 URI template).
 /// Written by hand: no available package validates these without Foundation's looser parsers.
 public enum Formats {
+    /// The formats Skiff checks.
+    public enum Kind: String, Sendable, CaseIterable {
+        case date, time, dateTime = "date-time", duration, email, idnEmail = "idn-email", hostname
+        case idnHostname = "idn-hostname", ipv4, ipv6, uri, uriReference = "uri-reference", iri
+        case iriReference = "iri-reference", uuid, jsonPointer = "json-pointer"
+        case relativeJSONPointer = "relative-json-pointer", regex, uriTemplate = "uri-template"
+    }
+
     /// `true`/`false` for a known format; `nil` for a format Skiff does not know (ignored).
     public static func check(_ format: String, _ s: String) -> Bool? {
-        switch format {
-        case "date": return isDate(Array(s.utf8)[...])
-        case "time": return isTime(Array(s.utf8)[...])
-        case "date-time": return isDateTime(s)
-        case "duration": return isDuration(s)
-        case "email": return isEmail(s, international: false)
-        case "idn-email": return isEmail(s, international: true)
-        case "hostname": return isHostname(s, international: false)
-        case "idn-hostname": return isHostname(s, international: true)
-        case "ipv4": return isIPv4(Substring(s))
-        case "ipv6": return isIPv6(Substring(s))
-        case "uri": return isURI(s, requireScheme: true, iri: false)
-        case "uri-reference": return isURI(s, requireScheme: false, iri: false)
-        case "iri": return isURI(s, requireScheme: true, iri: true)
-        case "iri-reference": return isURI(s, requireScheme: false, iri: true)
-        case "uuid": return isUUID(s)
-        case "json-pointer": return isJSONPointer(Substring(s))
-        case "relative-json-pointer": return isRelativeJSONPointer(s)
-        case "regex": return (try? ECMARegex(s)) != nil
-        case "uri-template": return isURITemplate(s)
-        default: return nil
+        Kind(rawValue: format).map { check($0, s) }
+    }
+
+    public static func check(_ kind: Kind, _ s: String) -> Bool {
+        switch kind {
+        case .date: return isDate(Array(s.utf8)[...])
+        case .time: return isTime(Array(s.utf8)[...])
+        case .dateTime: return isDateTime(s)
+        case .duration: return isDuration(s)
+        case .email: return isEmail(s, international: false)
+        case .idnEmail: return isEmail(s, international: true)
+        case .hostname: return isHostname(s, international: false)
+        case .idnHostname: return isHostname(s, international: true)
+        case .ipv4: return isIPv4(Substring(s))
+        case .ipv6: return isIPv6(Substring(s))
+        case .uri: return isURI(s, requireScheme: true, iri: false)
+        case .uriReference: return isURI(s, requireScheme: false, iri: false)
+        case .iri: return isURI(s, requireScheme: true, iri: true)
+        case .iriReference: return isURI(s, requireScheme: false, iri: true)
+        case .uuid: return isUUID(s)
+        case .jsonPointer: return isJSONPointer(Substring(s))
+        case .relativeJSONPointer: return isRelativeJSONPointer(s)
+        case .regex: return (try? ECMARegex(s)) != nil
+        case .uriTemplate: return isURITemplate(s)
         }
     }
 
@@ -208,20 +219,27 @@ public enum Formats {
         // IDNA allows the ideographic and fullwidth full stops as label separators.
         let labels = host.split(omittingEmptySubsequences: false) { $0 == "." || (international && ($0 == "\u{3002}" || $0 == "\u{FF0E}" || $0 == "\u{FF61}")) }
         var asciiLength = 0
-        var unicodeLabels: [[Unicode.Scalar]] = []
+        var mayBeBidi = false
         for label in labels {
             guard !label.isEmpty else { return false }
             guard let ascii = asciiLabel(label, international: international) else { return false }
             guard ascii.utf8.count <= 63, ascii.first != "-", ascii.last != "-" else { return false }
             asciiLength += ascii.utf8.count + 1
-            let lower = ascii.lowercased()
+            if ascii.count != label.count || ascii.utf8.count >= 4 && (ascii.hasPrefix("xn--") || ascii.hasPrefix("XN--")) { mayBeBidi = true }
+        }
+        guard asciiLength - 1 <= 253 else { return false }
+        // Plain ASCII names contain no right-to-left characters: the Bidi rule cannot apply.
+        guard mayBeBidi else { return true }
+        var unicodeLabels: [[Unicode.Scalar]] = []
+        for label in labels {
+            let lower = label.lowercased()
             if lower.hasPrefix("xn--"), let decoded = Punycode.decode(String(lower.dropFirst(4))) {
                 unicodeLabels.append(decoded)
             } else {
                 unicodeLabels.append(Array(label.unicodeScalars))
             }
         }
-        return asciiLength - 1 <= 253 && satisfiesBidiRule(unicodeLabels)
+        return satisfiesBidiRule(unicodeLabels)
     }
 
     /// The ASCII (A-label) form of a label after checking it, or nil when invalid.
@@ -229,8 +247,9 @@ public enum Formats {
         let isASCII = label.utf8.allSatisfy { $0 < 0x80 }
         if isASCII {
             guard label.utf8.allSatisfy({ ($0 | 0x20) &- 0x61 < 26 || $0 &- 0x30 < 10 || $0 == 0x2D }) else { return nil }
-            let lower = label.lowercased()
-            if lower.count >= 4, Array(lower.utf8)[2] == 0x2D, Array(lower.utf8)[3] == 0x2D {
+            let u = label.utf8
+            if u.count >= 4, u[u.index(u.startIndex, offsetBy: 2)] == 0x2D, u[u.index(u.startIndex, offsetBy: 3)] == 0x2D {
+                let lower = label.lowercased()
                 guard lower.hasPrefix("xn--") else { return nil }
                 let encoded = String(lower.dropFirst(4))
                 guard let decoded = Punycode.decode(encoded), !decoded.isEmpty, !decoded.allSatisfy(\.isASCII) else { return nil }
@@ -350,6 +369,8 @@ public enum Formats {
         (0x3040...0x309F).contains(c.value) || (0x30A0...0x30FF).contains(c.value) || (0x4E00...0x9FFF).contains(c.value)
     }
 
+    static let emailSpecials = Set("!#$%&'*+-/=?^_`{|}~.".unicodeScalars)
+
     static func isEmail(_ s: String, international: Bool) -> Bool {
         guard let at = s.lastIndex(of: "@") else { return false }
         let local = s[..<at]
@@ -359,10 +380,9 @@ public enum Formats {
             guard local.count >= 2, local.hasSuffix("\"") else { return false }
         } else {
             guard !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else { return false }
-            let specials = Set("!#$%&'*+-/=?^_`{|}~.".unicodeScalars)
             for c in local.unicodeScalars {
                 if c.value >= 0x80 { if !international { return false } else { continue } }
-                guard isAlnum(c) || specials.contains(c) else { return false }
+                guard isAlnum(c) || emailSpecials.contains(c) else { return false }
             }
         }
         if domain.hasPrefix("[") {

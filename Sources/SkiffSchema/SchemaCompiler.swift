@@ -444,7 +444,8 @@ final class SchemaCompiler {
         }
         if let f = o["format"]?.stringValue {
             let assert = options.formatAssertion || v.formatAssertion
-            if assert || options.collectFormatAnnotations { add("format", .format(f, assert: assert)) }
+            let kind = Formats.Kind(rawValue: f)
+            if assert || options.collectFormatAnnotations { add("format", .format(f, kind: kind, assert: assert && kind != nil)) }
         }
         node.hasUnevaluated = !tail.isEmpty
         node.keywords = kws + tail

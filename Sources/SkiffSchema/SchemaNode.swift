@@ -100,7 +100,8 @@ public indirect enum Keyword {
     /// `$dynamicRef`: the statically resolved target and, when the fragment is a plain name, that name.
     case dynamicRef(SchemaNode, anchor: String?)
     case recursiveRef(SchemaNode)
-    case format(String, assert: Bool)
+    /// `kind` is nil for formats Skiff does not know (never asserted).
+    case format(String, kind: Formats.Kind?, assert: Bool)
     /// Draft 7 `contentEncoding` (base64) / `contentMediaType` (application/json), asserted.
     case content(encoding: String?, mediaType: String?)
     case unevaluatedProperties(SchemaNode)

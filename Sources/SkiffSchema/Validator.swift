@@ -223,9 +223,9 @@ struct Validator {
             if try matches(r, s) { return true }
             fail(node, node.keywordNames[index], "\(Self.short(value)) does not match the pattern \"\(r.source)\"")
             return false
-        case .format(let f, let assert):
-            guard assert, case .string(let s) = value else { return true }
-            if Formats.check(f, s) != false { return true }
+        case .format(let f, let kind, let assert):
+            guard assert, let kind, case .string(let s) = value else { return true }
+            if Formats.check(kind, s) { return true }
             fail(node, node.keywordNames[index], "\(Self.short(value)) is not a valid \"\(f)\"")
             return false
         case .content(let encoding, let mediaType):
