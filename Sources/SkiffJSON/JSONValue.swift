@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A JSON value that keeps what a round trip must keep: object member order and the exact
 /// text of every number (big integers, `1.0` vs `1`, exponents).
 ///
@@ -45,11 +51,24 @@ extension JSONValue: Equatable, Hashable {
         case (.number(let a), .number(let b)): return a == b
         // Code point by code point: Swift's `==` would equate canonically equivalent strings
         // ("é" and "e\u{301}"), which JSON does not.
-        case (.string(let a), .string(let b)): return a.utf8.elementsEqual(b.utf8)
+        case (.string(let a), .string(let b)): return JSONValue.sameCodePoints(a, b)
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)): return a == b
         default: return false
         }
+    }
+
+    /// Byte-wise UTF-8 equality (a memcmp for native strings).
+    @inline(__always) static func sameCodePoints(_ a: String, _ b: String) -> Bool {
+        let n = a.utf8.count
+        guard n == b.utf8.count else { return false }
+        if let r = a.utf8.withContiguousStorageIfAvailable({ pa in
+            b.utf8.withContiguousStorageIfAvailable { pb in
+                guard let x = pa.baseAddress, let y = pb.baseAddress else { return n == 0 }
+                return memcmp(x, y, n) == 0
+            }
+        }), let r { return r }
+        return a.utf8.elementsEqual(b.utf8)
     }
 
     public func hash(into hasher: inout Hasher) {

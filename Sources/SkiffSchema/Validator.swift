@@ -151,10 +151,13 @@ struct Validator {
     }
 
     /// Validates the current instance against a subschema, keeping its annotations when asked.
-    mutating func inPlace(_ node: SchemaNode, _ value: JSONValue, _ ev: inout Evaluated, _ want: Bool, path: String? = nil) throws(SchemaError) -> Bool {
-        if detailed, let path { keywordPath.append(path) }
+    mutating func inPlace(
+        _ node: SchemaNode, _ value: JSONValue, _ ev: inout Evaluated, _ want: Bool, path: @autoclosure () -> String? = nil
+    ) throws(SchemaError) -> Bool {
+        guard detailed, let p = path() else { return try validate(node, value, &ev, collect: want) }
+        keywordPath.append(p)
         let ok = try validate(node, value, &ev, collect: want)
-        if detailed, path != nil { keywordPath.removeLast() }
+        keywordPath.removeLast()
         return ok
     }
 
