@@ -77,7 +77,7 @@ struct SchemaValidateCommand: AsyncParsableCommand {
         do {
             compiled = try JSONSchema(readJSON(schema), uri: fileURI(schema), registry: common.registry(), options: common.options)
         } catch {
-            printError("skiff schema: \(schema): \(error)")
+            printError("skiff schema: \(error is SchemaCLIError ? "" : schema + ": ")\(error)")
             throw ExitCode(1)
         }
         var failures = 0
@@ -104,7 +104,7 @@ struct SchemaValidateCommand: AsyncParsableCommand {
                     o["error"] = .string("\(error)")
                     print(JSONSerializer.compact.string(from: .object(o)))
                 } else {
-                    print("\(path): error: \(error)")
+                    print(error is SchemaCLIError ? "\(error)" : "\(path): error: \(error)")
                 }
             }
         }
