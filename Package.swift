@@ -51,10 +51,16 @@ let package = Package(
             name: "Skiff",
             dependencies: ["SkiffImage", "SkiffOCR"],
             exclude: ["README.md"], swiftSettings: swiftSettings),
+        // JSON values with exact numbers and key order; a byte-level parser and serializer.
+        .target(name: "SkiffJSON", exclude: ["README.md"], swiftSettings: swiftSettings),
+        // JSON Schema (drafts 4 to 2020-12): compiled schema model, validator, ECMAScript regex.
+        .target(
+            name: "SkiffSchema", dependencies: ["SkiffJSON"], exclude: ["README.md"],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "SkiffCLI",
             dependencies: [
-                "Skiff", "SkiffScoring",
+                "Skiff", "SkiffScoring", "SkiffJSON", "SkiffSchema",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
@@ -67,6 +73,11 @@ let package = Package(
         .testTarget(
             name: "SkiffScoringTests", dependencies: ["SkiffScoring"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffJSONTests", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffSchemaTests", dependencies: ["SkiffSchema", "SkiffJSON"], exclude: ["Fixtures"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),
     ]

@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Skiff's speed next to reference tools, in the same run.",
-        subcommands: [OCRBench.self])
+        subcommands: [OCRBench.self, JSONBench.self])
 }
 
 /// Decode, tiling and OCR timings per page, next to the `tesseract` CLI on the same pages.
@@ -142,6 +142,6 @@ private func row(_ label: String, _ value: Double, _ unit: String) -> String {
 
 /// Writes a line to standard output at once (print buffers when piped), so
 /// each figure shows as soon as it is measured.
-private func emit(_ line: String) {
+func emit(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -54,7 +54,7 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         do {
             try score()
-        } catch let error as ScoringError {
+        } catch {
             printError("skiff score: \(error)")
             throw ExitCode(1)
         }
