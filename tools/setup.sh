@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 models="${SKIFF_MODELS:-$root/models}"
 
 need_apt=()
-for pkg in pkg-config libpng-dev libjpeg-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng; do
+for pkg in pkg-config libopenblas-pthread-dev libpng-dev libjpeg-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -1,3 +1,6 @@
-// The Skiff library: import this one module to get page decoding, tiling and OCR.
+// The Skiff library: import this one module to get page decoding, tiling, OCR and the decoder.
 @_exported public import SkiffImage
 @_exported public import SkiffOCR
+@_exported public import SkiffModelFiles
+@_exported public import SkiffTokenizer
+@_exported public import SkiffDecoder

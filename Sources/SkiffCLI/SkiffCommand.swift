@@ -5,5 +5,5 @@ struct SkiffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff",
         abstract: "Scanned invoices and receipts to JSON, on this machine.",
-        subcommands: [OCRCommand.self, TilesCommand.self, BenchCommand.self])
+        subcommands: [OCRCommand.self, TilesCommand.self, BenchCommand.self, GenerateCommand.self])
 }
