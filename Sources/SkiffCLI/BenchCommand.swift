@@ -34,7 +34,6 @@ struct OCRBench: AsyncParsableCommand {
     var skipCLI = false
 
     func run() async throws {
-        setvbuf(stdout, nil, _IOLBF, 0)  // show each figure as soon as it is measured
         let files = Array(InputFiles.collect(inputs).files.prefix(pages))
         guard !files.isEmpty else {
             printError("skiff bench: no images in \(inputs.joined(separator: " "))")
@@ -48,7 +47,7 @@ struct OCRBench: AsyncParsableCommand {
             else { continue }
             images.append((file, data, page.image))
         }
-        print("skiff bench ocr: \(images.count) pages, psm \(psm), model \(model), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        emit("skiff bench ocr: \(images.count) pages, psm \(psm), model \(model), \(ProcessInfo.processInfo.activeProcessorCount) cores")
 
         // Decode: the file's own format, plus every page re-encoded as PNG so both codecs are measured.
         var jpegTimes: [Double] = [], pngTimes: [Double] = []
@@ -74,9 +73,9 @@ struct OCRBench: AsyncParsableCommand {
             }
         }
         _ = tileCount
-        print(row("decode JPEG", median(jpegTimes) * 1000, "ms/page"))
-        print(row("decode PNG", median(pngTimes) * 1000, "ms/page"))
-        print(row("tile + normalise (max 12)", median(tileTimes) * 1000, "ms/page"))
+        emit(row("decode JPEG", median(jpegTimes) * 1000, "ms/page"))
+        emit(row("decode PNG", median(pngTimes) * 1000, "ms/page"))
+        emit(row("tile + normalise (max 12)", median(tileTimes) * 1000, "ms/page"))
 
         // OCR: one engine, one page at a time (model loaded once), file read + decode included.
         let configuration = TesseractConfiguration(model: TesseractModel(argument: model), pageSegmentationMode: psm)
@@ -89,7 +88,7 @@ struct OCRBench: AsyncParsableCommand {
             })
         }
         let skiffPerPage = skiffTimes.reduce(0, +) / Double(skiffTimes.count)
-        print(row("skiff ocr (1 engine)", skiffPerPage, "s/page"))
+        emit(row("skiff ocr (1 engine)", skiffPerPage, "s/page"))
 
         guard !skipCLI else { return }
         let tessdata: [String] = try {
@@ -102,7 +101,7 @@ struct OCRBench: AsyncParsableCommand {
                 cliTimes.append(try time { try runTesseract(tessdata + [file.url.path, "-", "--psm", String(psm)], threadLimit: limit) })
             }
             let perPage = cliTimes.reduce(0, +) / Double(cliTimes.count)
-            print(row(label, perPage, "s/page") + String(format: "   skiff/CLI time ratio %.2f", skiffPerPage / perPage))
+            emit(row(label, perPage, "s/page") + String(format: "   skiff/CLI time ratio %.2f", skiffPerPage / perPage))
         }
     }
 
@@ -139,4 +138,10 @@ private func median(_ values: [Double]) -> Double {
 
 private func row(_ label: String, _ value: Double, _ unit: String) -> String {
     label.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%9.3f %@", value, unit)
+}
+
+/// Writes a line to standard output at once (print buffers when piped), so
+/// each figure shows as soon as it is measured.
+private func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

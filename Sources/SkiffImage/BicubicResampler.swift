@@ -54,9 +54,9 @@ public enum BicubicResampler {
     }
 
     @inline(__always)
-    static func clip8(_ value: Int) -> UInt8 {
-        let v = value >> precisionBits
-        return v < 0 ? 0 : (v > 255 ? 255 : UInt8(v))
+    static func clip8(_ value: Int32) -> UInt8 {
+        let v = value >> Int32(precisionBits)
+        return v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
     }
 
     /// Resizes to `width` x `height`. Returns the image unchanged when the size already matches.
@@ -64,35 +64,68 @@ public enum BicubicResampler {
         precondition(width > 0 && height > 0, "target size must be positive")
         if image.width == width && image.height == height { return image }
         let channels = image.layout.channels
-        var current = image.pixels
-        var currentWidth = image.width
-        var currentHeight = image.height
-        let vertical = coefficients(inSize: image.height, outSize: height)
+        var vertical = coefficients(inSize: image.height, outSize: height)
+        guard width != image.width else {
+            let pixels = verticalPass(image.pixels, width: image.width, channels: channels, coefficients: vertical,
+                                      height: height)
+            return PixelBuffer(width: width, height: height, layout: image.layout, pixels: pixels,
+                               resolution: image.resolution)
+        }
+        // Horizontal pass first, over only the input rows the vertical pass will read.
+        let needsVertical = height != image.height
+        let firstRow = needsVertical ? (vertical.bounds.first?.start ?? 0) : 0
+        let lastRow = needsVertical ? (vertical.bounds.last.map { $0.start + $0.count } ?? image.height) : image.height
+        let band = horizontalPass(image.pixels, width: image.width, channels: channels,
+                                  coefficients: coefficients(inSize: image.width, outSize: width),
+                                  outWidth: width, rows: firstRow..<lastRow)
+        guard needsVertical else {
+            return PixelBuffer(width: width, height: height, layout: image.layout, pixels: band,
+                               resolution: image.resolution)
+        }
+        vertical.bounds = vertical.bounds.map { ($0.start - firstRow, $0.count) }
+        let pixels = verticalPass(band, width: width, channels: channels, coefficients: vertical, height: height)
+        return PixelBuffer(width: width, height: height, layout: image.layout, pixels: pixels,
+                           resolution: image.resolution)
+    }
 
-        if width != image.width {
-            // Only the input rows the vertical pass will read.
-            let firstRow = vertical.bounds.first.map { $0.start } ?? 0
-            let lastRow = vertical.bounds.last.map { $0.start + $0.count } ?? image.height
-            let rows = height != image.height ? lastRow - firstRow : image.height
-            let rowOffset = height != image.height ? firstRow : 0
-            let horizontal = coefficients(inSize: image.width, outSize: width)
-            var out = [UInt8](repeating: 0, count: width * rows * channels)
-            let half = 1 << (precisionBits - 1)
-            current.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dst in
-                    horizontal.weights.withUnsafeBufferPointer { weights in
-                        for y in 0..<rows {
-                            let srcRow = (y + rowOffset) * currentWidth * channels
-                            let dstRow = y * width * channels
-                            for x in 0..<width {
-                                let (start, count) = horizontal.bounds[x]
-                                let kernel = x * horizontal.kernelSize
+    // The passes use Int32 with wrapping arithmetic, as Pillow does (the sums
+    // provably fit: 255 * 2^22 * the kernel's absolute weight sum < 2^31), so
+    // the compiler can vectorise the inner loops.
+    static func horizontalPass(_ pixels: [UInt8], width inWidth: Int, channels: Int, coefficients: Coefficients,
+                               outWidth: Int, rows: Range<Int>) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: outWidth * rows.count * channels)
+        let half = Int32(1 << (precisionBits - 1))
+        let kernelSize = coefficients.kernelSize
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                coefficients.weights.withUnsafeBufferPointer { weights in
+                    for (y, sourceRow) in rows.enumerated() {
+                        let srcRow = sourceRow * inWidth * channels
+                        let dstRow = y * outWidth * channels
+                        for x in 0..<outWidth {
+                            let (start, count) = coefficients.bounds[x]
+                            let kernel = x * kernelSize
+                            var p = srcRow + start * channels
+                            if channels == 3 {
+                                var r = half, g = half, b = half
+                                for i in 0..<count {
+                                    let w = weights[kernel + i]
+                                    r = r &+ Int32(src[p]) &* w
+                                    g = g &+ Int32(src[p + 1]) &* w
+                                    b = b &+ Int32(src[p + 2]) &* w
+                                    p += 3
+                                }
+                                let o = dstRow + x * 3
+                                dst[o] = clip8(r)
+                                dst[o + 1] = clip8(g)
+                                dst[o + 2] = clip8(b)
+                            } else {
                                 for c in 0..<channels {
                                     var acc = half
-                                    var p = srcRow + start * channels + c
+                                    var q = p + c
                                     for i in 0..<count {
-                                        acc += Int(src[p]) * Int(weights[kernel + i])
-                                        p += channels
+                                        acc = acc &+ Int32(src[q]) &* weights[kernel + i]
+                                        q += channels
                                     }
                                     dst[dstRow + x * channels + c] = clip8(acc)
                                 }
@@ -101,48 +134,36 @@ public enum BicubicResampler {
                     }
                 }
             }
-            current = out
-            currentWidth = width
-            currentHeight = rows
-            if height != image.height {
-                // Shift the vertical bounds into the cropped band.
-                var shifted = vertical
-                shifted.bounds = vertical.bounds.map { ($0.start - firstRow, $0.count) }
-                return verticalPass(current, width: currentWidth, channels: channels, coefficients: shifted,
-                                    height: height, layout: image.layout, resolution: image.resolution)
-            }
-            _ = currentHeight
-            return PixelBuffer(width: width, height: height, layout: image.layout, pixels: current,
-                               resolution: image.resolution)
         }
-        return verticalPass(current, width: currentWidth, channels: channels, coefficients: vertical,
-                            height: height, layout: image.layout, resolution: image.resolution)
+        return out
     }
 
     static func verticalPass(_ pixels: [UInt8], width: Int, channels: Int, coefficients: Coefficients,
-                             height: Int, layout: PixelLayout, resolution: Resolution?) -> PixelBuffer {
+                             height: Int) -> [UInt8] {
         let stride = width * channels
         var out = [UInt8](repeating: 0, count: stride * height)
-        let half = 1 << (precisionBits - 1)
+        let half = Int32(1 << (precisionBits - 1))
+        var acc = [Int32](repeating: 0, count: stride)
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                coefficients.weights.withUnsafeBufferPointer { weights in
-                    var acc = [Int](repeating: 0, count: stride)
-                    for y in 0..<height {
-                        let (start, count) = coefficients.bounds[y]
-                        let kernel = y * coefficients.kernelSize
-                        for i in 0..<stride { acc[i] = half }
-                        for k in 0..<count {
-                            let w = Int(weights[kernel + k])
-                            let row = (start + k) * stride
-                            for i in 0..<stride { acc[i] += Int(src[row + i]) * w }
+                acc.withUnsafeMutableBufferPointer { acc in
+                    coefficients.weights.withUnsafeBufferPointer { weights in
+                        for y in 0..<height {
+                            let (start, count) = coefficients.bounds[y]
+                            let kernel = y * coefficients.kernelSize
+                            for i in 0..<stride { acc[i] = half }
+                            for k in 0..<count {
+                                let w = weights[kernel + k]
+                                let row = (start + k) * stride
+                                for i in 0..<stride { acc[i] = acc[i] &+ Int32(src[row + i]) &* w }
+                            }
+                            let dstRow = y * stride
+                            for i in 0..<stride { dst[dstRow + i] = clip8(acc[i]) }
                         }
-                        let dstRow = y * stride
-                        for i in 0..<stride { dst[dstRow + i] = clip8(acc[i]) }
                     }
                 }
             }
         }
-        return PixelBuffer(width: width, height: height, layout: layout, pixels: out, resolution: resolution)
+        return out
     }
 }

@@ -62,17 +62,23 @@ public struct PixelNormalization: Sendable, Hashable {
     public static let imageNet = PixelNormalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 
     /// Channels-first (3 x H x W) floats: `(x / 255 - mean) / std`, computed in
-    /// Float32 in the same order as torchvision's ToTensor + Normalize.
+    /// Float32 in the same order as torchvision's ToTensor + Normalize. The
+    /// result depends only on the byte, so it is computed once per value.
     public func tensor(from image: PixelBuffer) -> [Float] {
         let rgb = image.rgb()
         let plane = rgb.width * rgb.height
+        var table = [Float](repeating: 0, count: 3 * 256)
+        for c in 0..<3 {
+            for v in 0..<256 { table[c * 256 + v] = (Float(v) / 255 - mean[c]) / std[c] }
+        }
         var out = [Float](repeating: 0, count: 3 * plane)
         rgb.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                for c in 0..<3 {
-                    let m = mean[c], s = std[c]
+                table.withUnsafeBufferPointer { table in
                     for i in 0..<plane {
-                        dst[c * plane + i] = (Float(src[3 * i + c]) / 255 - m) / s
+                        dst[i] = table[Int(src[3 * i])]
+                        dst[plane + i] = table[256 + Int(src[3 * i + 1])]
+                        dst[2 * plane + i] = table[512 + Int(src[3 * i + 2])]
                     }
                 }
             }

@@ -78,11 +78,7 @@ public struct OCRLine: Sendable, Hashable, Codable {
         box = try c.decode(BoundingBox.self, forKey: .box)
         confidence = try c.decode(Double.self, forKey: .confidence)
         block = try c.decode(Int.self, forKey: .block)
-        let bounds = try c.decode([Int].self, forKey: .words)
-        guard bounds.count == 2, bounds[0] <= bounds[1] else {
-            throw DecodingError.dataCorruptedError(forKey: .words, in: c, debugDescription: "expected [first, end]")
-        }
-        words = bounds[0]..<bounds[1]
+        words = try c.decodeIndexRange(forKey: .words)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -91,7 +87,7 @@ public struct OCRLine: Sendable, Hashable, Codable {
         try c.encode(box, forKey: .box)
         try c.encode(confidence, forKey: .confidence)
         try c.encode(block, forKey: .block)
-        try c.encode([words.lowerBound, words.upperBound], forKey: .words)
+        try c.encodeIndexRange(words, forKey: .words)
     }
 }
 
@@ -110,17 +106,13 @@ public struct OCRBlock: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         box = try c.decode(BoundingBox.self, forKey: .box)
-        let bounds = try c.decode([Int].self, forKey: .lines)
-        guard bounds.count == 2, bounds[0] <= bounds[1] else {
-            throw DecodingError.dataCorruptedError(forKey: .lines, in: c, debugDescription: "expected [first, end]")
-        }
-        lines = bounds[0]..<bounds[1]
+        lines = try c.decodeIndexRange(forKey: .lines)
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(box, forKey: .box)
-        try c.encode([lines.lowerBound, lines.upperBound], forKey: .lines)
+        try c.encodeIndexRange(lines, forKey: .lines)
     }
 }
 
@@ -150,5 +142,22 @@ public struct OCRPage: Sendable, Hashable, Codable {
         self.words = words
         self.lines = lines
         self.blocks = blocks
+    }
+}
+
+// Index ranges are written as `[first, end]`: short, and readable by any JSON tool.
+extension KeyedDecodingContainer {
+    func decodeIndexRange(forKey key: Key) throws -> Range<Int> {
+        let bounds = try decode([Int].self, forKey: key)
+        guard bounds.count == 2, bounds[0] >= 0, bounds[0] <= bounds[1] else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "expected [first, end]")
+        }
+        return bounds[0]..<bounds[1]
+    }
+}
+
+extension KeyedEncodingContainer {
+    mutating func encodeIndexRange(_ range: Range<Int>, forKey key: Key) throws {
+        try encode([range.lowerBound, range.upperBound], forKey: key)
     }
 }
