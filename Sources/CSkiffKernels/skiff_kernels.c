@@ -380,13 +380,20 @@ float skiff_vec_dot(int type, const void *w, const void *xq, int64_t n) {
 
 typedef void (*pool_fn)(void *ctx, int ith, int nth);
 
+// Jobs split their work into chunks claimed from an atomic counter, and the
+// calling thread works too. The caller never waits for a worker that has not
+// joined yet (on a busy machine a sleeping worker can take a scheduler tick to
+// wake): it closes the job once its own loop finds no chunk left, then waits only
+// for workers that joined. A late worker sees the job closed and skips it.
 struct skiff_pool {
     int threads;
     pthread_t *workers;
     pthread_mutex_t mutex;
     pthread_cond_t wake;
-    atomic_uint generation;
-    atomic_int remaining;
+    atomic_uint generation;  // id of the latest job
+    atomic_uint closed;      // id of the latest job that takes no new workers
+    atomic_int active;       // workers inside a job
+    atomic_int sleepers;
     atomic_int stop;
     pool_fn fn;
     void *ctx;
@@ -405,26 +412,28 @@ static void *worker_main(void *varg) {
     skiff_pool *pool = arg->pool;
     const int ith = arg->ith;
     free(arg);
-    unsigned seen = atomic_load(&pool->generation);
+    unsigned seen = 0;  // jobs start at 1
     for (;;) {
-        // Spin briefly (decode dispatches hundreds of small jobs per token), then sleep.
+        // Spin briefly (decoding dispatches hundreds of small jobs per token), then sleep.
         int spins = 0;
-        while (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen &&
-               !atomic_load(&pool->stop) && spins < 50000) {
+        while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop) && spins < 20000) {
             cpu_relax();
             spins++;
         }
-        if (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen &&
-            !atomic_load(&pool->stop)) {
+        if (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop)) {
             pthread_mutex_lock(&pool->mutex);
+            atomic_fetch_add(&pool->sleepers, 1);
             while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
                 pthread_cond_wait(&pool->wake, &pool->mutex);
+            atomic_fetch_sub(&pool->sleepers, 1);
             pthread_mutex_unlock(&pool->mutex);
         }
         if (atomic_load(&pool->stop)) break;
-        seen = atomic_load(&pool->generation);
-        pool->fn(pool->ctx, ith, pool->threads);
-        atomic_fetch_sub_explicit(&pool->remaining, 1, memory_order_release);
+        const unsigned job = atomic_load(&pool->generation);
+        seen = job;
+        atomic_fetch_add(&pool->active, 1);
+        if (atomic_load(&pool->closed) != job) pool->fn(pool->ctx, ith, pool->threads);
+        atomic_fetch_sub(&pool->active, 1);
     }
     return NULL;
 }
@@ -438,14 +447,18 @@ skiff_pool *skiff_pool_create(int threads) {
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->wake, NULL);
     atomic_init(&pool->generation, 0);
-    atomic_init(&pool->remaining, 0);
+    atomic_init(&pool->closed, 0);
+    atomic_init(&pool->active, 0);
+    atomic_init(&pool->sleepers, 0);
     atomic_init(&pool->stop, 0);
     pool->workers = calloc((size_t)threads, sizeof(pthread_t));
     for (int i = 1; i < threads; i++) {
         worker_arg *arg = malloc(sizeof(worker_arg));
-        arg->pool = pool;
-        arg->ith = i;
-        if (pthread_create(&pool->workers[i], NULL, worker_main, arg) != 0) {
+        if (arg) {
+            arg->pool = pool;
+            arg->ith = i;
+        }
+        if (!arg || !pool->workers || pthread_create(&pool->workers[i], NULL, worker_main, arg) != 0) {
             free(arg);
             pool->threads = i;  // run with the workers that did start
             break;
@@ -453,7 +466,6 @@ skiff_pool *skiff_pool_create(int threads) {
     }
     return pool;
 }
-
 void skiff_pool_destroy(skiff_pool *pool) {
     if (!pool) return;
     pthread_mutex_lock(&pool->mutex);
@@ -469,19 +481,23 @@ void skiff_pool_destroy(skiff_pool *pool) {
 
 int skiff_pool_threads(const skiff_pool *pool) { return pool ? pool->threads : 1; }
 
+// `fn` must loop claiming chunks until none is left, whichever thread runs it.
 static void pool_run(skiff_pool *pool, pool_fn fn, void *ctx) {
     if (!pool || pool->threads == 1) { fn(ctx, 0, 1); return; }
     pool->fn = fn;
     pool->ctx = ctx;
-    atomic_store(&pool->remaining, pool->threads - 1);
-    pthread_mutex_lock(&pool->mutex);
-    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->mutex);
+    const unsigned job = atomic_load(&pool->generation) + 1;
+    atomic_store(&pool->generation, job);
+    if (atomic_load(&pool->sleepers) > 0) {
+        pthread_mutex_lock(&pool->mutex);
+        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->mutex);
+    }
     fn(ctx, 0, pool->threads);
+    atomic_store(&pool->closed, job);
     int spins = 0;
-    while (atomic_load_explicit(&pool->remaining, memory_order_acquire) > 0) {
-        if (++spins < 100000) cpu_relax(); else sched_yield();
+    while (atomic_load(&pool->active) > 0) {
+        if (++spins < 20000) cpu_relax(); else sched_yield();
     }
 }
 
