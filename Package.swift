@@ -77,8 +77,7 @@ let package = Package(
             name: "SkiffImageTests", dependencies: ["SkiffImage"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SkiffModelFilesTests", dependencies: ["SkiffModelFiles"],
-            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+            name: "SkiffModelFilesTests", dependencies: ["SkiffModelFiles"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffTokenizerTests", dependencies: ["SkiffTokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
