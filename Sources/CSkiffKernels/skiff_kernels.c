@@ -512,8 +512,35 @@ size_t skiff_matmul_scratch_size(int type, int64_t cols, int64_t batch) {
     }
 }
 
+typedef float (*dot_fn)(const void *w, const void *xq, int64_t nb);
+
+static float dot_q4_0_any(const void *w, const void *x, int64_t nb) { return dot_q4_0_scalar(w, x, nb); }
+static float dot_q4_1_any(const void *w, const void *x, int64_t nb) { return dot_q4_1_scalar(w, x, nb); }
+static float dot_q8_0_any(const void *w, const void *x, int64_t nb) { return dot_q8_0_scalar(w, x, nb); }
+#if SKIFF_X86
+static float dot_q4_0_fast(const void *w, const void *x, int64_t nb) { return dot_q4_0_avx2(w, x, nb); }
+static float dot_q4_1_fast(const void *w, const void *x, int64_t nb) { return dot_q4_1_avx2(w, x, nb); }
+static float dot_q8_0_fast(const void *w, const void *x, int64_t nb) { return dot_q8_0_avx2(w, x, nb); }
+#endif
+
+// Chosen once per product, not per row: ~200k rows run per generated token.
+static dot_fn pick_dot(int type) {
+    switch (type) {
+#if SKIFF_X86
+    case SKIFF_TYPE_Q4_0: return use_avx2 ? dot_q4_0_fast : dot_q4_0_any;
+    case SKIFF_TYPE_Q4_1: return use_avx2 ? dot_q4_1_fast : dot_q4_1_any;
+    case SKIFF_TYPE_Q8_0: return use_avx2 ? dot_q8_0_fast : dot_q8_0_any;
+#else
+    case SKIFF_TYPE_Q4_0: return dot_q4_0_any;
+    case SKIFF_TYPE_Q4_1: return dot_q4_1_any;
+    case SKIFF_TYPE_Q8_0: return dot_q8_0_any;
+#endif
+    default: return NULL;
+    }
+}
+
 typedef struct {
-    int type;
+    dot_fn dot;
     const uint8_t *w;
     size_t wrow;
     const uint8_t *xq;
@@ -536,7 +563,7 @@ static void matmul_worker(void *vctx, int ith, int nth) {
             const uint8_t *xq = c->xq + (size_t)b * c->xrow;
             float *yb = c->y + b * c->rows;
             for (int64_t r = r0; r < r1; r++)
-                yb[r] = skiff_vec_dot(c->type, c->w + (size_t)r * c->wrow, xq, c->cols);
+                yb[r] = c->dot(c->w + (size_t)r * c->wrow, xq, c->cols / QK);
         }
     }
 }
@@ -570,7 +597,7 @@ int skiff_matmul(skiff_pool *pool, int type, const void *w, int64_t rows, int64_
     default: return -1;
     }
     matmul_ctx ctx = {
-        .type = type, .w = w, .wrow = skiff_row_size(type, cols), .xq = scratch, .xrow = xrow,
+        .dot = pick_dot(type), .w = w, .wrow = skiff_row_size(type, cols), .xq = scratch, .xrow = xrow,
         .rows = rows, .cols = cols, .batch = batch, .y = y,
     };
     atomic_init(&ctx.next, 0);

@@ -43,9 +43,10 @@ struct GGUFBuilder {
             out += Self.str(t.name) + Self.le(UInt32(t.dims.count)) + t.dims.flatMap(Self.le) + Self.le(t.type) + Self.le(UInt64(o))
         }
         out += [UInt8](repeating: 0, count: (alignment - out.count % alignment) % alignment)
-        for t in tensors {
+        for (i, t) in tensors.enumerated() {
             out += t.data
-            out += [UInt8](repeating: 0, count: (alignment - t.data.count % alignment) % alignment)
+            // Padding between tensors only: a file may end right after its last tensor.
+            if i + 1 < tensors.count { out += [UInt8](repeating: 0, count: (alignment - t.data.count % alignment) % alignment) }
         }
         return out
     }

@@ -38,7 +38,7 @@ struct SafetensorsFileTests {
         }
         do {
             _ = try SafetensorsFile(path: try temporaryFile(Array(good.dropLast(1))))
-        } catch { #expect(error.description.contains("'a'")) }
+        } catch { #expect("\(error)".contains("'a'")) }
         // Shape and byte count disagree.
         #expect(throws: ModelFileError.self) { try SafetensorsFile(path: try temporaryFile(safetensorsBytes([("a", "F32", [3], f32Bytes)]))) }
         // Header is not JSON.
