@@ -152,22 +152,69 @@ static void quantize_block(const float *x, int8_t *q, float *d_out, int *sum_out
     *sum_out = sum;
 }
 
+#if SKIFF_X86
+// The same arithmetic as quantize_block (max |x|, d = amax/127, x * (127/amax) rounded
+// half to even), eight lanes at a time: results are identical.
+SKIFF_AVX2 static void quantize_block_avx2(const float *x, int8_t *q, float *d_out, int *sum_out) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 maxAbs = _mm256_andnot_ps(signBit, v0);
+    maxAbs = _mm256_max_ps(maxAbs, _mm256_andnot_ps(signBit, v1));
+    maxAbs = _mm256_max_ps(maxAbs, _mm256_andnot_ps(signBit, v2));
+    maxAbs = _mm256_max_ps(maxAbs, _mm256_andnot_ps(signBit, v3));
+    __m128 max4 = _mm_max_ps(_mm256_extractf128_ps(maxAbs, 1), _mm256_castps256_ps128(maxAbs));
+    max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
+    max4 = _mm_max_ss(max4, _mm_movehdup_ps(max4));
+    const float amax = _mm_cvtss_f32(max4);
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const __m256 mul = _mm256_set1_ps(id);
+#define SKIFF_ROUND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), SKIFF_ROUND));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, mul), SKIFF_ROUND));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, mul), SKIFF_ROUND));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, mul), SKIFF_ROUND));
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    __m128i s4 = _mm_add_epi32(_mm256_extracti128_si256(s, 1), _mm256_castsi256_si128(s));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    // Pack to int8 and undo the lane interleaving of the pack instructions.
+    i0 = _mm256_packs_epi32(i0, i1);
+    i2 = _mm256_packs_epi32(i2, i3);
+    i0 = _mm256_packs_epi16(i0, i2);
+    i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, i0);
+    *d_out = d;
+    *sum_out = _mm_cvtsi128_si32(s4);
+}
+#endif
+
+static inline void quantize_one(const float *x, int8_t *q, float *d, int *sum) {
+#if SKIFF_X86
+    if (use_avx2) { quantize_block_avx2(x, q, d, sum); return; }
+#endif
+    quantize_block(x, q, d, sum);
+}
+
 void skiff_quantize_row_q8_0(const float *x, void *vy, int64_t n) {
+    ensure_init();
     block_q8_0 *y = vy;
     for (int64_t i = 0; i < n / QK; i++) {
         float d;
         int sum;
-        quantize_block(x + i * QK, y[i].qs, &d, &sum);
+        quantize_one(x + i * QK, y[i].qs, &d, &sum);
         y[i].d = skiff_fp32_to_fp16(d);
     }
 }
 
 void skiff_quantize_row_q8_1(const float *x, void *vy, int64_t n) {
+    ensure_init();
     block_q8_1 *y = vy;
     for (int64_t i = 0; i < n / QK; i++) {
         float d;
         int sum;
-        quantize_block(x + i * QK, y[i].qs, &d, &sum);
+        quantize_one(x + i * QK, y[i].qs, &d, &sum);
         y[i].d = skiff_fp32_to_fp16(d);
         y[i].s = skiff_fp32_to_fp16(d * (float)sum);
     }
@@ -539,14 +586,19 @@ static dot_fn pick_dot(int type) {
     }
 }
 
+#define MAX_GROUP 4
+
 typedef struct {
     dot_fn dot;
-    const uint8_t *w;
+    int count;
+    const uint8_t *w[MAX_GROUP];
+    float *y[MAX_GROUP];
+    int64_t rows[MAX_GROUP];
+    int64_t start[MAX_GROUP + 1];  // prefix sums of rows
     size_t wrow;
     const uint8_t *xq;
     size_t xrow;
-    int64_t rows, cols, batch;
-    float *y;
+    int64_t cols, batch;
     atomic_long next;
     int64_t chunk;
 } matmul_ctx;
@@ -555,57 +607,94 @@ static void matmul_worker(void *vctx, int ith, int nth) {
     (void)ith;
     (void)nth;
     matmul_ctx *c = vctx;
+    const int64_t total = c->start[c->count];
+    const int64_t nb = c->cols / QK;
     for (;;) {
-        const int64_t r0 = atomic_fetch_add(&c->next, c->chunk);
-        if (r0 >= c->rows) break;
-        const int64_t r1 = r0 + c->chunk < c->rows ? r0 + c->chunk : c->rows;
-        for (int64_t b = 0; b < c->batch; b++) {
-            const uint8_t *xq = c->xq + (size_t)b * c->xrow;
-            float *yb = c->y + b * c->rows;
-            for (int64_t r = r0; r < r1; r++)
-                yb[r] = c->dot(c->w + (size_t)r * c->wrow, xq, c->cols / QK);
+        const int64_t g0 = atomic_fetch_add(&c->next, c->chunk);
+        if (g0 >= total) break;
+        const int64_t g1 = g0 + c->chunk < total ? g0 + c->chunk : total;
+        for (int m = 0; m < c->count; m++) {
+            // The part of [g0, g1) inside matrix m.
+            const int64_t lo = g0 > c->start[m] ? g0 : c->start[m];
+            const int64_t hi = g1 < c->start[m + 1] ? g1 : c->start[m + 1];
+            if (lo >= hi) continue;
+            const int64_t r0 = lo - c->start[m], r1 = hi - c->start[m];
+            for (int64_t b = 0; b < c->batch; b++) {
+                const uint8_t *xq = c->xq + (size_t)b * c->xrow;
+                float *yb = c->y[m] + b * c->rows[m];
+                for (int64_t r = r0; r < r1; r++) yb[r] = c->dot(c->w[m] + (size_t)r * c->wrow, xq, nb);
+            }
         }
     }
 }
 
-int skiff_matmul(skiff_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
-                 const float *x, int64_t batch, float *y, void *scratch) {
-    ensure_init();
-    if (type == SKIFF_TYPE_F32) {
-        // Single rows go to gemv: a 1-row gemm is several times slower in OpenBLAS.
-        if (batch == 1)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)rows, (int)cols, 1.0f, w, (int)cols, x, 1,
-                        0.0f, y, 1);
+typedef struct {
+    int type;
+    const float *x;
+    uint8_t *out;
+    size_t xrow;
+    int64_t cols, batch;
+    atomic_long next;
+} quantize_ctx;
+
+static void quantize_worker(void *vctx, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    quantize_ctx *c = vctx;
+    for (;;) {
+        const int64_t b = atomic_fetch_add(&c->next, 1);
+        if (b >= c->batch) break;
+        if (c->type == SKIFF_TYPE_Q4_1)
+            skiff_quantize_row_q8_1(c->x + b * c->cols, c->out + (size_t)b * c->xrow, c->cols);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)rows, (int)cols,
-                        1.0f, x, (int)cols, w, (int)cols, 0.0f, y, (int)rows);
+            skiff_quantize_row_q8_0(c->x + b * c->cols, c->out + (size_t)b * c->xrow, c->cols);
+    }
+}
+
+int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const *w, const int64_t *rows,
+                       int64_t cols, const float *x, int64_t batch, float *const *y, void *scratch) {
+    ensure_init();
+    if (count < 1 || count > MAX_GROUP) return -1;
+    if (type == SKIFF_TYPE_F32) {
+        for (int m = 0; m < count; m++) {
+            // Single rows go to gemv: a 1-row gemm is several times slower in OpenBLAS.
+            if (batch == 1)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)rows[m], (int)cols, 1.0f, w[m], (int)cols, x, 1,
+                            0.0f, y[m], 1);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)rows[m], (int)cols,
+                            1.0f, x, (int)cols, w[m], (int)cols, 0.0f, y[m], (int)rows[m]);
+        }
         return 0;
     }
-    size_t xrow;
-    switch (type) {
-    case SKIFF_TYPE_Q4_0:
-    case SKIFF_TYPE_Q8_0:
-        xrow = skiff_row_size(SKIFF_TYPE_Q8_0, cols);
-        for (int64_t b = 0; b < batch; b++)
-            skiff_quantize_row_q8_0(x + b * cols, (uint8_t *)scratch + (size_t)b * xrow, cols);
-        break;
-    case SKIFF_TYPE_Q4_1:
-        xrow = skiff_row_size(SKIFF_TYPE_Q8_1, cols);
-        for (int64_t b = 0; b < batch; b++)
-            skiff_quantize_row_q8_1(x + b * cols, (uint8_t *)scratch + (size_t)b * xrow, cols);
-        break;
-    default: return -1;
+    const dot_fn dot = pick_dot(type);
+    if (!dot || cols % QK != 0) return -1;
+    const size_t xrow = type == SKIFF_TYPE_Q4_1 ? skiff_row_size(SKIFF_TYPE_Q8_1, cols)
+                                                : skiff_row_size(SKIFF_TYPE_Q8_0, cols);
+    quantize_ctx q = {.type = type, .x = x, .out = scratch, .xrow = xrow, .cols = cols, .batch = batch};
+    atomic_init(&q.next, 0);
+    if (batch >= 4) pool_run(pool, quantize_worker, &q); else quantize_worker(&q, 0, 1);
+
+    matmul_ctx ctx = {.dot = dot, .count = count, .wrow = skiff_row_size(type, cols), .xq = scratch,
+                      .xrow = xrow, .cols = cols, .batch = batch};
+    ctx.start[0] = 0;
+    for (int m = 0; m < count; m++) {
+        ctx.w[m] = w[m];
+        ctx.y[m] = y[m];
+        ctx.rows[m] = rows[m];
+        ctx.start[m + 1] = ctx.start[m] + rows[m];
     }
-    matmul_ctx ctx = {
-        .dot = pick_dot(type), .w = w, .wrow = skiff_row_size(type, cols), .xq = scratch, .xrow = xrow,
-        .rows = rows, .cols = cols, .batch = batch, .y = y,
-    };
     atomic_init(&ctx.next, 0);
     const int nth = skiff_pool_threads(pool);
-    int64_t chunk = rows / ((int64_t)nth * 8);
+    const int64_t chunk = ctx.start[count] / ((int64_t)nth * 8);
     ctx.chunk = chunk < 4 ? 4 : chunk;
     pool_run(pool, matmul_worker, &ctx);
     return 0;
+}
+
+int skiff_matmul(skiff_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+                 const float *x, int64_t batch, float *y, void *scratch) {
+    return skiff_matmul_group(pool, type, 1, &w, &rows, cols, x, batch, &y, scratch);
 }
 
 // ---------------------------------------------------------------- norms, rope, mlp

@@ -100,6 +100,24 @@ public final class DecoderSession {
         }
     }
 
+    /// Products of one input with several matrices; one pass when their types agree.
+    private func matmulGroup(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, _ n: Int, _ ys: [UnsafeMutablePointer<Float>]) {
+        guard ws.count > 1, ws.allSatisfy({ $0.type == ws[0].type && $0.cols == ws[0].cols }) else {
+            for (w, y) in zip(ws, ys) { matmul(w, x, n, y) }
+            return
+        }
+        let w0 = ws[0]
+        let need = skiff_matmul_scratch_size(Int32(w0.type.rawValue), Int64(w0.cols), Int64(n))
+        if scratch.count < need { scratch = [UInt8](repeating: 0, count: need) }
+        let bases: [UnsafeRawPointer?] = ws.map { $0.base }
+        let rows = ws.map { Int64($0.rows) }
+        let outs: [UnsafeMutablePointer<Float>?] = ys
+        scratch.withUnsafeMutableBytes { s in
+            _ = skiff_matmul_group(pool.handle, Int32(w0.type.rawValue), Int32(ws.count), bases, rows, Int64(w0.cols), x,
+                                   Int64(n), outs, s.baseAddress)
+        }
+    }
+
     private static func addBias(_ bias: [Float]?, _ y: UnsafeMutablePointer<Float>, rows: Int, count: Int) {
         guard let bias else { return }
         for t in 0..<count { for i in 0..<rows { y[t * rows + i] += bias[i] } }
@@ -143,9 +161,7 @@ public final class DecoderSession {
                     layer.attentionNorm.withUnsafeBufferPointer {
                         skiff_rmsnorm(x, $0.baseAddress, xn, Int64(hidden), Int64(n), c.rmsNormEps)
                     }
-                    matmul(layer.q, xn, n, q)
-                    matmul(layer.k, xn, n, k)
-                    matmul(layer.v, xn, n, v)
+                    matmulGroup([layer.q, layer.k, layer.v], xn, n, [q, k, v])
                     Self.addBias(layer.qBias, q, rows: qDim, count: n)
                     Self.addBias(layer.kBias, k, rows: kvDim, count: n)
                     Self.addBias(layer.vBias, v, rows: kvDim, count: n)
@@ -173,8 +189,7 @@ public final class DecoderSession {
                     layer.ffnNorm.withUnsafeBufferPointer {
                         skiff_rmsnorm(x, $0.baseAddress, xn, Int64(hidden), Int64(n), c.rmsNormEps)
                     }
-                    matmul(layer.gate, xn, n, gate)
-                    matmul(layer.up, xn, n, up)
+                    matmulGroup([layer.gate, layer.up], xn, n, [gate, up])
                     skiff_silu_mul(gate, up, Int64(n * ffn))
                     matmul(layer.down, gate, n, proj)
                     for i in 0..<n * hidden { x[i] += proj[i] }

@@ -61,6 +61,12 @@ size_t skiff_matmul_scratch_size(int type, int64_t cols, int64_t batch);
 int skiff_matmul(skiff_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
                  const float *x, int64_t batch, float *y, void *scratch);
 
+/// Several products of the same input (Q, K, V; gate, up) in one pass: the input is
+/// quantized once and the rows of all `count` (<= 4) matrices share one job.
+/// y[m] is batch x rows[m]. Scratch as for skiff_matmul.
+int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const *w, const int64_t *rows,
+                       int64_t cols, const float *x, int64_t batch, float *const *y, void *scratch);
+
 /// y = x / sqrt(mean(x^2) + eps) * weight, for `batch` rows of `n`.
 void skiff_rmsnorm(const float *x, const float *weight, float *y, int64_t n, int64_t batch, float eps);
 
