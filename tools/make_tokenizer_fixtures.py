@@ -16,6 +16,7 @@ Usage: python3 -m venv .venv-tok && .venv-tok/bin/pip install gguf tokenizers nu
        .venv-tok/bin/python tools/make_tokenizer_fixtures.py [model.gguf]
 """
 import gzip
+import json
 import os
 import random
 import struct
@@ -156,5 +157,42 @@ def main():
           f"({os.path.getsize(OUT)} bytes)")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not os.environ.get("SMALL_JSON_ONLY"):
     main()
+    small_tokenizer_json()
+
+
+def small_tokenizer_json():
+    """tokenizer.json files as Hugging Face `tokenizers` writes them, for a cut-down
+    vocabulary (the byte tokens, the special tokens and the first 3,000 merges of the
+    SmolLM2 GGUF), one per pre-tokenizer, with reference ids for 500 strings:
+    Tests/SkiffTokenizerTests/Fixtures/tokenizer_json/<pre>.json and reference.json."""
+    reader = gguf.GGUFReader(MODEL)
+    tokens = gguf_strings(reader, "tokenizer.ggml.tokens")
+    merges = [tuple(m.split(" ", 1)) for m in gguf_strings(reader, "tokenizer.ggml.merges")][:3000]
+    types = gguf_ints(reader, "tokenizer.ggml.token_type")
+    keep = set()
+    for i, (t, ty) in enumerate(zip(tokens, types)):
+        if ty in (3, 4) or len(t) == 1:
+            keep.add(t)
+    for a, b in merges:
+        keep.update((a, b, a + b))
+    small = [t for t in tokens if t in keep]
+    special = [t for t, ty in zip(tokens, types) if ty in (3, 4)]
+    folder = os.path.join(os.path.dirname(OUT), "tokenizer_json")
+    os.makedirs(folder, exist_ok=True)
+    rng = random.Random(7)
+    cases = data_lines()
+    cases = rng.sample(cases, 300) + synthetic(rng, 200)
+    ref = {"cases": cases}
+    for pre in ["smollm", "gpt2", "llama-bpe", "qwen2"]:
+        tok = build(small, merges, special, pre)
+        tok.save(os.path.join(folder, pre + ".json"))
+        ref[pre] = [tok.encode(s, add_special_tokens=False).ids for s in cases]
+    with open(os.path.join(folder, "reference.json"), "w") as f:
+        json.dump(ref, f, ensure_ascii=False)
+    print(f"tokenizer.json fixtures: {len(small)} tokens, {len(merges)} merges, {len(cases)} strings -> {folder}")
+
+
+if __name__ == "__main__" and os.environ.get("SMALL_JSON_ONLY"):
+    small_tokenizer_json()

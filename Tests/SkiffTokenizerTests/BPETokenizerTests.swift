@@ -123,3 +123,43 @@ struct BPETokenizerTests {
         }
     }
 }
+
+struct TokenizerJSONReference: Decodable {
+    var cases: [String]
+    var smollm: [[Int]]
+    var gpt2: [[Int]]
+    var llamaBPE: [[Int]]
+    var qwen2: [[Int]]
+    enum CodingKeys: String, CodingKey { case cases, smollm, gpt2, llamaBPE = "llama-bpe", qwen2 }
+}
+
+@Suite("tokenizer.json files written by Hugging Face tokenizers")
+struct TokenizerJSONTests {
+    @Test(arguments: PreTokenizer.allCases)
+    func loadsAndMatches(pre: PreTokenizer) throws {
+        let folder = try #require(Bundle.module.url(forResource: "tokenizer_json", withExtension: nil, subdirectory: "Fixtures"))
+        let reference = try JSONDecoder().decode(TokenizerJSONReference.self, from: Data(contentsOf: folder.appendingPathComponent("reference.json")))
+        let tokenizer = try BPETokenizer(tokenizerJSON: folder.appendingPathComponent(pre.rawValue + ".json").path)
+        #expect(tokenizer.preTokenizer == pre, "pre-tokenizer detected from the JSON")
+        #expect(tokenizer.specialTokens["<|im_end|>"] != nil)
+        let expected = switch pre {
+        case .smollm: reference.smollm
+        case .gpt2: reference.gpt2
+        case .llamaBPE: reference.llamaBPE
+        case .qwen2: reference.qwen2
+        }
+        var mismatches = 0
+        for (text, ids) in zip(reference.cases, expected) where tokenizer.encode(text) != ids {
+            mismatches += 1
+            if mismatches <= 3 { Issue.record("\(pre) \(text.debugDescription)") }
+        }
+        #expect(mismatches == 0 && reference.cases.count == 500)
+    }
+
+    @Test func rejectsUnsupportedFiles() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wordpiece-\(UUID().uuidString).json")
+        try Data(#"{"model": {"type": "WordPiece", "vocab": {"a": 0}}}"#.utf8).write(to: url)
+        #expect(throws: TokenizerError.unsupportedModel("WordPiece", source: url.path)) { try BPETokenizer(tokenizerJSON: url.path) }
+        #expect(throws: TokenizerError.self) { try BPETokenizer(tokenizerJSON: "/nonexistent/tokenizer.json") }
+    }
+}
