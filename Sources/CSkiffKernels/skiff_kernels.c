@@ -362,6 +362,42 @@ SKIFF_AVX2 static float dot_q8_0_avx2(const block_q8_0 *x, const block_q8_0 *y, 
     return hsum_float_8(acc);
 }
 
+// Two weight rows against one activation row: the activation block is loaded once.
+// Each row's arithmetic and accumulation order are exactly those of the one-row kernels.
+SKIFF_AVX2 static void dot2_q4_1_avx2(const block_q4_1 *x0, const block_q4_1 *x1, const block_q8_1 *y, int64_t nb,
+                                      float *out) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float summs0 = 0.0f, summs1 = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const float d1 = h2f(y[i].d), s1 = h2f(y[i].s);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256 dy = _mm256_set1_ps(d1);
+        summs0 += h2f(x0[i].m) * s1;
+        summs1 += h2f(x1[i].m) * s1;
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(h2f(x0[i].d)), dy),
+                               mul_sum_us8_pairs_float(bytes_from_nibbles_32(x0[i].qs), qy), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(h2f(x1[i].d)), dy),
+                               mul_sum_us8_pairs_float(bytes_from_nibbles_32(x1[i].qs), qy), acc1);
+    }
+    out[0] = hsum_float_8(acc0) + summs0;
+    out[1] = hsum_float_8(acc1) + summs1;
+}
+
+SKIFF_AVX2 static void dot2_q8_0_avx2(const block_q8_0 *x0, const block_q8_0 *x1, const block_q8_0 *y, int64_t nb,
+                                      float *out) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float dy = h2f(y[i].d);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0[i].d) * dy),
+                               mul_sum_i8_pairs_float(_mm256_loadu_si256((const __m256i *)x0[i].qs), qy), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x1[i].d) * dy),
+                               mul_sum_i8_pairs_float(_mm256_loadu_si256((const __m256i *)x1[i].qs), qy), acc1);
+    }
+    out[0] = hsum_float_8(acc0);
+    out[1] = hsum_float_8(acc1);
+}
+
 SKIFF_AVX2 static float dot_f32_avx2(const float *a, const float *b, int64_t n) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
@@ -560,6 +596,19 @@ size_t skiff_matmul_scratch_size(int type, int64_t cols, int64_t batch) {
 }
 
 typedef float (*dot_fn)(const void *w, const void *xq, int64_t nb);
+typedef void (*dot2_fn)(const void *w0, const void *w1, const void *xq, int64_t nb, float *out);
+#if SKIFF_X86
+static void dot2_q4_1_fast(const void *w0, const void *w1, const void *x, int64_t nb, float *out) { dot2_q4_1_avx2(w0, w1, x, nb, out); }
+static void dot2_q8_0_fast(const void *w0, const void *w1, const void *x, int64_t nb, float *out) { dot2_q8_0_avx2(w0, w1, x, nb, out); }
+#endif
+static dot2_fn pick_dot2(int type) {
+#if SKIFF_X86
+    if (use_avx2 && type == SKIFF_TYPE_Q4_1) return dot2_q4_1_fast;
+    if (use_avx2 && type == SKIFF_TYPE_Q8_0) return dot2_q8_0_fast;
+#endif
+    (void)type;
+    return NULL;
+}
 
 static float dot_q4_0_any(const void *w, const void *x, int64_t nb) { return dot_q4_0_scalar(w, x, nb); }
 static float dot_q4_1_any(const void *w, const void *x, int64_t nb) { return dot_q4_1_scalar(w, x, nb); }
@@ -590,6 +639,7 @@ static dot_fn pick_dot(int type) {
 
 typedef struct {
     dot_fn dot;
+    dot2_fn dot2;
     int count;
     const uint8_t *w[MAX_GROUP];
     float *y[MAX_GROUP];
@@ -622,7 +672,11 @@ static void matmul_worker(void *vctx, int ith, int nth) {
             for (int64_t b = 0; b < c->batch; b++) {
                 const uint8_t *xq = c->xq + (size_t)b * c->xrow;
                 float *yb = c->y[m] + b * c->rows[m];
-                for (int64_t r = r0; r < r1; r++) yb[r] = c->dot(c->w[m] + (size_t)r * c->wrow, xq, nb);
+                int64_t r = r0;
+                if (c->dot2)
+                    for (; r + 1 < r1; r += 2)
+                        c->dot2(c->w[m] + (size_t)r * c->wrow, c->w[m] + (size_t)(r + 1) * c->wrow, xq, nb, yb + r);
+                for (; r < r1; r++) yb[r] = c->dot(c->w[m] + (size_t)r * c->wrow, xq, nb);
             }
         }
     }
@@ -675,7 +729,7 @@ int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const 
     atomic_init(&q.next, 0);
     if (batch >= 4) pool_run(pool, quantize_worker, &q); else quantize_worker(&q, 0, 1);
 
-    matmul_ctx ctx = {.dot = dot, .count = count, .wrow = skiff_row_size(type, cols), .xq = scratch,
+    matmul_ctx ctx = {.dot = dot, .dot2 = pick_dot2(type), .count = count, .wrow = skiff_row_size(type, cols), .xq = scratch,
                       .xrow = xrow, .cols = cols, .batch = batch};
     ctx.start[0] = 0;
     for (int m = 0; m < count; m++) {
