@@ -59,6 +59,12 @@ extension BPETokenizer {
         guard let model = json["model"] as? [String: Any] else { throw .missingField("model", source: path) }
         let type = model["type"] as? String ?? "BPE"
         guard type == "BPE" else { throw .unsupportedModel(type, source: path) }
+        // SentencePiece-style BPE (Llama 2, Mistral, H2O-Danube: "▁" for spaces, byte fallback)
+        // is a different algorithm; refuse it rather than tokenize wrongly.
+        let preType = (json["pre_tokenizer"] as? [String: Any])?["type"] as? String
+        if model["byte_fallback"] as? Bool == true || preType == "Metaspace" {
+            throw .unsupportedModel("SentencePiece BPE (byte_fallback/Metaspace)", source: path)
+        }
         guard let vocabDict = model["vocab"] as? [String: Int] else { throw .missingField("model.vocab", source: path) }
         var added: [(String, Int)] = []
         for entry in json["added_tokens"] as? [[String: Any]] ?? [] {

@@ -161,5 +161,8 @@ struct TokenizerJSONTests {
         try Data(#"{"model": {"type": "WordPiece", "vocab": {"a": 0}}}"#.utf8).write(to: url)
         #expect(throws: TokenizerError.unsupportedModel("WordPiece", source: url.path)) { try BPETokenizer(tokenizerJSON: url.path) }
         #expect(throws: TokenizerError.self) { try BPETokenizer(tokenizerJSON: "/nonexistent/tokenizer.json") }
+        // Mistral/Danube-style SentencePiece BPE is refused, not tokenized wrongly.
+        try Data(#"{"model": {"type": "BPE", "byte_fallback": true, "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}}"#.utf8).write(to: url)
+        #expect(throws: TokenizerError.self) { try BPETokenizer(tokenizerJSON: url.path) }
     }
 }
