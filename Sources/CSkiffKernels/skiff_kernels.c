@@ -325,7 +325,7 @@ SKIFF_AVX2 static inline __m256 mul_sum_i8_pairs_float(__m256i x, __m256i y) {
     return mul_sum_us8_pairs_float(ax, sy);
 }
 
-SKIFF_AVX2 static float dot_q4_0_avx2(const block_q4_0 *x, const block_q8_0 *y, int64_t nb) {
+SKIFF_AVX2 static inline float dot_q4_0_avx2(const block_q4_0 *x, const block_q8_0 *y, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
@@ -337,7 +337,7 @@ SKIFF_AVX2 static float dot_q4_0_avx2(const block_q4_0 *x, const block_q8_0 *y, 
     return hsum_float_8(acc);
 }
 
-SKIFF_AVX2 static float dot_q4_1_avx2(const block_q4_1 *x, const block_q8_1 *y, int64_t nb) {
+SKIFF_AVX2 static inline float dot_q4_1_avx2(const block_q4_1 *x, const block_q8_1 *y, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     float summs = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
@@ -351,7 +351,7 @@ SKIFF_AVX2 static float dot_q4_1_avx2(const block_q4_1 *x, const block_q8_1 *y, 
     return hsum_float_8(acc) + summs;
 }
 
-SKIFF_AVX2 static float dot_q8_0_avx2(const block_q8_0 *x, const block_q8_0 *y, int64_t nb) {
+SKIFF_AVX2 static inline float dot_q8_0_avx2(const block_q8_0 *x, const block_q8_0 *y, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
@@ -364,7 +364,7 @@ SKIFF_AVX2 static float dot_q8_0_avx2(const block_q8_0 *x, const block_q8_0 *y, 
 
 // Two weight rows against one activation row: the activation block is loaded once.
 // Each row's arithmetic and accumulation order are exactly those of the one-row kernels.
-SKIFF_AVX2 static void dot2_q4_1_avx2(const block_q4_1 *x0, const block_q4_1 *x1, const block_q8_1 *y, int64_t nb,
+SKIFF_AVX2 static inline __attribute__((always_inline)) void dot2_q4_1_avx2(const block_q4_1 *x0, const block_q4_1 *x1, const block_q8_1 *y, int64_t nb,
                                       float *out) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     float summs0 = 0.0f, summs1 = 0.0f;
@@ -383,7 +383,7 @@ SKIFF_AVX2 static void dot2_q4_1_avx2(const block_q4_1 *x0, const block_q4_1 *x1
     out[1] = hsum_float_8(acc1) + summs1;
 }
 
-SKIFF_AVX2 static void dot2_q8_0_avx2(const block_q8_0 *x0, const block_q8_0 *x1, const block_q8_0 *y, int64_t nb,
+SKIFF_AVX2 static inline __attribute__((always_inline)) void dot2_q8_0_avx2(const block_q8_0 *x0, const block_q8_0 *x1, const block_q8_0 *y, int64_t nb,
                                       float *out) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
@@ -595,20 +595,34 @@ size_t skiff_matmul_scratch_size(int type, int64_t cols, int64_t batch) {
     }
 }
 
-typedef float (*dot_fn)(const void *w, const void *xq, int64_t nb);
-typedef void (*dot2_fn)(const void *w0, const void *w1, const void *xq, int64_t nb, float *out);
+// Row ranges of one product with the kernel inlined: the per-row call was a measurable
+// share of decoding time (about 200k rows per token).
+typedef void (*rows_fn)(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y, int64_t r0, int64_t r1);
 #if SKIFF_X86
-static void dot2_q4_1_fast(const void *w0, const void *w1, const void *x, int64_t nb, float *out) { dot2_q4_1_avx2(w0, w1, x, nb, out); }
-static void dot2_q8_0_fast(const void *w0, const void *w1, const void *x, int64_t nb, float *out) { dot2_q8_0_avx2(w0, w1, x, nb, out); }
-#endif
-static dot2_fn pick_dot2(int type) {
-#if SKIFF_X86
-    if (use_avx2 && type == SKIFF_TYPE_Q4_1) return dot2_q4_1_fast;
-    if (use_avx2 && type == SKIFF_TYPE_Q8_0) return dot2_q8_0_fast;
-#endif
-    (void)type;
-    return NULL;
+SKIFF_AVX2 static void rows_q4_1_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
+                                      int64_t r0, int64_t r1) {
+    int64_t r = r0;
+    for (; r + 1 < r1; r += 2)
+        dot2_q4_1_avx2((const block_q4_1 *)(w + (size_t)r * wrow), (const block_q4_1 *)(w + (size_t)(r + 1) * wrow),
+                       xq, nb, y + r);
+    for (; r < r1; r++) y[r] = dot_q4_1_avx2((const block_q4_1 *)(w + (size_t)r * wrow), xq, nb);
 }
+SKIFF_AVX2 static void rows_q8_0_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
+                                      int64_t r0, int64_t r1) {
+    int64_t r = r0;
+    for (; r + 1 < r1; r += 2)
+        dot2_q8_0_avx2((const block_q8_0 *)(w + (size_t)r * wrow), (const block_q8_0 *)(w + (size_t)(r + 1) * wrow),
+                       xq, nb, y + r);
+    for (; r < r1; r++) y[r] = dot_q8_0_avx2((const block_q8_0 *)(w + (size_t)r * wrow), xq, nb);
+}
+SKIFF_AVX2 static void rows_q4_0_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
+                                      int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) y[r] = dot_q4_0_avx2((const block_q4_0 *)(w + (size_t)r * wrow), xq, nb);
+}
+#endif
+
+typedef float (*dot_fn)(const void *w, const void *xq, int64_t nb);
+
 
 static float dot_q4_0_any(const void *w, const void *x, int64_t nb) { return dot_q4_0_scalar(w, x, nb); }
 static float dot_q4_1_any(const void *w, const void *x, int64_t nb) { return dot_q4_1_scalar(w, x, nb); }
@@ -639,7 +653,7 @@ static dot_fn pick_dot(int type) {
 
 typedef struct {
     dot_fn dot;
-    dot2_fn dot2;
+    rows_fn rows_kernel;
     int count;
     const uint8_t *w[MAX_GROUP];
     float *y[MAX_GROUP];
@@ -672,11 +686,11 @@ static void matmul_worker(void *vctx, int ith, int nth) {
             for (int64_t b = 0; b < c->batch; b++) {
                 const uint8_t *xq = c->xq + (size_t)b * c->xrow;
                 float *yb = c->y[m] + b * c->rows[m];
-                int64_t r = r0;
-                if (c->dot2)
-                    for (; r + 1 < r1; r += 2)
-                        c->dot2(c->w[m] + (size_t)r * c->wrow, c->w[m] + (size_t)(r + 1) * c->wrow, xq, nb, yb + r);
-                for (; r < r1; r++) yb[r] = c->dot(c->w[m] + (size_t)r * c->wrow, xq, nb);
+                if (c->rows_kernel) {
+                    c->rows_kernel(c->w[m], c->wrow, xq, nb, yb, r0, r1);
+                } else {
+                    for (int64_t r = r0; r < r1; r++) yb[r] = c->dot(c->w[m] + (size_t)r * c->wrow, xq, nb);
+                }
             }
         }
     }
@@ -729,7 +743,15 @@ int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const 
     atomic_init(&q.next, 0);
     if (batch >= 4) pool_run(pool, quantize_worker, &q); else quantize_worker(&q, 0, 1);
 
-    matmul_ctx ctx = {.dot = dot, .dot2 = pick_dot2(type), .count = count, .wrow = skiff_row_size(type, cols), .xq = scratch,
+    rows_fn rows_kernel = NULL;
+#if SKIFF_X86
+    if (use_avx2) {
+        rows_kernel = type == SKIFF_TYPE_Q4_1 ? rows_q4_1_avx2
+                    : type == SKIFF_TYPE_Q8_0 ? rows_q8_0_avx2
+                    : type == SKIFF_TYPE_Q4_0 ? rows_q4_0_avx2 : NULL;
+    }
+#endif
+    matmul_ctx ctx = {.dot = dot, .rows_kernel = rows_kernel, .count = count, .wrow = skiff_row_size(type, cols), .xq = scratch,
                       .xrow = xrow, .cols = cols, .batch = batch};
     ctx.start[0] = 0;
     for (int m = 0; m < count; m++) {
