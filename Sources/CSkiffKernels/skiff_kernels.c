@@ -1,0 +1,882 @@
+// See skiff_kernels.h. The quantized dot products follow ggml's block formats
+// and its AVX2 arithmetic (activation quantization, lane order of the float
+// accumulators, final horizontal sum) so that greedy decoding reproduces
+// llama.cpp's tokens; only the summation order of plain F32 sums differs.
+#include "skiff_kernels.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SKIFF_X86 1
+#define SKIFF_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#define SKIFF_X86 0
+#endif
+
+#define QK 32
+
+typedef struct { uint16_t d; uint8_t qs[QK / 2]; } block_q4_0;
+typedef struct { uint16_t d; uint16_t m; uint8_t qs[QK / 2]; } block_q4_1;
+typedef struct { uint16_t d; int8_t qs[QK]; } block_q8_0;
+typedef struct { uint16_t d; uint16_t s; int8_t qs[QK]; } block_q8_1;
+
+_Static_assert(sizeof(block_q4_0) == 18, "q4_0 block");
+_Static_assert(sizeof(block_q4_1) == 20, "q4_1 block");
+_Static_assert(sizeof(block_q8_0) == 34, "q8_0 block");
+_Static_assert(sizeof(block_q8_1) == 36, "q8_1 block");
+
+// ---------------------------------------------------------------- fp16
+
+static float fp16_table[65536];
+static pthread_once_t fp16_once = PTHREAD_ONCE_INIT;
+static int use_avx2 = 0;
+
+static float fp16_compute(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t man = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else {  // subnormal: renormalise
+            int e = -1;
+            do { man <<= 1; e++; } while ((man & 0x400) == 0);
+            man &= 0x3ff;
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | (man << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static void init_once(void) {
+    for (uint32_t i = 0; i < 65536; i++) fp16_table[i] = fp16_compute((uint16_t)i);
+#if SKIFF_X86
+    __builtin_cpu_init();
+    use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+    if (getenv("SKIFF_NO_AVX2")) use_avx2 = 0;
+#endif
+}
+
+static inline void ensure_init(void) { pthread_once(&fp16_once, init_once); }
+
+int skiff_has_avx2(void) { ensure_init(); return use_avx2; }
+
+static inline float h2f(uint16_t h) { return fp16_table[h]; }
+
+float skiff_fp16_to_fp32(uint16_t h) { ensure_init(); return h2f(h); }
+
+uint16_t skiff_fp32_to_fp16(float f) {
+    // Round to nearest even, like F16C's _cvtss_sh(x, 0) that ggml uses.
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t absx = x & 0x7fffffff;
+    if (absx >= 0x7f800000) return (uint16_t)(sign | 0x7c00 | (absx > 0x7f800000 ? 0x200 : 0));
+    if (absx >= 0x477ff000) return (uint16_t)(sign | 0x7c00);  // overflow to inf
+    if (absx < 0x38800000) {                                   // subnormal or zero
+        if (absx < 0x33000000) return (uint16_t)sign;
+        uint32_t e = absx >> 23;
+        uint32_t m = (absx & 0x7fffff) | 0x800000;
+        uint32_t shift = 126 - e;  // 14 - (e - 112)
+        uint32_t r = m >> (shift);
+        uint32_t rem = m & ((1u << shift) - 1);
+        uint32_t half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t r = ((absx >> 13) - (112u << 10));
+    uint32_t rem = absx & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+    return (uint16_t)(sign | r);
+}
+
+void skiff_fp16_to_fp32_row(const uint16_t *src, float *dst, int64_t n) {
+    ensure_init();
+    for (int64_t i = 0; i < n; i++) dst[i] = h2f(src[i]);
+}
+
+void skiff_bf16_to_fp32_row(const uint16_t *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)src[i] << 16;
+        memcpy(&dst[i], &bits, 4);
+    }
+}
+
+size_t skiff_row_size(int type, int64_t n) {
+    switch (type) {
+    case SKIFF_TYPE_F32: return (size_t)n * 4;
+    case SKIFF_TYPE_F16:
+    case SKIFF_TYPE_BF16: return (size_t)n * 2;
+    case SKIFF_TYPE_Q4_0: return (size_t)(n / QK) * sizeof(block_q4_0);
+    case SKIFF_TYPE_Q4_1: return (size_t)(n / QK) * sizeof(block_q4_1);
+    case SKIFF_TYPE_Q8_0: return (size_t)(n / QK) * sizeof(block_q8_0);
+    case SKIFF_TYPE_Q8_1: return (size_t)(n / QK) * sizeof(block_q8_1);
+    default: return 0;
+    }
+}
+
+// ---------------------------------------------------------------- quantize
+
+// Same arithmetic as ggml's AVX2 quantize_row_q8_0/q8_1: d = amax/127 stored as
+// fp16, scale by 127/amax, round half to even.
+static void quantize_block(const float *x, int8_t *q, float *d_out, int *sum_out) {
+    float amax = 0.0f;
+    for (int j = 0; j < QK; j++) {
+        float a = fabsf(x[j]);
+        if (a > amax) amax = a;
+    }
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < QK; j++) {
+        int v = (int)nearbyintf(x[j] * id);
+        q[j] = (int8_t)v;
+        sum += v;
+    }
+    *d_out = d;
+    *sum_out = sum;
+}
+
+#if SKIFF_X86
+// The same arithmetic as quantize_block (max |x|, d = amax/127, x * (127/amax) rounded
+// half to even), eight lanes at a time: results are identical.
+SKIFF_AVX2 static void quantize_block_avx2(const float *x, int8_t *q, float *d_out, int *sum_out) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 maxAbs = _mm256_andnot_ps(signBit, v0);
+    maxAbs = _mm256_max_ps(maxAbs, _mm256_andnot_ps(signBit, v1));
+    maxAbs = _mm256_max_ps(maxAbs, _mm256_andnot_ps(signBit, v2));
+    maxAbs = _mm256_max_ps(maxAbs, _mm256_andnot_ps(signBit, v3));
+    __m128 max4 = _mm_max_ps(_mm256_extractf128_ps(maxAbs, 1), _mm256_castps256_ps128(maxAbs));
+    max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
+    max4 = _mm_max_ss(max4, _mm_movehdup_ps(max4));
+    const float amax = _mm_cvtss_f32(max4);
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const __m256 mul = _mm256_set1_ps(id);
+#define SKIFF_ROUND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), SKIFF_ROUND));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, mul), SKIFF_ROUND));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, mul), SKIFF_ROUND));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, mul), SKIFF_ROUND));
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    __m128i s4 = _mm_add_epi32(_mm256_extracti128_si256(s, 1), _mm256_castsi256_si128(s));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    // Pack to int8 and undo the lane interleaving of the pack instructions.
+    i0 = _mm256_packs_epi32(i0, i1);
+    i2 = _mm256_packs_epi32(i2, i3);
+    i0 = _mm256_packs_epi16(i0, i2);
+    i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, i0);
+    *d_out = d;
+    *sum_out = _mm_cvtsi128_si32(s4);
+}
+#endif
+
+static inline void quantize_one(const float *x, int8_t *q, float *d, int *sum) {
+#if SKIFF_X86
+    if (use_avx2) { quantize_block_avx2(x, q, d, sum); return; }
+#endif
+    quantize_block(x, q, d, sum);
+}
+
+void skiff_quantize_row_q8_0(const float *x, void *vy, int64_t n) {
+    ensure_init();
+    block_q8_0 *y = vy;
+    for (int64_t i = 0; i < n / QK; i++) {
+        float d;
+        int sum;
+        quantize_one(x + i * QK, y[i].qs, &d, &sum);
+        y[i].d = skiff_fp32_to_fp16(d);
+    }
+}
+
+void skiff_quantize_row_q8_1(const float *x, void *vy, int64_t n) {
+    ensure_init();
+    block_q8_1 *y = vy;
+    for (int64_t i = 0; i < n / QK; i++) {
+        float d;
+        int sum;
+        quantize_one(x + i * QK, y[i].qs, &d, &sum);
+        y[i].d = skiff_fp32_to_fp16(d);
+        y[i].s = skiff_fp32_to_fp16(d * (float)sum);
+    }
+}
+
+int skiff_dequantize_row(int type, const void *vx, float *y, int64_t n) {
+    ensure_init();
+    switch (type) {
+    case SKIFF_TYPE_F32: memcpy(y, vx, (size_t)n * 4); return 0;
+    case SKIFF_TYPE_F16: skiff_fp16_to_fp32_row(vx, y, n); return 0;
+    case SKIFF_TYPE_BF16: skiff_bf16_to_fp32_row(vx, y, n); return 0;
+    case SKIFF_TYPE_Q4_0: {
+        const block_q4_0 *x = vx;
+        for (int64_t i = 0; i < n / QK; i++) {
+            float d = h2f(x[i].d);
+            for (int j = 0; j < QK / 2; j++) {
+                y[i * QK + j] = (float)((x[i].qs[j] & 0x0f) - 8) * d;
+                y[i * QK + j + QK / 2] = (float)((x[i].qs[j] >> 4) - 8) * d;
+            }
+        }
+        return 0;
+    }
+    case SKIFF_TYPE_Q4_1: {
+        const block_q4_1 *x = vx;
+        for (int64_t i = 0; i < n / QK; i++) {
+            float d = h2f(x[i].d), m = h2f(x[i].m);
+            for (int j = 0; j < QK / 2; j++) {
+                y[i * QK + j] = (float)(x[i].qs[j] & 0x0f) * d + m;
+                y[i * QK + j + QK / 2] = (float)(x[i].qs[j] >> 4) * d + m;
+            }
+        }
+        return 0;
+    }
+    case SKIFF_TYPE_Q8_0: {
+        const block_q8_0 *x = vx;
+        for (int64_t i = 0; i < n / QK; i++) {
+            float d = h2f(x[i].d);
+            for (int j = 0; j < QK; j++) y[i * QK + j] = (float)x[i].qs[j] * d;
+        }
+        return 0;
+    }
+    default: return -1;
+    }
+}
+
+// ---------------------------------------------------------------- dot products
+
+static float dot_q4_0_scalar(const block_q4_0 *x, const block_q8_0 *y, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int s = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            s += ((x[i].qs[j] & 0x0f) - 8) * y[i].qs[j];
+            s += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + QK / 2];
+        }
+        sum += (float)s * h2f(x[i].d) * h2f(y[i].d);
+    }
+    return sum;
+}
+
+static float dot_q4_1_scalar(const block_q4_1 *x, const block_q8_1 *y, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int s = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            s += (x[i].qs[j] & 0x0f) * y[i].qs[j];
+            s += (x[i].qs[j] >> 4) * y[i].qs[j + QK / 2];
+        }
+        sum += h2f(x[i].d) * h2f(y[i].d) * (float)s + h2f(x[i].m) * h2f(y[i].s);
+    }
+    return sum;
+}
+
+static float dot_q8_0_scalar(const block_q8_0 *x, const block_q8_0 *y, int64_t nb) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int s = 0;
+        for (int j = 0; j < QK; j++) s += x[i].qs[j] * y[i].qs[j];
+        sum += (float)s * (h2f(x[i].d) * h2f(y[i].d));
+    }
+    return sum;
+}
+
+#if SKIFF_X86
+SKIFF_AVX2 static inline float hsum_float_8(__m256 x) {
+    __m128 res = _mm256_extractf128_ps(x, 1);
+    res = _mm_add_ps(res, _mm256_castps256_ps128(x));
+    res = _mm_add_ps(res, _mm_movehl_ps(res, res));
+    res = _mm_add_ss(res, _mm_movehdup_ps(res));
+    return _mm_cvtss_f32(res);
+}
+
+SKIFF_AVX2 static inline __m256i bytes_from_nibbles_32(const uint8_t *rsi) {
+    const __m128i tmp = _mm_loadu_si128((const __m128i *)rsi);
+    const __m256i bytes = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
+    return _mm256_and_si256(_mm256_set1_epi8(0x0f), bytes);
+}
+
+SKIFF_AVX2 static inline __m256 mul_sum_us8_pairs_float(__m256i ax, __m256i sy) {
+    const __m256i dot = _mm256_maddubs_epi16(ax, sy);
+    const __m256i summed = _mm256_madd_epi16(_mm256_set1_epi16(1), dot);
+    return _mm256_cvtepi32_ps(summed);
+}
+
+SKIFF_AVX2 static inline __m256 mul_sum_i8_pairs_float(__m256i x, __m256i y) {
+    const __m256i ax = _mm256_sign_epi8(x, x);
+    const __m256i sy = _mm256_sign_epi8(y, x);
+    return mul_sum_us8_pairs_float(ax, sy);
+}
+
+SKIFF_AVX2 static inline float dot_q4_0_avx2(const block_q4_0 *x, const block_q8_0 *y, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        __m256i qx = bytes_from_nibbles_32(x[i].qs);
+        qx = _mm256_sub_epi8(qx, _mm256_set1_epi8(8));
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, mul_sum_i8_pairs_float(qx, qy), acc);
+    }
+    return hsum_float_8(acc);
+}
+
+SKIFF_AVX2 static inline float dot_q4_1_avx2(const block_q4_1 *x, const block_q8_1 *y, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const float d0 = h2f(x[i].d), d1 = h2f(y[i].d);
+        summs += h2f(x[i].m) * h2f(y[i].s);
+        const __m256 d0d1 = _mm256_mul_ps(_mm256_set1_ps(d0), _mm256_set1_ps(d1));
+        const __m256i qx = bytes_from_nibbles_32(x[i].qs);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d0d1, mul_sum_us8_pairs_float(qx, qy), acc);
+    }
+    return hsum_float_8(acc) + summs;
+}
+
+SKIFF_AVX2 static inline float dot_q8_0_avx2(const block_q8_0 *x, const block_q8_0 *y, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, mul_sum_i8_pairs_float(qx, qy), acc);
+    }
+    return hsum_float_8(acc);
+}
+
+// Two weight rows against one activation row: the activation block is loaded once.
+// Each row's arithmetic and accumulation order are exactly those of the one-row kernels.
+SKIFF_AVX2 static inline __attribute__((always_inline)) void dot2_q4_1_avx2(const block_q4_1 *x0, const block_q4_1 *x1, const block_q8_1 *y, int64_t nb,
+                                      float *out) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float summs0 = 0.0f, summs1 = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const float d1 = h2f(y[i].d), s1 = h2f(y[i].s);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256 dy = _mm256_set1_ps(d1);
+        summs0 += h2f(x0[i].m) * s1;
+        summs1 += h2f(x1[i].m) * s1;
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(h2f(x0[i].d)), dy),
+                               mul_sum_us8_pairs_float(bytes_from_nibbles_32(x0[i].qs), qy), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(h2f(x1[i].d)), dy),
+                               mul_sum_us8_pairs_float(bytes_from_nibbles_32(x1[i].qs), qy), acc1);
+    }
+    out[0] = hsum_float_8(acc0) + summs0;
+    out[1] = hsum_float_8(acc1) + summs1;
+}
+
+SKIFF_AVX2 static inline __attribute__((always_inline)) void dot2_q8_0_avx2(const block_q8_0 *x0, const block_q8_0 *x1, const block_q8_0 *y, int64_t nb,
+                                      float *out) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float dy = h2f(y[i].d);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0[i].d) * dy),
+                               mul_sum_i8_pairs_float(_mm256_loadu_si256((const __m256i *)x0[i].qs), qy), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x1[i].d) * dy),
+                               mul_sum_i8_pairs_float(_mm256_loadu_si256((const __m256i *)x1[i].qs), qy), acc1);
+    }
+    out[0] = hsum_float_8(acc0);
+    out[1] = hsum_float_8(acc1);
+}
+
+SKIFF_AVX2 static float dot_f32_avx2(const float *a, const float *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    float s = hsum_float_8(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+SKIFF_AVX2 static void axpy_f32_avx2(float a, const float *x, float *y, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+#endif
+
+static float dot_f32(const float *a, const float *b, int64_t n) {
+#if SKIFF_X86
+    if (use_avx2) return dot_f32_avx2(a, b, n);
+#endif
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void axpy_f32(float a, const float *x, float *y, int64_t n) {
+#if SKIFF_X86
+    if (use_avx2) { axpy_f32_avx2(a, x, y, n); return; }
+#endif
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+float skiff_vec_dot(int type, const void *w, const void *xq, int64_t n) {
+    ensure_init();
+    const int64_t nb = n / QK;
+    switch (type) {
+    case SKIFF_TYPE_Q4_0:
+#if SKIFF_X86
+        if (use_avx2) return dot_q4_0_avx2(w, xq, nb);
+#endif
+        return dot_q4_0_scalar(w, xq, nb);
+    case SKIFF_TYPE_Q4_1:
+#if SKIFF_X86
+        if (use_avx2) return dot_q4_1_avx2(w, xq, nb);
+#endif
+        return dot_q4_1_scalar(w, xq, nb);
+    case SKIFF_TYPE_Q8_0:
+#if SKIFF_X86
+        if (use_avx2) return dot_q8_0_avx2(w, xq, nb);
+#endif
+        return dot_q8_0_scalar(w, xq, nb);
+    case SKIFF_TYPE_F32: return dot_f32(w, xq, n);
+    default: return NAN;
+    }
+}
+
+// ---------------------------------------------------------------- thread pool
+
+typedef void (*pool_fn)(void *ctx, int ith, int nth);
+
+// Jobs split their work into chunks claimed from an atomic counter, and the
+// calling thread works too. The caller never waits for a worker that has not
+// joined yet (on a busy machine a sleeping worker can take a scheduler tick to
+// wake): it closes the job once its own loop finds no chunk left, then waits only
+// for workers that joined. A late worker sees the job closed and skips it.
+struct skiff_pool {
+    int threads;
+    pthread_t *workers;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    atomic_uint generation;  // id of the latest job
+    atomic_uint closed;      // id of the latest job that takes no new workers
+    atomic_int active;       // workers inside a job
+    atomic_int sleepers;
+    atomic_int stop;
+    pool_fn fn;
+    void *ctx;
+};
+
+typedef struct { skiff_pool *pool; int ith; } worker_arg;
+
+static inline void cpu_relax(void) {
+#if SKIFF_X86
+    _mm_pause();
+#endif
+}
+
+static void *worker_main(void *varg) {
+    worker_arg *arg = varg;
+    skiff_pool *pool = arg->pool;
+    const int ith = arg->ith;
+    free(arg);
+    unsigned seen = 0;  // jobs start at 1
+    for (;;) {
+        // Spin briefly (decoding dispatches hundreds of small jobs per token), then sleep.
+        int spins = 0;
+        while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop) && spins < 20000) {
+            cpu_relax();
+            spins++;
+        }
+        if (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop)) {
+            pthread_mutex_lock(&pool->mutex);
+            atomic_fetch_add(&pool->sleepers, 1);
+            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
+                pthread_cond_wait(&pool->wake, &pool->mutex);
+            atomic_fetch_sub(&pool->sleepers, 1);
+            pthread_mutex_unlock(&pool->mutex);
+        }
+        if (atomic_load(&pool->stop)) break;
+        const unsigned job = atomic_load(&pool->generation);
+        seen = job;
+        atomic_fetch_add(&pool->active, 1);
+        if (atomic_load(&pool->closed) != job) pool->fn(pool->ctx, ith, pool->threads);
+        atomic_fetch_sub(&pool->active, 1);
+    }
+    return NULL;
+}
+
+skiff_pool *skiff_pool_create(int threads) {
+    ensure_init();
+    if (threads < 1) threads = 1;
+    skiff_pool *pool = calloc(1, sizeof(skiff_pool));
+    if (!pool) return NULL;
+    pool->threads = threads;
+    pthread_mutex_init(&pool->mutex, NULL);
+    pthread_cond_init(&pool->wake, NULL);
+    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->closed, 0);
+    atomic_init(&pool->active, 0);
+    atomic_init(&pool->sleepers, 0);
+    atomic_init(&pool->stop, 0);
+    pool->workers = calloc((size_t)threads, sizeof(pthread_t));
+    for (int i = 1; i < threads; i++) {
+        worker_arg *arg = malloc(sizeof(worker_arg));
+        if (arg) {
+            arg->pool = pool;
+            arg->ith = i;
+        }
+        if (!arg || !pool->workers || pthread_create(&pool->workers[i], NULL, worker_main, arg) != 0) {
+            free(arg);
+            pool->threads = i;  // run with the workers that did start
+            break;
+        }
+    }
+    return pool;
+}
+void skiff_pool_destroy(skiff_pool *pool) {
+    if (!pool) return;
+    pthread_mutex_lock(&pool->mutex);
+    atomic_store(&pool->stop, 1);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mutex);
+    for (int i = 1; i < pool->threads; i++) pthread_join(pool->workers[i], NULL);
+    pthread_mutex_destroy(&pool->mutex);
+    pthread_cond_destroy(&pool->wake);
+    free(pool->workers);
+    free(pool);
+}
+
+int skiff_pool_threads(const skiff_pool *pool) { return pool ? pool->threads : 1; }
+
+// `fn` must loop claiming chunks until none is left, whichever thread runs it.
+static void pool_run(skiff_pool *pool, pool_fn fn, void *ctx) {
+    if (!pool || pool->threads == 1) { fn(ctx, 0, 1); return; }
+    pool->fn = fn;
+    pool->ctx = ctx;
+    const unsigned job = atomic_load(&pool->generation) + 1;
+    atomic_store(&pool->generation, job);
+    if (atomic_load(&pool->sleepers) > 0) {
+        pthread_mutex_lock(&pool->mutex);
+        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->mutex);
+    }
+    fn(ctx, 0, pool->threads);
+    atomic_store(&pool->closed, job);
+    int spins = 0;
+    while (atomic_load(&pool->active) > 0) {
+        if (++spins < 20000) cpu_relax(); else sched_yield();
+    }
+}
+
+// ---------------------------------------------------------------- matmul
+
+size_t skiff_matmul_scratch_size(int type, int64_t cols, int64_t batch) {
+    switch (type) {
+    case SKIFF_TYPE_Q4_0:
+    case SKIFF_TYPE_Q8_0: return skiff_row_size(SKIFF_TYPE_Q8_0, cols) * (size_t)batch;
+    case SKIFF_TYPE_Q4_1: return skiff_row_size(SKIFF_TYPE_Q8_1, cols) * (size_t)batch;
+    default: return 0;
+    }
+}
+
+// Row ranges of one product with the kernel inlined: the per-row call was a measurable
+// share of decoding time (about 200k rows per token).
+typedef void (*rows_fn)(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y, int64_t r0, int64_t r1);
+#if SKIFF_X86
+SKIFF_AVX2 static void rows_q4_1_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
+                                      int64_t r0, int64_t r1) {
+    int64_t r = r0;
+    for (; r + 1 < r1; r += 2)
+        dot2_q4_1_avx2((const block_q4_1 *)(w + (size_t)r * wrow), (const block_q4_1 *)(w + (size_t)(r + 1) * wrow),
+                       xq, nb, y + r);
+    for (; r < r1; r++) y[r] = dot_q4_1_avx2((const block_q4_1 *)(w + (size_t)r * wrow), xq, nb);
+}
+SKIFF_AVX2 static void rows_q8_0_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
+                                      int64_t r0, int64_t r1) {
+    int64_t r = r0;
+    for (; r + 1 < r1; r += 2)
+        dot2_q8_0_avx2((const block_q8_0 *)(w + (size_t)r * wrow), (const block_q8_0 *)(w + (size_t)(r + 1) * wrow),
+                       xq, nb, y + r);
+    for (; r < r1; r++) y[r] = dot_q8_0_avx2((const block_q8_0 *)(w + (size_t)r * wrow), xq, nb);
+}
+SKIFF_AVX2 static void rows_q4_0_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
+                                      int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) y[r] = dot_q4_0_avx2((const block_q4_0 *)(w + (size_t)r * wrow), xq, nb);
+}
+#endif
+
+typedef float (*dot_fn)(const void *w, const void *xq, int64_t nb);
+
+
+static float dot_q4_0_any(const void *w, const void *x, int64_t nb) { return dot_q4_0_scalar(w, x, nb); }
+static float dot_q4_1_any(const void *w, const void *x, int64_t nb) { return dot_q4_1_scalar(w, x, nb); }
+static float dot_q8_0_any(const void *w, const void *x, int64_t nb) { return dot_q8_0_scalar(w, x, nb); }
+#if SKIFF_X86
+static float dot_q4_0_fast(const void *w, const void *x, int64_t nb) { return dot_q4_0_avx2(w, x, nb); }
+static float dot_q4_1_fast(const void *w, const void *x, int64_t nb) { return dot_q4_1_avx2(w, x, nb); }
+static float dot_q8_0_fast(const void *w, const void *x, int64_t nb) { return dot_q8_0_avx2(w, x, nb); }
+#endif
+
+// Chosen once per product, not per row: ~200k rows run per generated token.
+static dot_fn pick_dot(int type) {
+    switch (type) {
+#if SKIFF_X86
+    case SKIFF_TYPE_Q4_0: return use_avx2 ? dot_q4_0_fast : dot_q4_0_any;
+    case SKIFF_TYPE_Q4_1: return use_avx2 ? dot_q4_1_fast : dot_q4_1_any;
+    case SKIFF_TYPE_Q8_0: return use_avx2 ? dot_q8_0_fast : dot_q8_0_any;
+#else
+    case SKIFF_TYPE_Q4_0: return dot_q4_0_any;
+    case SKIFF_TYPE_Q4_1: return dot_q4_1_any;
+    case SKIFF_TYPE_Q8_0: return dot_q8_0_any;
+#endif
+    default: return NULL;
+    }
+}
+
+#define MAX_GROUP 4
+
+typedef struct {
+    dot_fn dot;
+    rows_fn rows_kernel;
+    int count;
+    const uint8_t *w[MAX_GROUP];
+    float *y[MAX_GROUP];
+    int64_t rows[MAX_GROUP];
+    int64_t start[MAX_GROUP + 1];  // prefix sums of rows
+    size_t wrow;
+    const uint8_t *xq;
+    size_t xrow;
+    int64_t cols, batch;
+    atomic_long next;
+    int64_t chunk;
+} matmul_ctx;
+
+static void matmul_worker(void *vctx, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    matmul_ctx *c = vctx;
+    const int64_t total = c->start[c->count];
+    const int64_t nb = c->cols / QK;
+    for (;;) {
+        const int64_t g0 = atomic_fetch_add(&c->next, c->chunk);
+        if (g0 >= total) break;
+        const int64_t g1 = g0 + c->chunk < total ? g0 + c->chunk : total;
+        for (int m = 0; m < c->count; m++) {
+            // The part of [g0, g1) inside matrix m.
+            const int64_t lo = g0 > c->start[m] ? g0 : c->start[m];
+            const int64_t hi = g1 < c->start[m + 1] ? g1 : c->start[m + 1];
+            if (lo >= hi) continue;
+            const int64_t r0 = lo - c->start[m], r1 = hi - c->start[m];
+            for (int64_t b = 0; b < c->batch; b++) {
+                const uint8_t *xq = c->xq + (size_t)b * c->xrow;
+                float *yb = c->y[m] + b * c->rows[m];
+                if (c->rows_kernel) {
+                    c->rows_kernel(c->w[m], c->wrow, xq, nb, yb, r0, r1);
+                } else {
+                    for (int64_t r = r0; r < r1; r++) yb[r] = c->dot(c->w[m] + (size_t)r * c->wrow, xq, nb);
+                }
+            }
+        }
+    }
+}
+
+typedef struct {
+    int type;
+    const float *x;
+    uint8_t *out;
+    size_t xrow;
+    int64_t cols, batch;
+    atomic_long next;
+} quantize_ctx;
+
+static void quantize_worker(void *vctx, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    quantize_ctx *c = vctx;
+    for (;;) {
+        const int64_t b = atomic_fetch_add(&c->next, 1);
+        if (b >= c->batch) break;
+        if (c->type == SKIFF_TYPE_Q4_1)
+            skiff_quantize_row_q8_1(c->x + b * c->cols, c->out + (size_t)b * c->xrow, c->cols);
+        else
+            skiff_quantize_row_q8_0(c->x + b * c->cols, c->out + (size_t)b * c->xrow, c->cols);
+    }
+}
+
+int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const *w, const int64_t *rows,
+                       int64_t cols, const float *x, int64_t batch, float *const *y, void *scratch) {
+    ensure_init();
+    if (count < 1 || count > MAX_GROUP) return -1;
+    if (type == SKIFF_TYPE_F32) {
+        for (int m = 0; m < count; m++) {
+            // Single rows go to gemv: a 1-row gemm is several times slower in OpenBLAS.
+            if (batch == 1)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)rows[m], (int)cols, 1.0f, w[m], (int)cols, x, 1,
+                            0.0f, y[m], 1);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)rows[m], (int)cols,
+                            1.0f, x, (int)cols, w[m], (int)cols, 0.0f, y[m], (int)rows[m]);
+        }
+        return 0;
+    }
+    const dot_fn dot = pick_dot(type);
+    if (!dot || cols % QK != 0) return -1;
+    const size_t xrow = type == SKIFF_TYPE_Q4_1 ? skiff_row_size(SKIFF_TYPE_Q8_1, cols)
+                                                : skiff_row_size(SKIFF_TYPE_Q8_0, cols);
+    quantize_ctx q = {.type = type, .x = x, .out = scratch, .xrow = xrow, .cols = cols, .batch = batch};
+    atomic_init(&q.next, 0);
+    if (batch >= 4) pool_run(pool, quantize_worker, &q); else quantize_worker(&q, 0, 1);
+
+    rows_fn rows_kernel = NULL;
+#if SKIFF_X86
+    if (use_avx2) {
+        rows_kernel = type == SKIFF_TYPE_Q4_1 ? rows_q4_1_avx2
+                    : type == SKIFF_TYPE_Q8_0 ? rows_q8_0_avx2
+                    : type == SKIFF_TYPE_Q4_0 ? rows_q4_0_avx2 : NULL;
+    }
+#endif
+    matmul_ctx ctx = {.dot = dot, .rows_kernel = rows_kernel, .count = count, .wrow = skiff_row_size(type, cols), .xq = scratch,
+                      .xrow = xrow, .cols = cols, .batch = batch};
+    ctx.start[0] = 0;
+    for (int m = 0; m < count; m++) {
+        ctx.w[m] = w[m];
+        ctx.y[m] = y[m];
+        ctx.rows[m] = rows[m];
+        ctx.start[m + 1] = ctx.start[m] + rows[m];
+    }
+    atomic_init(&ctx.next, 0);
+    const int nth = skiff_pool_threads(pool);
+    const int64_t chunk = ctx.start[count] / ((int64_t)nth * 8);
+    ctx.chunk = chunk < 4 ? 4 : chunk;
+    pool_run(pool, matmul_worker, &ctx);
+    return 0;
+}
+
+int skiff_matmul(skiff_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+                 const float *x, int64_t batch, float *y, void *scratch) {
+    return skiff_matmul_group(pool, type, 1, &w, &rows, cols, x, batch, &y, scratch);
+}
+
+// ---------------------------------------------------------------- norms, rope, mlp
+
+void skiff_rmsnorm(const float *x, const float *weight, float *y, int64_t n, int64_t batch, float eps) {
+    for (int64_t b = 0; b < batch; b++) {
+        const float *xb = x + b * n;
+        float *yb = y + b * n;
+        double sum = 0.0;  // ggml accumulates the squares in double
+        for (int64_t i = 0; i < n; i++) sum += (double)(xb[i] * xb[i]);
+        const float mean = (float)(sum / (double)n);
+        const float scale = 1.0f / sqrtf(mean + eps);
+        for (int64_t i = 0; i < n; i++) yb[i] = (xb[i] * scale) * weight[i];
+    }
+}
+
+void skiff_rope(float *x, int64_t batch, int64_t heads, int64_t head_dim, const int32_t *positions,
+                float base, int neox) {
+    const float theta_scale = powf(base, -2.0f / (float)head_dim);
+    float *cosv = malloc(sizeof(float) * (size_t)head_dim);
+    float *sinv = cosv ? malloc(sizeof(float) * (size_t)head_dim) : NULL;
+    if (!sinv) { free(cosv); return; }
+    for (int64_t b = 0; b < batch; b++) {
+        // The angle is built by repeated multiplication, as ggml's rope cache does.
+        float theta = (float)positions[b];
+        for (int64_t i = 0; i < head_dim / 2; i++) {
+            cosv[i] = cosf(theta);
+            sinv[i] = sinf(theta);
+            theta *= theta_scale;
+        }
+        for (int64_t h = 0; h < heads; h++) {
+            float *v = x + (b * heads + h) * head_dim;
+            for (int64_t i = 0; i < head_dim / 2; i++) {
+                const int64_t i0 = neox ? i : 2 * i;
+                const int64_t i1 = neox ? i + head_dim / 2 : 2 * i + 1;
+                const float x0 = v[i0], x1 = v[i1];
+                v[i0] = x0 * cosv[i] - x1 * sinv[i];
+                v[i1] = x0 * sinv[i] + x1 * cosv[i];
+            }
+        }
+    }
+    free(cosv);
+    free(sinv);
+}
+
+void skiff_silu_mul(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float g = gate[i];
+        gate[i] = (g / (1.0f + expf(-g))) * up[i];
+    }
+}
+
+// ---------------------------------------------------------------- attention
+
+typedef struct {
+    const float *q, *k, *v;
+    float *out, *scratch;
+    int64_t batch, pos0, heads, kv_heads, head_dim, capacity;
+    float scale;
+    atomic_long next;
+} attn_ctx;
+
+static void attention_worker(void *vctx, int ith, int nth) {
+    (void)nth;
+    attn_ctx *c = vctx;
+    const int64_t d = c->head_dim;
+    const int64_t group = c->heads / c->kv_heads;
+    float *scores = c->scratch + (size_t)ith * (size_t)(c->pos0 + c->batch);
+    const int64_t tasks = c->batch * c->heads;
+    for (;;) {
+        const int64_t task = atomic_fetch_add(&c->next, 1);
+        if (task >= tasks) break;
+        const int64_t t = task / c->heads, h = task % c->heads;
+        const int64_t kvh = h / group;
+        const int64_t n = c->pos0 + t + 1;  // causal: positions 0...pos0+t
+        const float *qv = c->q + (t * c->heads + h) * d;
+        const float *kbase = c->k + kvh * c->capacity * d;
+        const float *vbase = c->v + kvh * c->capacity * d;
+        float maxv = -INFINITY;
+        for (int64_t j = 0; j < n; j++) {
+            const float s = dot_f32(qv, kbase + j * d, d) * c->scale;
+            scores[j] = s;
+            if (s > maxv) maxv = s;
+        }
+        double sum = 0.0;
+        for (int64_t j = 0; j < n; j++) {
+            const float e = expf(scores[j] - maxv);
+            scores[j] = e;
+            sum += (double)e;
+        }
+        const float inv = (float)(1.0 / sum);
+        float *o = c->out + (t * c->heads + h) * d;
+        memset(o, 0, sizeof(float) * (size_t)d);
+        for (int64_t j = 0; j < n; j++) axpy_f32(scores[j] * inv, vbase + j * d, o, d);
+    }
+}
+
+void skiff_attention(skiff_pool *pool, const float *q, const float *kcache, const float *vcache,
+                     float *out, int64_t batch, int64_t pos0, int64_t heads, int64_t kv_heads,
+                     int64_t head_dim, int64_t capacity, float scale, float *scratch) {
+    ensure_init();
+    attn_ctx ctx = {
+        .q = q, .k = kcache, .v = vcache, .out = out, .scratch = scratch, .batch = batch,
+        .pos0 = pos0, .heads = heads, .kv_heads = kv_heads, .head_dim = head_dim,
+        .capacity = capacity, .scale = scale,
+    };
+    atomic_init(&ctx.next, 0);
+    pool_run(pool, attention_worker, &ctx);
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Skiff
+
+/// `skiff generate`: run a decoder on a prompt or a chat message.
+struct GenerateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate text with a GGUF or safetensors decoder (SmolLM2, Qwen2, Danube).")
+
+    @Option(help: "A .gguf file or a Hugging Face model folder (default: the SmolLM2 GGUF that tools/setup.sh installs).")
+    var model: String = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    @Option(help: "Raw prompt text (special tokens such as <|im_start|> are recognised).")
+    var prompt: String?
+
+    @Option(help: "A user message, wrapped in the model's chat template.")
+    var chat: String?
+
+    @Option(help: "Most tokens to generate.")
+    var maxTokens: Int = 128
+
+    @Flag(help: "Always pick the most likely token.")
+    var greedy = false
+
+    @Option(help: "Sampling temperature.")
+    var temperature: Float = 0.7
+
+    @Option(help: "Top-k cut-off (0: none).")
+    var topK: Int = 40
+
+    @Option(help: "Top-p cut-off (1: none).")
+    var topP: Float = 0.95
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Kernel threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print {\"text\", \"tokens\"} as JSON instead of streaming text.")
+    var json = false
+
+    func validate() throws {
+        guard (prompt == nil) != (chat == nil) else { throw ValidationError("give exactly one of --prompt and --chat") }
+        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
+    }
+
+    func run() async throws {
+        let llm: LlamaModel
+        do { llm = try LlamaModel(path: model) } catch {
+            printError("skiff generate: \(error)")
+            throw ExitCode(1)
+        }
+        guard let tokenizer = llm.tokenizer else {
+            printError("skiff generate: \(model) has no tokenizer")
+            throw ExitCode(1)
+        }
+        let text: String
+        if let chat {
+            text = ChatTemplate(jinja: tokenizer.chatTemplateSource).render([ChatMessage(role: .user, content: chat)])
+        } else {
+            text = prompt ?? ""
+        }
+        let promptIDs = tokenizer.encode(text)
+        var parameters = greedy ? GenerationParameters.greedy(maxTokens: maxTokens)
+            : GenerationParameters(maxTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, seed: seed)
+        parameters.maxTokens = maxTokens
+        let session = DecoderSession(model: llm, capacity: min(llm.config.contextLength, promptIDs.count + maxTokens), threads: threads)
+        var iterator = try TokenIterator(session: session, prompt: [.tokens(promptIDs)], parameters: parameters)
+        var tokens: [Int] = []
+        var pending: [UInt8] = []
+        while let token = try iterator.next() {
+            tokens.append(token)
+            if !json {
+                // Print whole UTF-8 characters only: a character may span tokens.
+                pending += tokenizer.bytes(of: token)
+                if let s = String(validating: pending, as: UTF8.self) {
+                    FileHandle.standardOutput.write(Data(s.utf8))
+                    pending.removeAll()
+                }
+            }
+        }
+        if json {
+            let object: [String: Any] = ["text": tokenizer.decode(tokens), "tokens": tokens]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            if !pending.isEmpty { print(String(decoding: pending, as: UTF8.self), terminator: "") }
+            print()
+        }
+        printError(String(format: "skiff generate: prompt %d tokens, %.1f tok/s; generated %d tokens, %.1f tok/s (%d threads)",
+                          iterator.promptTokens, iterator.promptTokensPerSecond, tokens.count,
+                          iterator.generationTokensPerSecond, session.threads))
+    }
+}

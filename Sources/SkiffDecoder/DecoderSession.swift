@@ -1,0 +1,210 @@
+import CSkiffKernels
+import Foundation
+import SkiffModelFiles
+
+/// One prompt input: token ids, or embeddings (`count` rows of the model's hidden
+/// size) fed straight into the first block, as the vision encoder does for image tokens.
+public enum PromptInput: Sendable {
+    case tokens([Int])
+    case embeddings([Float], count: Int)
+}
+
+/// A running sequence: the model, its KV cache and scratch buffers. Not thread-safe:
+/// use one session per sequence (the model itself is shared).
+public final class DecoderSession {
+    public let model: LlamaModel
+    /// Positions the KV cache holds.
+    public let capacity: Int
+    /// Positions filled so far.
+    public private(set) var position = 0
+    /// Largest number of tokens run through the blocks at once while prefilling.
+    public let batchSize: Int
+    private let pool: ThreadPool
+    private var keys: [[Float]]
+    private var values: [[Float]]
+    private var scratch: [UInt8] = []
+
+    public var threads: Int { pool.threads }
+
+    /// - Parameters:
+    ///   - capacity: context positions to allocate (default: the model's context, at most 4096).
+    ///   - threads: kernel threads (default: all cores).
+    public init(model: LlamaModel, capacity: Int? = nil, threads: Int? = nil, batchSize: Int = 64) {
+        self.model = model
+        let c = model.config
+        self.capacity = max(1, capacity ?? min(c.contextLength, 4096))
+        self.batchSize = max(1, batchSize)
+        pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let size = c.kvHeadCount * self.capacity * c.headDim
+        keys = Array(repeating: [Float](repeating: 0, count: size), count: c.layerCount)
+        values = Array(repeating: [Float](repeating: 0, count: size), count: c.layerCount)
+    }
+
+    /// Forgets the sequence (the cache is overwritten from position 0).
+    public func reset() { position = 0 }
+
+    /// Drops positions after `count` (e.g. to reuse a shared prompt prefix).
+    public func truncate(to count: Int) { position = min(position, max(0, count)) }
+
+    /// Runs `inputs` through the model and returns the logits after the last one.
+    @discardableResult
+    public func prefill(_ inputs: [PromptInput]) throws(DecoderError) -> [Float] {
+        var logits: [Float] = []
+        let hidden = model.config.hiddenSize
+        for input in inputs {
+            switch input {
+            case let .tokens(ids):
+                guard !ids.isEmpty else { continue }
+                for id in ids where id < 0 || id >= model.config.vocabSize {
+                    throw .invalidInput("token id \(id) is outside the vocabulary (\(model.config.vocabSize))")
+                }
+                var start = 0
+                while start < ids.count {
+                    let chunk = Array(ids[start..<min(ids.count, start + batchSize)])
+                    var x = [Float](repeating: 0, count: chunk.count * hidden)
+                    x.withUnsafeMutableBufferPointer { xp in
+                        for (i, id) in chunk.enumerated() {
+                            model.embedding.row(id, into: xp.baseAddress! + i * hidden)
+                        }
+                    }
+                    logits = try forward(&x, count: chunk.count)
+                    start += chunk.count
+                }
+            case let .embeddings(values, count):
+                guard count > 0 else { continue }
+                guard values.count == count * hidden else {
+                    throw .invalidInput("\(values.count) embedding values are not \(count) rows of \(hidden)")
+                }
+                var start = 0
+                while start < count {
+                    let n = min(count - start, batchSize)
+                    var x = Array(values[start * hidden..<(start + n) * hidden])
+                    logits = try forward(&x, count: n)
+                    start += n
+                }
+            }
+        }
+        return logits
+    }
+
+    /// Appends one token and returns the next-token logits.
+    public func step(_ token: Int) throws(DecoderError) -> [Float] {
+        try prefill([.tokens([token])])
+    }
+
+    private func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
+        let need = skiff_matmul_scratch_size(Int32(w.type.rawValue), Int64(w.cols), Int64(n))
+        if scratch.count < need { scratch = [UInt8](repeating: 0, count: need) }
+        scratch.withUnsafeMutableBytes { s in
+            _ = skiff_matmul(pool.handle, Int32(w.type.rawValue), w.base, Int64(w.rows), Int64(w.cols), x, Int64(n), y, s.baseAddress)
+        }
+    }
+
+    /// Products of one input with several matrices; one pass when their types agree.
+    private func matmulGroup(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, _ n: Int, _ ys: [UnsafeMutablePointer<Float>]) {
+        guard ws.count > 1, ws.allSatisfy({ $0.type == ws[0].type && $0.cols == ws[0].cols }) else {
+            for (w, y) in zip(ws, ys) { matmul(w, x, n, y) }
+            return
+        }
+        let w0 = ws[0]
+        let need = skiff_matmul_scratch_size(Int32(w0.type.rawValue), Int64(w0.cols), Int64(n))
+        if scratch.count < need { scratch = [UInt8](repeating: 0, count: need) }
+        let bases: [UnsafeRawPointer?] = ws.map { $0.base }
+        let rows = ws.map { Int64($0.rows) }
+        let outs: [UnsafeMutablePointer<Float>?] = ys
+        scratch.withUnsafeMutableBytes { s in
+            _ = skiff_matmul_group(pool.handle, Int32(w0.type.rawValue), Int32(ws.count), bases, rows, Int64(w0.cols), x,
+                                   Int64(n), outs, s.baseAddress)
+        }
+    }
+
+    private static func addBias(_ bias: [Float]?, _ y: UnsafeMutablePointer<Float>, rows: Int, count: Int) {
+        guard let bias else { return }
+        for t in 0..<count { for i in 0..<rows { y[t * rows + i] += bias[i] } }
+    }
+
+    /// Runs `count` hidden-state rows in `x` through every block at positions
+    /// `position...`; returns the logits of the last row.
+    private func forward(_ xArray: inout [Float], count n: Int) throws(DecoderError) -> [Float] {
+        guard position + n <= capacity else { throw .contextFull(capacity: capacity) }
+        let c = model.config
+        let hidden = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
+        let ffn = c.intermediateSize
+        let positions = (0..<n).map { Int32(position + $0) }
+        var xn = [Float](repeating: 0, count: n * hidden)
+        var q = [Float](repeating: 0, count: n * qDim)
+        var k = [Float](repeating: 0, count: n * kvDim)
+        var v = [Float](repeating: 0, count: n * kvDim)
+        var attn = [Float](repeating: 0, count: n * qDim)
+        var proj = [Float](repeating: 0, count: n * hidden)
+        var gate = [Float](repeating: 0, count: n * ffn)
+        var up = [Float](repeating: 0, count: n * ffn)
+        var scores = [Float](repeating: 0, count: pool.threads * (position + n))
+        let neox: Int32 = c.ropeStyle == .neox ? 1 : 0
+        let scale = 1 / Float(c.headDim).squareRoot()
+        let pos0 = position
+
+        xArray.withUnsafeMutableBufferPointer { xb in
+            let x = xb.baseAddress!
+            xn.withUnsafeMutableBufferPointer { xnb in
+            q.withUnsafeMutableBufferPointer { qb in
+            k.withUnsafeMutableBufferPointer { kb in
+            v.withUnsafeMutableBufferPointer { vb in
+            attn.withUnsafeMutableBufferPointer { ab in
+            proj.withUnsafeMutableBufferPointer { pb in
+            gate.withUnsafeMutableBufferPointer { gb in
+            up.withUnsafeMutableBufferPointer { ub in
+            scores.withUnsafeMutableBufferPointer { sb in
+                let xn = xnb.baseAddress!, q = qb.baseAddress!, k = kb.baseAddress!, v = vb.baseAddress!
+                let attn = ab.baseAddress!, proj = pb.baseAddress!, gate = gb.baseAddress!, up = ub.baseAddress!
+                for (li, layer) in model.layers.enumerated() {
+                    layer.attentionNorm.withUnsafeBufferPointer {
+                        skiff_rmsnorm(x, $0.baseAddress, xn, Int64(hidden), Int64(n), c.rmsNormEps)
+                    }
+                    matmulGroup([layer.q, layer.k, layer.v], xn, n, [q, k, v])
+                    Self.addBias(layer.qBias, q, rows: qDim, count: n)
+                    Self.addBias(layer.kBias, k, rows: kvDim, count: n)
+                    Self.addBias(layer.vBias, v, rows: kvDim, count: n)
+                    positions.withUnsafeBufferPointer { p in
+                        skiff_rope(q, Int64(n), Int64(c.headCount), Int64(c.headDim), p.baseAddress, c.ropeBase, neox)
+                        skiff_rope(k, Int64(n), Int64(c.kvHeadCount), Int64(c.headDim), p.baseAddress, c.ropeBase, neox)
+                    }
+                    keys[li].withUnsafeMutableBufferPointer { kc in
+                        values[li].withUnsafeMutableBufferPointer { vc in
+                            let kc = kc.baseAddress!, vc = vc.baseAddress!
+                            for t in 0..<n {
+                                for h in 0..<c.kvHeadCount {
+                                    let dst = (h * capacity + pos0 + t) * c.headDim
+                                    let src = t * kvDim + h * c.headDim
+                                    (kc + dst).update(from: k + src, count: c.headDim)
+                                    (vc + dst).update(from: v + src, count: c.headDim)
+                                }
+                            }
+                            skiff_attention(pool.handle, q, kc, vc, attn, Int64(n), Int64(pos0), Int64(c.headCount),
+                                            Int64(c.kvHeadCount), Int64(c.headDim), Int64(capacity), scale, sb.baseAddress)
+                        }
+                    }
+                    matmul(layer.o, attn, n, proj)
+                    for i in 0..<n * hidden { x[i] += proj[i] }
+                    layer.ffnNorm.withUnsafeBufferPointer {
+                        skiff_rmsnorm(x, $0.baseAddress, xn, Int64(hidden), Int64(n), c.rmsNormEps)
+                    }
+                    matmulGroup([layer.gate, layer.up], xn, n, [gate, up])
+                    skiff_silu_mul(gate, up, Int64(n * ffn))
+                    matmul(layer.down, gate, n, proj)
+                    for i in 0..<n * hidden { x[i] += proj[i] }
+                }
+                // Only the last row's logits are needed.
+                model.outputNorm.withUnsafeBufferPointer {
+                    skiff_rmsnorm(x + (n - 1) * hidden, $0.baseAddress, xn, Int64(hidden), 1, c.rmsNormEps)
+                }
+            }}}}}}}}}
+        }
+        position += n
+        var logits = [Float](repeating: 0, count: c.vocabSize)
+        xn.withUnsafeBufferPointer { xnb in
+            logits.withUnsafeMutableBufferPointer { lb in matmul(model.output, xnb.baseAddress!, 1, lb.baseAddress!) }
+        }
+        return logits
+    }
+}

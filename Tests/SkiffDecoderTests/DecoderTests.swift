@@ -1,0 +1,190 @@
+import Foundation
+import SkiffModelFiles
+import SkiffTokenizer
+import Testing
+@testable import SkiffDecoder
+
+/// The repository root (three levels above this file).
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+/// Installed by tools/setup.sh.
+let smolLMPath = repoRoot.appendingPathComponent("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
+
+/// Loaded once for the whole suite (read-only, shareable).
+let smolLM: Result<LlamaModel, DecoderError> = Result { () throws(DecoderError) in try LlamaModel(path: smolLMPath) }
+
+struct GreedyFixture: Decodable {
+    struct Case: Decodable {
+        var text: String
+        var prompt: [Int]
+        var greedy: [Int]
+    }
+    var steps: Int
+    var logit_prompts: Int
+    var cases: [Case]
+}
+
+func fixtureURL(_ name: String) throws -> URL {
+    try #require(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures"))
+}
+
+func greedyFixture() throws -> GreedyFixture {
+    try JSONDecoder().decode(GreedyFixture.self, from: Data(contentsOf: fixtureURL("smollm2_greedy.json")))
+}
+
+/// Greedy continuation without stop tokens (the fixture ignores them too).
+func greedyTokens(_ session: DecoderSession, prompt: [Int], steps: Int) throws -> ([Int], [Float]) {
+    var logits = try session.prefill([.tokens(prompt)])
+    let first = logits
+    var out: [Int] = []
+    for _ in 0..<steps {
+        let token = try #require(Sampler.argmax(logits))
+        out.append(token)
+        logits = try session.step(token)
+    }
+    return (out, first)
+}
+
+@Suite("SmolLM2-135M against llama.cpp", .serialized)
+struct SmolLMDecoderTests {
+    /// Exact agreement holds while both engines' float arithmetic agrees bit for bit: the
+    /// logits are identical (not just close) through the first 7 cached positions. From 8
+    /// positions on they differ in the last bits, most likely because llama.cpp's softmax
+    /// switches from libm `expf` to its own 8-lane exp approximation for rows of 8 or more
+    /// (reproducing that bit for bit would mean copying ggml's routine); the last-bit
+    /// differences then flip an occasional rounding in the 8-bit activation quantization,
+    /// which moves logits by up to ~1 and can swap near-tied tokens. So the fixture's greedy
+    /// tokens are checked teacher-forced: at every step Skiff must predict llama.cpp's token
+    /// given llama.cpp's history, for >= 95% of the 22 x 64 steps (measured: 97.0%).
+    @Test("prompt tokens equal llama.cpp's; next-token predictions agree with llama.cpp's greedy tokens")
+    func greedyMatchesLlamaCpp() throws {
+        let model = try smolLM.get()
+        let tokenizer = try #require(model.tokenizer)
+        let fixture = try greedyFixture()
+        #expect(fixture.cases.count >= 20 && fixture.steps >= 64)
+        let session = DecoderSession(model: model, capacity: 512)
+        var agree = 0, total = 0, exactSequences = 0
+        for (i, c) in fixture.cases.enumerated() {
+            #expect(tokenizer.encode(c.text) == c.prompt, "prompt \(i) tokenizes differently from llama.cpp")
+            session.reset()
+            var logits = try session.prefill([.tokens(c.prompt)])
+            var caseAgree = 0
+            for expected in c.greedy {
+                if Sampler.argmax(logits) == expected { caseAgree += 1 }
+                logits = try session.step(expected)
+            }
+            agree += caseAgree
+            total += c.greedy.count
+            if caseAgree == c.greedy.count { exactSequences += 1 }
+        }
+        let rate = Double(agree) / Double(total)
+        print("SmolLM2 vs llama.cpp: \(agree)/\(total) teacher-forced greedy steps agree (\(rate)); \(exactSequences)/\(fixture.cases.count) prompts agree on all \(fixture.steps) steps")
+        #expect(rate >= 0.95)
+    }
+
+    @Test("short sequences: logits bit-identical to llama.cpp; first-step logits within 1.5 (max) / 0.3 (mean)")
+    func logitsMatchLlamaCpp() throws {
+        let model = try smolLM.get()
+        let fixture = try greedyFixture()
+        let data = try Data(contentsOf: fixtureURL("smollm2_logits.bin"))
+        let vocab = model.config.vocabSize
+        #expect(data.count == (fixture.logit_prompts + 1) * vocab * 4)
+        let reference: [Float] = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let session = DecoderSession(model: model, capacity: 512)
+        // Row 0: "The quick brown fox" (4 tokens), where both engines' arithmetic agrees exactly.
+        let short = try session.prefill([.tokens(fixture.cases[1].prompt)])
+        #expect(short == Array(reference[0..<vocab]))
+        for i in 0..<fixture.logit_prompts {
+            session.reset()
+            let logits = try session.prefill([.tokens(fixture.cases[i].prompt)])
+            let expected = Array(reference[(i + 1) * vocab..<(i + 2) * vocab])
+            let diffs = zip(logits, expected).map { abs($0 - $1) }
+            let maxDiff = diffs.max() ?? .infinity
+            let meanDiff = diffs.reduce(0, +) / Float(vocab)
+            #expect(maxDiff < 1.5 && meanDiff < 0.3, "prompt \(i): max |Δlogit| = \(maxDiff), mean \(meanDiff)")
+        }
+    }
+
+    @Test func batchedPromptEqualsTokenByToken() throws {
+        let model = try smolLM.get()
+        let prompt = Array(try greedyFixture().cases[21].prompt.prefix(100))
+        let batched = DecoderSession(model: model, capacity: 128, batchSize: 32)
+        let a = try batched.prefill([.tokens(prompt)])
+        let single = DecoderSession(model: model, capacity: 128, batchSize: 1)
+        let b = try single.prefill([.tokens(prompt)])
+        #expect(a == b)
+    }
+
+    @Test func embeddingsInputEqualsTokens() throws {
+        let model = try smolLM.get()
+        let prompt = [1, 9690, 198, 2683, 359]
+        let hidden = model.config.hiddenSize
+        var rows = [Float](repeating: 0, count: prompt.count * hidden)
+        rows.withUnsafeMutableBufferPointer { p in
+            for (i, id) in prompt.enumerated() { model.embedding.row(id, into: p.baseAddress! + i * hidden) }
+        }
+        let a = try DecoderSession(model: model, capacity: 16).prefill([.tokens(prompt)])
+        let b = try DecoderSession(model: model, capacity: 16).prefill([.tokens([1]), .embeddings(Array(rows[hidden...]), count: 4)])
+        #expect(a == b)
+    }
+
+    @Test func stopsAtEndOfTurnAndRespectsMask() throws {
+        let model = try smolLM.get()
+        let tokenizer = try #require(model.tokenizer)
+        let prompt = tokenizer.encode(ChatTemplate(jinja: tokenizer.chatTemplateSource).render([ChatMessage(role: .user, content: "What's 2+2? Answer with a number only.")]))
+        var iterator = try TokenIterator(session: DecoderSession(model: model, capacity: 256), prompt: [.tokens(prompt)], parameters: .greedy(maxTokens: 100))
+        var tokens: [Int] = []
+        while let t = try iterator.next() { tokens.append(t) }
+        #expect(tokens.count < 100, "generation should end at <|im_end|>")
+        #expect(!tokens.contains(2))
+        // A mask that only allows digits forces a digit first.
+        let digits = Set((0...9).compactMap { tokenizer.id(of: String($0)) })
+        let mask = ClosureLogitsProcessor { logits, _ in
+            for i in logits.indices where !digits.contains(i) { logits[i] = -.infinity }
+        }
+        var masked = try TokenIterator(session: DecoderSession(model: model, capacity: 256), prompt: [.tokens(prompt)],
+                                       parameters: .greedy(maxTokens: 3), logitsProcessor: mask)
+        var out: [Int] = []
+        while let t = try masked.next() { out.append(t) }
+        #expect(out.count == 3 && out.allSatisfy(digits.contains))
+    }
+
+    @Test func seededSamplingIsReproducible() throws {
+        let model = try smolLM.get()
+        let params = GenerationParameters(maxTokens: 12, temperature: 0.9, topK: 40, topP: 0.9, seed: 42)
+        func run(_ p: GenerationParameters) throws -> [Int] {
+            var it = try TokenIterator(session: DecoderSession(model: model, capacity: 64), prompt: [.tokens([1, 504, 2365])], parameters: p)
+            var out: [Int] = []
+            while let t = try it.next() { out.append(t) }
+            return out
+        }
+        let a = try run(params), b = try run(params)
+        var other = params
+        other.seed = 7
+        #expect(a == b && a.count == 12)
+        #expect(try run(other) != a)
+    }
+
+    @Test func streamDeliversTokensAndCancels() async throws {
+        let model = try smolLM.get()
+        let stream = TokenStream { try TokenIterator(session: DecoderSession(model: model, capacity: 64), prompt: [.tokens([1, 504])], parameters: .greedy(maxTokens: 40)) }
+        var received: [Int] = []
+        for try await token in stream {
+            received.append(token)
+            if received.count == 5 { break }  // ends the stream; generation stops
+        }
+        #expect(received.count == 5)
+        var it = try TokenIterator(session: DecoderSession(model: model, capacity: 64), prompt: [.tokens([1, 504])], parameters: .greedy(maxTokens: 5))
+        var direct: [Int] = []
+        while let t = try it.next() { direct.append(t) }
+        #expect(direct == received)
+    }
+
+    @Test func contextLimitAndBadTokensAreErrors() throws {
+        let model = try smolLM.get()
+        let session = DecoderSession(model: model, capacity: 4)
+        #expect(throws: DecoderError.self) { try session.prefill([.tokens([1, 2, 3, 4, 5])]) }
+        #expect(throws: DecoderError.self) { try session.prefill([.tokens([99_999])]) }
+        #expect(throws: DecoderError.self) { try session.prefill([.embeddings([1, 2, 3], count: 1)]) }
+    }
+}
