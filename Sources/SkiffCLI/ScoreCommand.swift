@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SkiffScoring
+import SkiffJSON
 
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -144,7 +145,7 @@ struct ScoreCommand: ParsableCommand {
                 let hypothesis: JSONValue
                 if let o = outputs[key] { hypothesis = try reader.fields(at: o) } else {
                     missing.append(key)
-                    hypothesis = .object([])
+                    hypothesis = .object(JSONObject())
                 }
                 documents.append((key, scorer.score(reference: try reader.fields(at: t), hypothesis: hypothesis)))
             }

@@ -2,7 +2,8 @@ public import Foundation
 #if canImport(FoundationXML)
 internal import FoundationXML
 #endif
-public import SkiffOCR
+import SkiffOCR
+public import SkiffJSON
 
 /// The text formats Skiff reads for scoring.
 public enum TextFormat: String, Sendable, Codable, CaseIterable {

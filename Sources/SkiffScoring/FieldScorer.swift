@@ -1,3 +1,5 @@
+public import SkiffJSON
+
 /// A named rule applied to every field value on both sides before matching.
 public enum FieldNormalizer: String, CaseIterable, Sendable, Codable {
     /// Trim and collapse runs of white space to one space.
@@ -119,15 +121,15 @@ public struct FieldScorer: Sendable {
         if value.isFalsy { return .dict([]) }
         switch value {
         case .object(let members):
-            let keys = members.map(\.key).sorted { a, b in
+            let keys = members.keys.sorted { a, b in
                 let (la, lb) = (a.unicodeScalars.count, b.unicodeScalars.count)
                 if la != lb { return la > lb }
                 return b.unicodeScalars.lexicographicallyPrecedes(a.unicodeScalars)
             }
             var result: [(String, NormalizedValue)] = []
             for key in keys {
-                guard let member = members.last(where: { $0.key == key }) else { continue }
-                let v = normalize(member.value)
+                guard let member = members[key] else { continue }
+                let v = normalize(member)
                 guard v.isTruthy else { continue }
                 if case .dict = v {
                     result.append((key, .dicts([v])))
@@ -151,31 +153,6 @@ public struct FieldScorer: Sendable {
             })
         default:
             return .strings([normalizers.reduce(value.pythonString.pythonStripped) { $1.apply($0) }])
-        }
-    }
-}
-
-extension JSONValue {
-    /// Python truthiness after `json.loads`.
-    var isFalsy: Bool {
-        switch self {
-        case .null: true
-        case .bool(let b): !b
-        case .number(let s): Double(s) == 0
-        case .string(let s): s.isEmpty
-        case .array(let a): a.isEmpty
-        case .object(let o): o.isEmpty
-        }
-    }
-
-    /// Python's `str()` of the loaded value (scalars only are used).
-    var pythonString: String {
-        switch self {
-        case .string(let s): s
-        case .number(let s): s
-        case .bool(let b): b ? "True" : "False"
-        case .null: "None"
-        case .array, .object: ""
         }
     }
 }

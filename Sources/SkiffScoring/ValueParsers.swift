@@ -1,7 +1,7 @@
 /// Reads amounts written the ways receipts and invoices write them.
-enum AmountParser {
+public enum AmountParser {
     /// `RM 4.95` → `4.95`, `1.234,56` → `1234.56`, `$8.20` → `8.20`, `9` → `9.00`; nil if not an amount.
-    static func decimal(_ text: String) -> String? {
+    public static func decimal(_ text: String) -> String? {
         var s = Substring(text.trimmingWhitespace)
         // Currency: a symbol or a 2–3 letter code before or after the number.
         for code in ["MYR", "USD", "EUR", "GBP", "RM", "US$", "$", "€", "£", "¥", "₹"] {
@@ -59,11 +59,11 @@ enum AmountParser {
 }
 
 /// Reads dates in the formats found on receipts and invoices; day before month when ambiguous.
-enum DateParser {
+public enum DateParser {
     static let months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
     /// `25/12/2018`, `18-11-18`, `05 MAR 2018`, `24-MAR-2018`, `2018-03-23`, `20180304`, `25032018`, `March 5, 2018` → ISO.
-    static func iso(_ text: String) -> String? {
+    public static func iso(_ text: String) -> String? {
         let s = text.trimmingWhitespace.uppercased()
         if s.count == 8, s.allSatisfy({ $0.isASCII && $0.isNumber }) {
             let d = Array(s).map { Int(String($0)) ?? 0 }

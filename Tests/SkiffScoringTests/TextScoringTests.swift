@@ -1,4 +1,5 @@
 import Foundation
+import SkiffJSON
 @testable import SkiffScoring
 import Testing
 
@@ -192,7 +193,7 @@ struct FieldScoringTests {
     }
 
     @Test func malformedJSONSaysWhere() {
-        #expect(throws: ScoringError.malformed(path: "f.json", location: "2:9", reason: "invalid JSON: expected ',' or '}'")) {
+        #expect(throws: ScoringError.malformed(path: "f.json", location: "2:9", reason: "invalid JSON: unexpected '\"' in an object, expected ',' or '}'")) {
             try JSONValue.parse(Array("{\"a\": 1,\n \"b\": 2 \"c\": 3}".utf8), path: "f.json")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffJSON
 import SkiffScoring
 import Testing
 
