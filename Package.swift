@@ -64,13 +64,20 @@ let package = Package(
         // bit-parallel edit distance, readers for text/CSV/OCR JSON/ALTO/PAGE, JSON and HTML reports.
         .target(
             name: "SkiffScoring",
-            dependencies: ["SkiffOCR"],
+            dependencies: ["SkiffOCR", "SkiffJSON"],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
+        // Extraction: decode → OCR passes → an engine (rules now, models later) → schema-valid JSON
+        // with provenance; evaluation sets and the regex baseline.
+        .target(
+            name: "SkiffExtraction",
+            dependencies: ["SkiffImage", "SkiffOCR", "SkiffJSON", "SkiffSchema", "SkiffScoring"],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // The library product: batch processing on top of the modules above.
         .target(
             name: "Skiff",
             dependencies: [
                 "SkiffImage", "SkiffOCR", "SkiffScoring", "SkiffJSON", "SkiffSchema", "SkiffDecoder",
+                "SkiffExtraction",
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // JSON values with exact numbers and key order; a byte-level parser and serializer.
@@ -101,7 +108,7 @@ let package = Package(
         .testTarget(
             name: "SkiffOCRTests", dependencies: ["Skiff"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SkiffScoringTests", dependencies: ["SkiffScoring"],
+            name: "SkiffScoringTests", dependencies: ["SkiffScoring", "SkiffJSON"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffJSONTests", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),

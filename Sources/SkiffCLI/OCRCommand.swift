@@ -140,7 +140,7 @@ final class OutputSink: @unchecked Sendable {
             }
             lock.unlock()
             do {
-                try writeAtomically(data, to: outDirectory.appendingPathComponent(name))
+                try AtomicFile.write(data, to: outDirectory.appendingPathComponent(name))
             } catch {
                 lock.lock()
                 writeFailures += 1

@@ -5,6 +5,6 @@ struct SkiffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff",
         abstract: "Scanned invoices and receipts to JSON, on this machine.",
-        subcommands: [OCRCommand.self, TilesCommand.self, ScoreCommand.self, SchemaCommand.self,
+        subcommands: [ExtractCommand.self, EvalCommand.self, OCRCommand.self, TilesCommand.self, ScoreCommand.self, SchemaCommand.self,
                       GenerateCommand.self, BenchCommand.self])
 }

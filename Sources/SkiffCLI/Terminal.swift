@@ -53,13 +53,6 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// Writes a file so that readers never see it half-written: a temporary
-/// file in the same folder, then a rename.
-func writeAtomically(_ data: Data, to url: URL) throws {
-    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    try data.write(to: url, options: [.atomic])
-}
-
 /// Formats seconds for people.
 func formatSeconds(_ seconds: Double) -> String {
     seconds < 10 ? String(format: "%.2f s", seconds) : String(format: "%.1f s", seconds)

@@ -64,7 +64,7 @@ struct TilesCommand: ParsableCommand {
                     name = String(format: "%@-p%d-%02d-thumbnail.png", stem, page.index, n)
                 }
                 do {
-                    try writeAtomically(try tile.image.pngData(), to: folder.appendingPathComponent(name))
+                    try AtomicFile.write(try tile.image.pngData(), to: folder.appendingPathComponent(name))
                 } catch {
                     printError("skiff: cannot write \(name): \(error)")
                     throw ExitCode(1)

@@ -1,0 +1,114 @@
+public import ArgumentParser
+import Foundation
+import Skiff
+
+extension EngineChoice: ExpressibleByArgument {}
+extension ExtractionOutputFormat: ExpressibleByArgument {}
+
+/// Where the bundled schemas are: next to the executable's package when run from a
+/// checkout (`.build/release/skiff`), or the current folder.
+func bundledSchema(_ name: String) -> String {
+    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var folder = executable.deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = folder.appendingPathComponent("schemas").appendingPathComponent(name)
+        if FileManager.default.fileExists(atPath: candidate.path) { return candidate.path }
+        folder = folder.deletingLastPathComponent()
+    }
+    return "schemas/" + name
+}
+
+struct ExtractCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "extract",
+        abstract: "Extract schema-valid JSON from scanned invoices and receipts.",
+        discussion: """
+            For each input, OUT/<stem>.json holds exactly the extracted document (it validates \
+            against the schema) and OUT/<stem>.provenance.json where each field came from (page, \
+            box, words, raw text, confidence, warnings). --format jsonl or csv writes one combined \
+            OUT/extracted.jsonl or OUT/extracted.csv instead. An input whose output is newer than \
+            it is skipped unless --force, so a stopped run resumes; every file is written under a \
+            temporary name and renamed into place. A failing input gets OUT/<stem>.error.json and \
+            the others go on. Exit status 1 if any input failed.
+            """)
+
+    @Argument(help: "Image files or folders.")
+    var inputs: [String]
+
+    @Option(help: "The JSON Schema to fill (default: the bundled schemas/receipt.json).")
+    var schema: String?
+
+    @Option(help: "Output folder.")
+    var out: String = "out"
+
+    @Option(help: "json (a file per input), jsonl or csv (one combined file).")
+    var format: ExtractionOutputFormat = .json
+
+    @Option(help: "auto, vision or tesseract.")
+    var engine: EngineChoice = .auto
+
+    @Option(help: "Files processed at once.")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Tesseract models to read each page with, comma-separated (fast, standard or a path); their readings vote.")
+    var ocr: String = "fast,standard"
+
+    @Flag(help: "Redo inputs whose output is up to date.")
+    var force = false
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard !ocrPasses.isEmpty else { throw ValidationError("--ocr needs at least one model") }
+    }
+
+    var ocrPasses: [TesseractConfiguration] {
+        ocr.split(separator: ",").map {
+            TesseractConfiguration(model: TesseractModel(argument: String($0).trimmingCharacters(in: .whitespaces)),
+                                   pageSegmentationMode: 4)
+        }
+    }
+
+    func run() async throws {
+        let (files, missing) = InputFiles.collect(inputs)
+        for path in missing { printError("skiff: \(path): no such file or folder") }
+        if files.isEmpty {
+            printError("skiff: no input images found")
+            throw ExitCode(1)
+        }
+        let pipeline: ExtractionPipeline
+        do {
+            let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema("receipt.json"))
+            pipeline = try ExtractionPipeline(schema: schema, engine: engine, passes: ocrPasses, jobs: jobs)
+        } catch {
+            printError("skiff extract: \(error)")
+            throw ExitCode(2)
+        }
+        let batch = ExtractionBatch(pipeline: pipeline, output: URL(fileURLWithPath: out), format: format,
+                                    force: force, jobs: jobs)
+        let progress = ProgressReporter(total: files.count, quiet: quiet)
+        let summary: ExtractionBatch.Summary
+        do {
+            summary = try await batch.run(files) { outcome in
+                var failure: String?
+                if case .failed(let reason) = outcome.status { failure = "\(outcome.input.url.path): \(reason)" }
+                progress.finished(outcome.input.relativePath, failure: failure)
+            }
+        } catch {
+            progress.end()
+            printError("skiff extract: \(error)")
+            throw ExitCode(2)
+        }
+        progress.end()
+        let failures = summary.failures.count + missing.count
+        if !quiet {
+            printError(String(format: "skiff extract: %d file(s): %d extracted, %d up to date, %d failed in %@ (%.1f files/min)",
+                              summary.files, summary.extracted, summary.skipped, failures,
+                              formatSeconds(summary.seconds), summary.filesPerMinute))
+            for failure in summary.failures { printError("  failed: \(failure)") }
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,317 @@
+import Foundation
+import SkiffScoring
+
+/// A possible value for a field, found on the page by a rule.
+public struct Candidate: Sendable, Hashable {
+    public var kind: FieldKind
+    /// The text as printed (the matched part of the line).
+    public var raw: String
+    /// ISO date or plain decimal, when the kind has one; otherwise the raw text, spaces collapsed.
+    public var normalized: String
+    public var span: SourceSpan
+    /// How strongly the rule that found it points at this field, 0–1.
+    public var strength: Double
+    /// The rule, in words, for provenance.
+    public var rule: String
+}
+
+/// Finds candidates for each field kind in recognised lines, with cues that hold for
+/// receipts and invoices in general: keywords (in English, German, French, Malay where
+/// receipts use them), position on the page, and value shapes. Written by hand because
+/// the rules are the product here; each one is small and named in the provenance.
+struct CandidateFinder {
+    let lines: [SourceLine]
+
+    func candidates(for kind: FieldKind) -> [Candidate] {
+        switch kind {
+        case .total: totals()
+        case .subtotal: amounts(cues: Self.subtotalCues, kind: .subtotal)
+        case .tax: amounts(cues: Self.taxCues, kind: .tax)
+        case .date: dates(due: false)
+        case .dueDate: dates(due: true)
+        case .company: companies()
+        case .address: addresses()
+        case .invoiceNumber: invoiceNumbers()
+        case .currency: currencies()
+        case .other: []
+        }
+    }
+
+    // MARK: Amounts
+
+    /// Lines whose amount is never the total: sub-totals, tax breakdowns, payment and change.
+    static let notTotal = ["SUB", "EXCL", "CHANGE", "CASH", "TENDER", "CARD", "PAID", "ROUNDING ADJ", "ADJUSTMENT",
+                           "DISCOUNT", "SAVING", "QTY", "QUANTITY", "ITEM", "TOTAL GST", "TOTAL TAX", "GST SUMMARY",
+                           "TAX SUMMARY", "GST @", "VAT @", "NETTO", "BEFORE", "POINTS", "BALANCE B/F"]
+    /// Cues for the amount payable, strongest first.
+    static let totalTiers: [(cues: [String], strength: Double)] = [
+        (["ROUNDED TOTAL", "TOTAL ROUNDED", "TOTAL AFTER ROUND", "ROUNDED AMOUNT", "NETT TOTAL", "NET TOTAL"], 1.0),
+        (["GRAND TOTAL", "TOTAL AMOUNT", "TOTAL AMT", "TOTAL PAYABLE", "TOTAL DUE", "AMOUNT DUE", "BALANCE DUE",
+          "AMOUNT PAYABLE", "TOTAL INCL", "TOTAL (INCL", "TOTAL SALES", "INCLUSIVE", "GESAMTBETRAG",
+          "RECHNUNGSBETRAG", "ZAHLBETRAG", "BRUTTO", "MONTANT TTC", "TOTAL TTC", "JUMLAH"], 0.85),
+        (["TOTAL", "TOTA1", "TOTAI", "T0TAL", "SUMME", "AMOUNT"], 0.7),
+        (["NETT", "TTL"], 0.5),
+    ]
+    static let subtotalCues = ["SUBTOTAL", "SUB TOTAL", "SUB-TOTAL", "NET AMOUNT", "NETTO", "TOTAL EXCL", "ZWISCHENSUMME"]
+    static let taxCues = ["GST", "VAT", "TAX", "MWST", "UST", "SST", "TVA"]
+
+    /// Numbers with two decimals: `30.90`, `1,234.56`, `1.234,56`, `-1.73`, `4, 50` (OCR spaces).
+    static func amountMatches(in text: String) -> [(range: Range<Int>, raw: String, value: String)] {
+        // Swift's Regex has no look-behind: a match glued to a digit, point or comma on its left is dropped.
+        let pattern = /-?\d{1,3}(?:[,. ]\d{3})*[.,] ?\d{2}(?!\d)|-?\d+[.,] ?\d{2}(?!\d)/
+        return text.matches(of: pattern).compactMap { m in
+            let raw = String(m.output)
+            let range = text.offsets(of: m.range)
+            guard !text.follows(range.lowerBound, oneOf: "0123456789.,"),
+                  let value = AmountParser.decimal(raw.replacingSpaces()) else { return nil }
+            return (range, raw, value)
+        }
+    }
+
+    func totals() -> [Candidate] {
+        var found: [Candidate] = []
+        var byLine: [[(range: Range<Int>, raw: String, value: String)]] = lines.map { Self.amountMatches(in: $0.text) }
+        for (i, line) in lines.enumerated() {
+            if Self.notTotal.contains(where: { line.upper.contains($0) }) && !line.upper.contains("ROUNDED TOTAL")
+                && !line.upper.contains("TOTAL ROUNDED") { continue }
+            guard let tier = Self.totalTiers.first(where: { $0.cues.contains(where: { line.upper.contains($0) }) }) else { continue }
+            // The amount is the last one on the line, or the first on the next line.
+            if let last = byLine[i].last {
+                found.append(candidate(.total, line, last, tier.strength, "last amount on a line with a total cue"))
+            } else if i + 1 < lines.count, lines[i + 1].pass == line.pass, let next = byLine[i + 1].first {
+                found.append(candidate(.total, lines[i + 1], next, tier.strength - 0.1, "amount below a total cue"))
+            }
+        }
+        if found.isEmpty {
+            // No cue read: the largest amount not on a payment line.
+            for (i, line) in lines.enumerated() where !Self.notTotal.contains(where: { line.upper.contains($0) }) {
+                for m in byLine[i] { found.append(candidate(.total, line, m, 0.3, "largest amount on the page")) }
+            }
+            let largest = found.map { Double($0.normalized) ?? 0 }.max() ?? 0
+            found.removeAll { (Double($0.normalized) ?? 0) < largest }
+        }
+        byLine.removeAll()
+        return found
+    }
+
+    func amounts(cues: [String], kind: FieldKind) -> [Candidate] {
+        lines.compactMap { line in
+            guard cues.contains(where: { line.upper.contains($0) }), !line.upper.contains("TOTAL") || kind == .subtotal,
+                  let last = Self.amountMatches(in: line.text).last else { return nil }
+            return candidate(kind, line, last, 0.7, "last amount on a line with a \(kind.rawValue) cue")
+        }
+    }
+
+    private func candidate(_ kind: FieldKind, _ line: SourceLine, _ m: (range: Range<Int>, raw: String, value: String),
+                           _ strength: Double, _ rule: String) -> Candidate {
+        Candidate(kind: kind, raw: m.raw, normalized: m.value, span: line.span(characters: m.range),
+                  strength: strength, rule: rule)
+    }
+
+    // MARK: Dates
+
+    static let dueCues = ["DUE", "PAYABLE BY", "PAY BY", "FÄLLIG", "FAELLIG", "ZAHLBAR BIS", "ÉCHÉANCE"]
+
+    /// Dates as receipts and invoices print them; each match is checked by `DateParser`.
+    static func dateMatches(in text: String) -> [(range: Range<Int>, raw: String, value: String)] {
+        let month = "(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)[A-Z]*\\.?"
+        let patterns: [Regex<Substring>] = [
+            /\d{1,2} ?[\/\-.] ?\d{1,2} ?[\/\-.] ?(?:\d{4}|\d{2})(?!\d)/,
+            /\d{4}[\/\-.]\d{1,2}[\/\-.]\d{1,2}(?!\d)/,
+        ]
+        var results: [(range: Range<Int>, raw: String, value: String)] = []
+        let upper = text.uppercased()
+        for pattern in patterns {
+            for m in text.matches(of: pattern) {
+                let raw = String(m.output)
+                let range = text.offsets(of: m.range)
+                if !text.follows(range.lowerBound, oneOf: "0123456789"), let value = DateParser.iso(raw.replacingSpaces()) {
+                    results.append((range, raw, value))
+                }
+            }
+        }
+        // Month names: `05 MAR 2018`, `24-MAR-2018`, `March 4, 2025`.
+        let named = [
+            "\\d{1,2}[ \\-/]*\(month)[ \\-/,]*(?:\\d{4}|\\d{2})(?!\\d)",
+            "\(month) \\d{1,2},? \\d{4}(?!\\d)",
+        ]
+        for source in named {
+            guard let pattern = try? Regex(source) else { continue }
+            for m in upper.matches(of: pattern) {
+                let range = upper.offsets(of: m.range)
+                if upper.follows(range.lowerBound, oneOf: "0123456789") { continue }
+                let raw = String(text.dropFirst(range.lowerBound).prefix(range.count))
+                if let value = DateParser.iso(String(upper[m.range])) { results.append((range, raw, value)) }
+            }
+        }
+        return results.sorted { $0.range.lowerBound < $1.range.lowerBound }
+    }
+
+    func dates(due: Bool) -> [Candidate] {
+        var found: [Candidate] = []
+        for line in lines {
+            let isDue = Self.dueCues.contains(where: { line.upper.contains($0) })
+            if due != isDue { continue }
+            let hasCue = line.upper.contains("DATE") || line.upper.contains("DATUM") || line.upper.contains("TARIKH")
+            for m in Self.dateMatches(in: line.text) {
+                // Earlier lines first: the issue date heads the document, other dates follow.
+                let strength = (hasCue ? 0.8 : 0.6) - min(0.2, line.relativeTop * 0.2)
+                found.append(candidate(due ? .dueDate : .date, line, m, strength,
+                                       hasCue ? "date on a line with a date cue" : "date on the page"))
+            }
+        }
+        return found
+    }
+
+    // MARK: Company and address
+
+    /// Legal forms and trade words that mark a business name.
+    static let companyMarks = ["SDN BHD", "SDN. BHD", "SDN.BHD", " BHD", "S/B", "SDN", "ENTERPRISE", "TRADING", "RESTAURANT",
+                               "RESTORAN", "STORE", "MART", "SHOP", "STATIONERY", "BAKERIES", "BAKERY", "HARDWARE",
+                               "MARKETING", "SUPERMARKET", "PHARMACY", "BOOK", "HOLDINGS", "INDUSTRIES", "SERVICES",
+                               "CORPORATION", "COMPANY", " CO.", " LTD", "LIMITED", " INC", " LLC", "GMBH", " AG",
+                               " KG", "PTE", " PLC", "S.A.", "SARL", " CAFE", "KEDAI", "TRADERS", "CENTRE", "CENTER"]
+    /// Lines that are never the company or its address.
+    static let notCompany = ["RECEIPT", "INVOICE", "TAX", "WELCOME", "THANK", "TEL", "FAX", "PHONE", "DATE", "CASHIER",
+                             "RECHNUNG", "TABLE", "ORDER", "GST", "REG NO", "CO NO", "CO.REG", "COMPANY NO", "@", "WWW", "HTTP"]
+    static let addressStops = ["TEL", "FAX", "PHONE", "H/P", "HP:", "GST", "EMAIL", "E-MAIL", "@", "WWW", "HTTP",
+                               "INVOICE", "RECEIPT", "DATE", "CASHIER", "TABLE", "REG NO", "ROC", "TAX", "UST-ID", "VAT",
+                               "DOC NO", "BILL", "ORDER", "TIME"]
+
+    private func letterShare(_ text: String) -> Double {
+        let nonSpace = text.filter { !$0.isWhitespace }
+        return nonSpace.isEmpty ? 0 : Double(nonSpace.filter(\.isLetter).count) / Double(nonSpace.count)
+    }
+
+    /// The business name: a line near the top with a legal form or trade word, else the
+    /// first line that reads as a name.
+    func companies() -> [Candidate] {
+        var found: [Candidate] = []
+        for pass in Set(lines.map(\.pass)).sorted() {
+            let top = lines.filter { $0.pass == pass && $0.relativeTop < 0.4 }.prefix(12)
+            var marked = false
+            for line in top where line.text.filter(\.isLetter).count >= 4 {
+                let padded = " " + line.upper + " "
+                guard Self.companyMarks.contains(where: { padded.contains($0) }),
+                      !Self.notCompany.contains(where: { line.upper.contains($0) }) else { continue }
+                found.append(Candidate(kind: .company, raw: line.text, normalized: line.text.collapsingSpaces(),
+                                       span: line.span, strength: 0.8, rule: "line near the top with a legal form or trade word"))
+                marked = true
+                break
+            }
+            if marked { continue }
+            if let line = top.first(where: { line in line.text.count >= 4 && letterShare(line.text) >= 0.6
+                    && !Self.notCompany.contains(where: { line.upper.contains($0) })
+            }) {
+                found.append(Candidate(kind: .company, raw: line.text, normalized: line.text.collapsingSpaces(),
+                                       span: line.span, strength: 0.4, rule: "first line that reads as a name"))
+            }
+        }
+        return found
+    }
+
+    /// The lines after the company line up to a contact, tax or document cue, joined by spaces.
+    func addresses() -> [Candidate] {
+        var found: [Candidate] = []
+        for company in companies() {
+            let following = lines.filter {
+                $0.pass == company.span.pass && $0.page == company.span.page && $0.firstWord >= company.span.words.upperBound
+            }
+            var parts: [SourceLine] = []
+            for line in following.prefix(7) {
+                if Self.addressStops.contains(where: { line.upper.contains($0) }) || !Self.dateMatches(in: line.text).isEmpty { break }
+                // A registration number in brackets right under the name, e.g. `(65351-M)`.
+                if parts.isEmpty, line.text.count <= 24, line.text.contains(where: \.isNumber),
+                   line.text.hasPrefix("(") || letterShare(line.text) < 0.3 { continue }
+                if parts.isEmpty, Self.companyMarks.contains(where: (" " + line.upper + " ").contains) { continue }
+                parts.append(line)
+            }
+            guard let first = parts.first else { continue }
+            let span = parts.dropFirst().reduce(first.span) { $0.joined(with: $1.span) }
+            found.append(Candidate(kind: .address, raw: span.text, normalized: span.text.collapsingSpaces(), span: span,
+                                   strength: company.strength * 0.8, rule: "lines under the company up to a contact or tax line"))
+        }
+        return found
+    }
+
+    // MARK: Identifiers
+
+    static let invoiceNumberCues = ["INVOICE NO", "INVOICE NUMBER", "INVOICE #", "INVOICE:", "INV NO", "INV. NO", "INV#",
+                                    "BILL NO", "RECEIPT NO", "RECHNUNGSNUMMER", "RECHNUNGS-NR", "RECHNUNG NR", "RECHNUNG NR.",
+                                    "FACTURE N", "DOC NO", "NO. FAKTUR"]
+
+    func invoiceNumbers() -> [Candidate] {
+        var found: [Candidate] = []
+        for line in lines {
+            guard let cue = Self.invoiceNumberCues.first(where: line.upper.contains),
+                  let cueRange = line.upper.range(of: cue) else { continue }
+            let after = line.upper.distance(from: line.upper.startIndex, to: cueRange.upperBound)
+            // The first word after the cue that holds a digit.
+            var offset = 0
+            for word in line.words {
+                defer { offset += word.text.count + 1 }
+                let start = offset
+                guard start + word.text.count > after, word.text.contains(where: \.isNumber) else { continue }
+                let cleaned = word.text.trimming(":#.,;")
+                guard !cleaned.isEmpty else { continue }
+                found.append(Candidate(kind: .invoiceNumber, raw: cleaned, normalized: cleaned,
+                                       span: line.span(characters: start..<(start + word.text.count)),
+                                       strength: 0.8, rule: "first word with a digit after “\(cue.lowercased())”"))
+                break
+            }
+        }
+        return found
+    }
+
+    static let currencies: [(mark: String, code: String)] = [
+        ("EUR", "EUR"), ("€", "EUR"), ("USD", "USD"), ("US$", "USD"), ("GBP", "GBP"), ("£", "GBP"), ("CHF", "CHF"),
+        ("MYR", "MYR"), ("RM", "MYR"), ("SGD", "SGD"), ("JPY", "JPY"), ("¥", "JPY"), ("INR", "INR"), ("₹", "INR"),
+        ("$", "USD"),
+    ]
+
+    func currencies() -> [Candidate] {
+        for (mark, code) in Self.currencies {
+            for line in lines {
+                guard let range = line.upper.range(of: mark) else { continue }
+                let start = line.upper.distance(from: line.upper.startIndex, to: range.lowerBound)
+                // A letter code must stand alone (not the `RM` in `FORMAT`).
+                if mark.first?.isLetter == true {
+                    let before = start > 0 ? Array(line.upper)[start - 1] : " "
+                    let afterIndex = start + mark.count
+                    let chars = Array(line.upper)
+                    let after: Character = afterIndex < chars.count ? chars[afterIndex] : " "
+                    if before.isLetter || after.isLetter { continue }
+                }
+                return [Candidate(kind: .currency, raw: String(line.text.dropFirst(start).prefix(mark.count)),
+                                  normalized: code, span: line.span(characters: start..<(start + mark.count)),
+                                  strength: 0.6, rule: "currency code or symbol")]
+            }
+        }
+        return []
+    }
+}
+
+extension String {
+    /// Character offsets of an index range of this string.
+    func offsets(of range: Range<String.Index>) -> Range<Int> {
+        let start = distance(from: startIndex, to: range.lowerBound)
+        return start..<(start + distance(from: range.lowerBound, to: range.upperBound))
+    }
+
+    func replacingSpaces() -> String { filter { $0 != " " } }
+
+    func collapsingSpaces() -> String { split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+
+    /// Whether the character just before `offset` is one of `set`.
+    func follows(_ offset: Int, oneOf set: String) -> Bool {
+        guard offset > 0 else { return false }
+        return set.contains(self[index(startIndex, offsetBy: offset - 1)])
+    }
+
+    func trimming(_ set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import SkiffJSON
+public import SkiffScoring
+
+/// Runs extraction over an evaluation set and scores it next to the regex baseline, both on
+/// the OCR and on the ground-truth text (what OCR errors cost), with the OCR's own CER.
+public struct Evaluator: Sendable {
+    public let pipeline: ExtractionPipeline
+    public let jobs: Int
+
+    public init(pipeline: ExtractionPipeline, jobs: Int = 1) {
+        self.pipeline = pipeline
+        self.jobs = max(1, jobs)
+    }
+
+    public struct DocumentResult: Sendable {
+        public var name: String
+        public var expected: [String: String]
+        public var skiff: [String: String] = [:]
+        public var baseline: [String: String] = [:]
+        public var skiffOnTruth: [String: String]?
+        public var baselineOnTruth: [String: String]?
+        /// The first OCR pass against the ground-truth lines (profile `casefold`).
+        public var ocr: TextScore?
+        public var warnings: [String] = []
+        public var error: String?
+        public var seconds = 0.0
+    }
+
+    public struct Report: Sendable {
+        public var documents: [DocumentResult]
+        public var skiff = FieldTally(), baseline = FieldTally()
+        public var skiffOnTruth = FieldTally(), baselineOnTruth = FieldTally()
+        public var ocr: ErrorCounts?
+        /// Wall-clock time of the whole run and the number of documents per minute.
+        public var seconds: Double
+        public var documentsPerMinute: Double { seconds > 0 ? Double(documents.count) * 60 / seconds : 0 }
+        public var hasTruthText: Bool { documents.contains { $0.skiffOnTruth != nil } }
+    }
+
+    public func run(_ items: [EvaluationItem], progress: @Sendable (DocumentResult) async -> Void) async -> Report {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var results: [DocumentResult?] = Array(repeating: nil, count: items.count)
+        await withTaskGroup(of: (Int, DocumentResult).self) { group in
+            var next = 0
+            func submit() {
+                let index = next
+                next += 1
+                group.addTask { (index, await evaluate(items[index], clock: clock)) }
+            }
+            while next < items.count && next < jobs { submit() }
+            while let (index, result) = await group.next() {
+                results[index] = result
+                await progress(result)
+                if next < items.count { submit() }
+            }
+        }
+        let documents = results.compactMap { $0 }
+        var report = Report(documents: documents, seconds: (clock.now - start).components.seconds.asDouble
+                            + Double((clock.now - start).components.attoseconds) * 1e-18)
+        var ocrCounts: [ErrorCounts] = []
+        for d in documents {
+            report.skiff.add(expected: d.expected, predicted: d.skiff)
+            report.baseline.add(expected: d.expected, predicted: d.baseline)
+            if let t = d.skiffOnTruth { report.skiffOnTruth.add(expected: d.expected, predicted: t) }
+            if let t = d.baselineOnTruth { report.baselineOnTruth.add(expected: d.expected, predicted: t) }
+            if let o = d.ocr { ocrCounts.append(o.characters) }
+        }
+        if !ocrCounts.isEmpty { report.ocr = ErrorCounts.sum(ocrCounts, profile: .casefold) }
+        return report
+    }
+
+    private func evaluate(_ item: EvaluationItem, clock: ContinuousClock) async -> DocumentResult {
+        let began = clock.now
+        var result = DocumentResult(name: item.name, expected: item.expected)
+        do {
+            let document = try pipeline.load(item.image)
+            let readings = try await pipeline.recognize(document)
+            let extraction = try pipeline.engine.extract(document, ocr: readings, schema: pipeline.schema)
+            result.skiff = Self.flatten(extraction.document)
+            result.warnings = extraction.warnings
+            if let first = readings.first { result.baseline = RegexBaseline.receiptFields(first) }
+            if let truth = item.groundTruth {
+                result.baselineOnTruth = RegexBaseline.receiptFields(truth)
+                let onTruth = try? pipeline.engine.extract(document, ocr: [truth], schema: pipeline.schema)
+                result.skiffOnTruth = onTruth.map { Self.flatten($0.document) } ?? [:]
+                if let first = readings.first {
+                    result.ocr = TextScorer(profile: .casefold).score(
+                        reference: truth.pages.map(\.text).joined(separator: "\n"),
+                        hypothesis: first.pages.map(\.text).joined(separator: "\n"))
+                }
+            }
+        } catch {
+            result.error = "\(error)"
+        }
+        let elapsed = clock.now - began
+        result.seconds = elapsed.components.seconds.asDouble + Double(elapsed.components.attoseconds) * 1e-18
+        return result
+    }
+
+    /// Leaf values by dotted path; strings as they are, other scalars as JSON text.
+    static func flatten(_ value: JSONValue, prefix: String = "") -> [String: String] {
+        switch value {
+        case .object(let o):
+            var out: [String: String] = [:]
+            for (k, v) in o.members {
+                out.merge(flatten(v, prefix: prefix.isEmpty ? k : prefix + "." + k)) { a, _ in a }
+            }
+            return out
+        case .string(let s): return [prefix: s]
+        case .null: return [:]
+        default: return [prefix: JSONSerializer.compact.string(from: value)]
+        }
+    }
+}
+
+private extension Int64 {
+    var asDouble: Double { Double(self) }
+}

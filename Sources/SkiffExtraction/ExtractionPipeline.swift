@@ -1,0 +1,104 @@
+public import Foundation
+public import SkiffImage
+public import SkiffOCR
+
+/// Which engine fills the schema.
+public enum EngineChoice: String, Sendable, CaseIterable {
+    /// The vision-language model when one is installed, else Tesseract.
+    case auto
+    /// The vision-language model only (an error when none is installed).
+    case vision
+    /// Tesseract and the rules, the baseline and fallback.
+    case tesseract
+}
+
+/// Decode → OCR passes → engine → validated JSON, for one file at a time; safe to call
+/// from many tasks at once (each OCR pass has its own pool of Tesseract engines).
+public final class ExtractionPipeline: Sendable {
+    public let schema: ExtractionSchema
+    public let engine: any ExtractionEngine
+    /// The OCR readings made of every page: several passes with different models read
+    /// different words right, and the rules let them vote.
+    public let passes: [TesseractConfiguration]
+    private let pools: [TesseractEnginePool]
+    private let loader: DocumentLoader
+
+    /// The default OCR passes: Tesseract's fast and standard English models, single-column
+    /// layout (psm 4), which together hold more of the true field values than either alone.
+    public static let defaultPasses: [TesseractConfiguration] = [
+        TesseractConfiguration(model: .fast, pageSegmentationMode: 4),
+        TesseractConfiguration(model: .standard, pageSegmentationMode: 4),
+    ]
+
+    public init(schema: ExtractionSchema, engine choice: EngineChoice = .auto,
+                passes: [TesseractConfiguration] = ExtractionPipeline.defaultPasses, jobs: Int = 1,
+                decoding: DecodingOptions = .default) throws(ExtractionError) {
+        switch choice {
+        case .vision:
+            throw .engineUnavailable("no vision-language model is installed (the vision engine is not built yet); use --engine tesseract or auto")
+        case .auto, .tesseract:
+            engine = RuleEngine()
+        }
+        guard !passes.isEmpty else { throw .engineUnavailable("no OCR pass configured") }
+        self.schema = schema
+        self.passes = passes
+        loader = DocumentLoader(options: decoding)
+        pools = passes.map { TesseractEnginePool(configuration: $0, capacity: max(1, jobs)) }
+        for (pool, pass) in zip(pools, passes) {
+            do {
+                try pool.warmUp()
+            } catch {
+                throw .engineUnavailable("Tesseract (\(Self.describe(pass))): \(error)")
+            }
+        }
+    }
+
+    static func describe(_ pass: TesseractConfiguration) -> String {
+        "tesseract \(pass.model) psm \(pass.pageSegmentationMode)"
+    }
+
+    /// Extracts one file. Decoding and OCR failures come back as `.input` errors naming the file.
+    public func extract(contentsOf url: URL) async throws(ExtractionError) -> Extraction {
+        try await extract(load(url))
+    }
+
+    public func extract(_ document: Document) async throws(ExtractionError) -> Extraction {
+        try engine.extract(document, ocr: engine.needsOCR ? await recognize(document) : [], schema: schema)
+    }
+
+    /// Reads every page with every OCR pass.
+    public func recognize(_ document: Document) async throws(ExtractionError) -> [OCRPass] {
+        var readings: [OCRPass] = []
+        for (pool, pass) in zip(pools, passes) {
+            var pages: [OCRPage] = []
+            for page in document.pages {
+                do {
+                    pages.append(try await pool.recognize(page.image, page: page.index))
+                } catch {
+                    throw .input(file: document.source, reason: "OCR (\(Self.describe(pass))): \(error)")
+                }
+            }
+            readings.append(OCRPass(name: Self.describe(pass), pages: pages))
+        }
+        return readings
+    }
+
+    /// Loads a file as a document, with decoding errors as `.input` errors naming the file.
+    public func load(_ url: URL) throws(ExtractionError) -> Document {
+        do {
+            return try loader.load(contentsOf: url)
+        } catch {
+            throw .input(file: url.path, reason: error.description.dropPrefix(url.path + ": "))
+        }
+    }
+}
+
+func readFile(_ path: String) throws -> [UInt8] {
+    Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+}
+
+extension String {
+    func dropPrefix(_ prefix: String) -> String {
+        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
+    }
+}
