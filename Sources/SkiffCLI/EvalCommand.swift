@@ -32,6 +32,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Write report.json and report.html into this folder.")
     var report: String?
 
+    @Option(help: "Keep OCR readings in this folder and reuse them on the next run.")
+    var ocrCache: String?
+
     @Flag(help: "No progress output.")
     var quiet = false
 
@@ -51,7 +54,7 @@ struct EvalCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let progress = ProgressReporter(total: items.count, quiet: quiet)
-        let result = await Evaluator(pipeline: pipeline, jobs: jobs).run(items) { document in
+        let result = await Evaluator(pipeline: pipeline, jobs: jobs, ocrCache: ocrCache.map { URL(fileURLWithPath: $0) }).run(items) { document in
             progress.finished(document.name, failure: document.error.map { "\(document.name): \($0)" })
         }
         progress.end()

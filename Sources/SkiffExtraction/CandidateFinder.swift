@@ -68,29 +68,43 @@ struct CandidateFinder {
         }
     }
 
+    static let paymentCues = ["CASH", "PAID", "TENDER", "CARD", "VISA", "MASTER", "PAYMENT"]
+
     func totals() -> [Candidate] {
         var found: [Candidate] = []
-        var byLine: [[(range: Range<Int>, raw: String, value: String)]] = lines.map { Self.amountMatches(in: $0.text) }
+        let byLine = lines.map { Self.amountMatches(in: $0.text) }
         for (i, line) in lines.enumerated() {
             if Self.notTotal.contains(where: { line.upper.contains($0) }) && !line.upper.contains("ROUNDED TOTAL")
                 && !line.upper.contains("TOTAL ROUNDED") { continue }
             guard let tier = Self.totalTiers.first(where: { $0.cues.contains(where: { line.upper.contains($0) }) }) else { continue }
-            // The amount is the last one on the line, or the first on the next line.
+            // The amount is the last one on the line, or the first on the next line. A line
+            // with several amounts is a row of a tax summary table more often than the total.
             if let last = byLine[i].last {
-                found.append(candidate(.total, line, last, tier.strength, "last amount on a line with a total cue"))
-            } else if i + 1 < lines.count, lines[i + 1].pass == line.pass, let next = byLine[i + 1].first {
+                let table = byLine[i].count > 1 ? 0.2 : 0
+                found.append(candidate(.total, line, last, tier.strength - table, "last amount on a line with a total cue"))
+            } else if i + 1 < lines.count, lines[i + 1].pass == line.pass, let next = byLine[i + 1].first,
+                      !Self.notTotal.contains(where: { lines[i + 1].upper.contains($0) }),
+                      !Self.paymentCues.contains(where: { lines[i + 1].upper.contains($0) }) {
                 found.append(candidate(.total, lines[i + 1], next, tier.strength - 0.1, "amount below a total cue"))
             }
         }
+        // What was paid breaks ties: cash handed over often equals the total exactly.
+        var paid = Set<String>()
+        for (i, line) in lines.enumerated() where Self.paymentCues.contains(where: { line.upper.contains($0) }) {
+            for m in byLine[i] { paid.insert(m.value) }
+        }
+        for i in found.indices where paid.contains(found[i].normalized) {
+            found[i].strength += 0.05
+            found[i].rule += ", equal to the amount paid"
+        }
         if found.isEmpty {
-            // No cue read: the largest amount not on a payment line.
-            for (i, line) in lines.enumerated() where !Self.notTotal.contains(where: { line.upper.contains($0) }) {
+            // No cue read: the largest amount on the page (what was paid, when nothing else is).
+            for (i, line) in lines.enumerated() where !line.upper.contains("CHANGE") {
                 for m in byLine[i] { found.append(candidate(.total, line, m, 0.3, "largest amount on the page")) }
             }
             let largest = found.map { Double($0.normalized) ?? 0 }.max() ?? 0
             found.removeAll { (Double($0.normalized) ?? 0) < largest }
         }
-        byLine.removeAll()
         return found
     }
 
@@ -183,34 +197,93 @@ struct CandidateFinder {
         return nonSpace.isEmpty ? 0 : Double(nonSpace.filter(\.isLetter).count) / Double(nonSpace.count)
     }
 
-    /// The business name: a line near the top with a legal form or trade word, else the
-    /// first line that reads as a name.
+    /// Legal forms that end a company name; a line that is only these (or a trade word
+    /// followed by them) continues the name on the line above.
+    static let legalForms = ["SDN BHD", "SDN. BHD", "SDN.BHD", "BHD", "S/B", "LTD", "LIMITED", "INC", "LLC", "GMBH", "AG",
+                             "PLT", "PTE", "PLC", "CO."]
+
+    /// The business name: a line near the top with a legal form or trade word (joined with the
+    /// line above when the name wraps), else the first line that reads as a name.
     func companies() -> [Candidate] {
         var found: [Candidate] = []
         for pass in Set(lines.map(\.pass)).sorted() {
-            let top = lines.filter { $0.pass == pass && $0.relativeTop < 0.4 }.prefix(12)
-            var marked = false
-            for line in top where line.text.filter(\.isLetter).count >= 4 {
+            let top = Array(lines.filter { $0.pass == pass && $0.relativeTop < 0.4 }.prefix(12))
+            let marked = top.indices.first { i in
+                let line = top[i]
                 let padded = " " + line.upper + " "
-                guard Self.companyMarks.contains(where: { padded.contains($0) }),
-                      !Self.notCompany.contains(where: { line.upper.contains($0) }) else { continue }
-                found.append(Candidate(kind: .company, raw: line.text, normalized: line.text.collapsingSpaces(),
-                                       span: line.span, strength: 0.8, rule: "line near the top with a legal form or trade word"))
-                marked = true
-                break
-            }
-            if marked { continue }
-            if let line = top.first(where: { line in line.text.count >= 4 && letterShare(line.text) >= 0.6
+                return line.text.filter(\.isLetter).count >= 4 && Self.companyMarks.contains(where: { padded.contains($0) })
                     && !Self.notCompany.contains(where: { line.upper.contains($0) })
-            }) {
-                found.append(Candidate(kind: .company, raw: line.text, normalized: line.text.collapsingSpaces(),
+            }
+            if let i = marked {
+                var parts = [top[i]]
+                let upper = Self.stripRegistration(top[i].upper)
+                let startsWithMark = Self.companyMarks.contains { (" " + upper).hasPrefix($0.hasPrefix(" ") ? $0 : " " + $0) }
+                let endsWithForm = Self.legalForms.contains { upper.hasSuffix($0) || upper.hasSuffix($0 + ".") }
+                if i > 0, startsWithMark && endsWithForm || top[i - 1].upper.hasSuffix("&"), isNameLine(top[i - 1]),
+                   adjacent(top[i - 1], top[i]) {
+                    parts.insert(top[i - 1], at: 0)
+                }
+                if top[i].upper.hasSuffix("&"), i + 1 < top.count, isNameLine(top[i + 1]), adjacent(top[i], top[i + 1]) {
+                    parts.append(top[i + 1])
+                }
+                let span = parts.dropFirst().reduce(parts[0].span) { $0.joined(with: $1.span) }
+                let name = Self.fixLegalForm(Self.stripRegistration(span.text))
+                found.append(Candidate(kind: .company, raw: name, normalized: name.collapsingSpaces(), span: span,
+                                       strength: 0.8, rule: "line near the top with a legal form or trade word"))
+            } else if let line = top.first(where: isNameLine) {
+                let name = Self.stripRegistration(line.text)
+                found.append(Candidate(kind: .company, raw: name, normalized: name.collapsingSpaces(),
                                        span: line.span, strength: 0.4, rule: "first line that reads as a name"))
             }
         }
         return found
     }
 
-    /// The lines after the company line up to a contact, tax or document cue, joined by spaces.
+    private func isNameLine(_ line: SourceLine) -> Bool {
+        line.text.count >= 3 && letterShare(line.text) >= 0.6 && !Self.notCompany.contains(where: { line.upper.contains($0) })
+    }
+
+    /// Whether `b` follows `a` closely, with no more than about one line's height between them.
+    private func adjacent(_ a: SourceLine, _ b: SourceLine) -> Bool {
+        let height = max(1, max(a.box.height, b.box.height))
+        return b.box.y0 - a.box.y1 <= height * 3 / 2
+    }
+
+    /// Drops a registration number printed after the name: `(139386 X)`, `(965752-T)`, `(72826444)`.
+    static func stripRegistration(_ text: String) -> String {
+        var s = text
+        while let open = s.lastIndex(of: "("), s[open...].filter(\.isNumber).count >= 4,
+              s[s.index(after: open)...].allSatisfy({ $0 != "(" }) {
+            s = String(s[..<open])
+        }
+        return s.trimming(" |.,:;-—")
+    }
+
+    /// `SON BHD`, `SDN GHD`, `SEN SHD` → `SDN BHD`: the commonest OCR slips in Malaysian legal forms.
+    static func fixLegalForm(_ text: String) -> String {
+        var words = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        for i in words.indices.dropLast() {
+            let a = words[i].uppercased().trimming("."), b = words[i + 1].uppercased().trimming(".")
+            let firstOK = ["SDN", "SON", "S0N", "SEN", "SDM", "5DN"].contains(a)
+            let secondOK = ["BHD", "GHD", "SHD", "8HD", "BHO", "BND", "BH0"].contains(b)
+            guard firstOK && secondOK, words[i].first?.isUppercase == true else { continue }
+            words[i] = "SDN" + String(words[i].drop(while: { $0 != "." }))
+            words[i + 1] = "BHD" + String(words[i + 1].drop(while: { $0 != "." }))
+        }
+        return words.joined(separator: " ")
+    }
+
+    static let streetWords = ["JALAN", "JLN", "LOT", "NO", "UNIT", "LEVEL", "LOT", "STREET", "ROAD", "AVENUE", "STRASSE",
+                              "STRAßE", "RUE", "BLOCK", "BLK", "FLOOR", "TAMAN", "KAWASAN", "LORONG", "PERSIARAN"]
+
+    /// A telephone number: 9 or more digits in groups (`016-5498845`, `+603-91 30 2672`).
+    static func hasPhoneNumber(_ text: String) -> Bool {
+        text.contains(/\+?\(?\d{2,4}\)?[- ]?\d{3,4}[- ]?\d{3,5}/) && text.filter(\.isNumber).count >= 9
+            && text.filter(\.isLetter).count <= 6
+    }
+
+    /// The lines after the company's: preamble without a number or street word skipped, then
+    /// consecutive lines up to a contact, tax or document cue, a phone number or a gap.
     func addresses() -> [Candidate] {
         var found: [Candidate] = []
         for company in companies() {
@@ -218,12 +291,26 @@ struct CandidateFinder {
                 $0.pass == company.span.pass && $0.page == company.span.page && $0.firstWord >= company.span.words.upperBound
             }
             var parts: [SourceLine] = []
-            for line in following.prefix(7) {
-                if Self.addressStops.contains(where: { line.upper.contains($0) }) || !Self.dateMatches(in: line.text).isEmpty { break }
-                // A registration number in brackets right under the name, e.g. `(65351-M)`.
-                if parts.isEmpty, line.text.count <= 24, line.text.contains(where: \.isNumber),
-                   line.text.hasPrefix("(") || letterShare(line.text) < 0.3 { continue }
-                if parts.isEmpty, Self.companyMarks.contains(where: (" " + line.upper + " ").contains) { continue }
+            var skipped = 0
+            for line in following.prefix(9) {
+                if let previous = parts.last, !adjacent(previous, line) { break }
+                if Self.addressStops.contains(where: { line.upper.contains($0) }) || !Self.dateMatches(in: line.text).isEmpty {
+                    break
+                }
+                // A long number: a phone number ends the address; before it, a registration number.
+                let longNumber = Self.hasPhoneNumber(line.text)
+                if longNumber && !parts.isEmpty { break }
+                if parts.isEmpty {
+                    let words = Set(line.upper.split(whereSeparator: { !$0.isLetter }).map(String.init))
+                    let registration = longNumber
+                        || line.text.count <= 28 && line.text.contains("(") && line.text.filter(\.isNumber).count >= 4
+                    let addressLike = line.text.contains(where: \.isNumber) || !words.isDisjoint(with: Self.streetWords)
+                    if registration || !addressLike {
+                        skipped += 1
+                        if skipped > 3 { break }
+                        continue
+                    }
+                }
                 parts.append(line)
             }
             guard let first = parts.first else { continue }

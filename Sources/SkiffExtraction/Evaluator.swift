@@ -1,4 +1,6 @@
-import Foundation
+public import Foundation
+import SkiffImage
+import SkiffOCR
 import SkiffJSON
 public import SkiffScoring
 
@@ -7,10 +9,38 @@ public import SkiffScoring
 public struct Evaluator: Sendable {
     public let pipeline: ExtractionPipeline
     public let jobs: Int
+    /// A folder keeping each document's OCR readings, so a rerun (after changing rules or
+    /// schema) skips recognition; nil to always recognise.
+    public let ocrCache: URL?
 
-    public init(pipeline: ExtractionPipeline, jobs: Int = 1) {
+    public init(pipeline: ExtractionPipeline, jobs: Int = 1, ocrCache: URL? = nil) {
         self.pipeline = pipeline
         self.jobs = max(1, jobs)
+        self.ocrCache = ocrCache
+    }
+
+    /// The readings of one document, from the cache when it holds all passes.
+    func readings(_ item: EvaluationItem, document: Document) async throws(ExtractionError) -> [OCRPass] {
+        let names = pipeline.passes.map(ExtractionPipeline.describe)
+        let files = names.map { name in
+            ocrCache?.appendingPathComponent(item.name + "." + name.replacingOccurrences(of: " ", with: "_") + ".json")
+        }
+        let decoder = JSONDecoder()
+        let cached = zip(names, files).compactMap { name, file -> OCRPass? in
+            guard let file, let data = try? Data(contentsOf: file), let pages = try? decoder.decode([OCRPage].self, from: data)
+            else { return nil }
+            return OCRPass(name: name, pages: pages)
+        }
+        if cached.count == names.count { return cached }
+        let fresh = try await pipeline.recognize(document)
+        if ocrCache != nil {
+            for (pass, file) in zip(fresh, files) {
+                guard let file, let data = try? JSONEncoder().encode(pass.pages) else { continue }
+                try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try? data.write(to: file, options: .atomic)
+            }
+        }
+        return fresh
     }
 
     public struct DocumentResult: Sendable {
@@ -76,7 +106,7 @@ public struct Evaluator: Sendable {
         var result = DocumentResult(name: item.name, expected: item.expected)
         do {
             let document = try pipeline.load(item.image)
-            let readings = try await pipeline.recognize(document)
+            let readings = try await readings(item, document: document)
             let extraction = try pipeline.engine.extract(document, ocr: readings, schema: pipeline.schema)
             result.skiff = Self.flatten(extraction.document)
             result.warnings = extraction.warnings

@@ -53,7 +53,7 @@ public final class ExtractionPipeline: Sendable {
         }
     }
 
-    static func describe(_ pass: TesseractConfiguration) -> String {
+    public static func describe(_ pass: TesseractConfiguration) -> String {
         "tesseract \(pass.model) psm \(pass.pageSegmentationMode)"
     }
 

@@ -72,6 +72,8 @@ struct SourceLine: Sendable {
     /// Upper-cased text for keyword tests (receipts mix cases freely).
     let upper: String
     let words: [OCRWord]
+    /// The union of the words' boxes.
+    let box: BoundingBox
     let firstWord: Int
     /// Character offset where each word starts in `text`.
     private let starts: [Int]
@@ -82,6 +84,7 @@ struct SourceLine: Sendable {
         self.index = index
         relativeTop = page.height > 0 ? Double(line.box.y0) / Double(page.height) : 0
         words = Array(page.words[line.words])
+        box = words.dropFirst().reduce(words.first?.box ?? line.box) { $0.union($1.box) }
         firstWord = line.words.lowerBound
         var offsets: [Int] = []
         var offset = 0
