@@ -116,6 +116,9 @@ let package = Package(
             name: "SkiffSchemaTests", dependencies: ["SkiffSchema", "SkiffJSON"], exclude: ["Fixtures"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "SkiffExtractionTests", dependencies: ["SkiffExtraction", "SkiffImage", "SkiffJSON", "SkiffOCR"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),
     ]
 )

@@ -23,4 +23,17 @@ public enum AtomicFile {
             throw error
         }
     }
+
+    /// Removes temporary files left by writers that were killed (their process is gone), so a
+    /// resumed run leaves a clean folder.
+    public static func removeAbandoned(in folder: URL) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
+        for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+            let parts = name.split(separator: ".")
+            guard parts.count >= 4, let pid = Int32(parts[parts.count - 3]), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+            }
+        }
+    }
 }

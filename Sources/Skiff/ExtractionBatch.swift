@@ -75,6 +75,7 @@ public struct ExtractionBatch: Sendable {
 
     public func run(_ inputs: [InputFile], report: @Sendable (Outcome) async -> Void) async throws -> Summary {
         try FileManager.default.createDirectory(at: resultFolder, withIntermediateDirectories: true)
+        AtomicFile.removeAbandoned(in: resultFolder)
         let stems = Self.stems(inputs)
         let clock = ContinuousClock()
         let start = clock.now

@@ -226,17 +226,24 @@ struct CandidateFinder {
                 if top[i].upper.hasSuffix("&"), i + 1 < top.count, isNameLine(top[i + 1]), adjacent(top[i], top[i + 1]) {
                     parts.append(top[i + 1])
                 }
-                let span = parts.dropFirst().reduce(parts[0].span) { $0.joined(with: $1.span) }
+                let spans = parts.map(nameSpan)
+                let span = spans.dropFirst().reduce(spans[0]) { $0.joined(with: $1) }
                 let name = Self.fixLegalForm(Self.stripRegistration(span.text))
                 found.append(Candidate(kind: .company, raw: name, normalized: name.collapsingSpaces(), span: span,
                                        strength: 0.8, rule: "line near the top with a legal form or trade word"))
             } else if let line = top.first(where: isNameLine) {
                 let name = Self.stripRegistration(line.text)
                 found.append(Candidate(kind: .company, raw: name, normalized: name.collapsingSpaces(),
-                                       span: line.span, strength: 0.4, rule: "first line that reads as a name"))
+                                       span: nameSpan(line), strength: 0.4, rule: "first line that reads as a name"))
             }
         }
         return found
+    }
+
+    /// The words of a line that belong to the name, without a registration number after it.
+    private func nameSpan(_ line: SourceLine) -> SourceSpan {
+        let kept = Self.stripRegistration(line.text).split(separator: " ").count
+        return line.span(words: 0..<max(1, min(kept, line.words.count)))
     }
 
     private func isNameLine(_ line: SourceLine) -> Bool {

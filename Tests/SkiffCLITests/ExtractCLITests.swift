@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+/// The products folder the tests were built into (where `skiff` is).
+func skiffExecutable() -> URL {
+    var products = Bundle.main.bundleURL
+    for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+        products = bundle.bundleURL.deletingLastPathComponent()
+    }
+    return products.appendingPathComponent("skiff")
+}
+
+func modificationDate(_ url: URL) throws -> Date {
+    try #require(try FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date)
+}
+
+@Suite("skiff extract end to end", .serialized)
+struct ExtractCLITests {
+    /// `count` copies of a sample receipt (one OCR pass keeps the test quick).
+    func inbox(_ count: Int) throws -> URL {
+        let folder = try temporaryFolder()
+        for i in 0..<count {
+            try FileManager.default.copyItem(at: repository.appendingPathComponent("samples/receipt-007.jpg"),
+                                             to: folder.appendingPathComponent(String(format: "r%02d.jpg", i)))
+        }
+        return folder
+    }
+
+    @Test func documentsValidateAndARerunSkipsThem() throws {
+        let input = try inbox(2), output = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        try Data("not an image".utf8).write(to: input.appendingPathComponent("broken.jpg"))
+        let first = try skiff(["extract", input.path, "--out", output.path, "--ocr", "fast", "--jobs", "2"])
+        #expect(first.status == 1, "a broken input makes the exit status 1")
+        #expect(first.stderr.contains("broken.jpg"))
+        #expect(first.stderr.contains("2 extracted"))
+        for name in ["r00", "r01"] {
+            let document = try JSONSerialization.jsonObject(with: Data(contentsOf: output.appendingPathComponent("\(name).json")))
+            let object = try #require(document as? [String: String])
+            #expect(object.keys.sorted() == ["address", "company", "date", "total"])
+            #expect(object["total"] == "20.00")
+            let check = try skiff(["schema", "validate", "schemas/receipt.json", output.appendingPathComponent("\(name).json").path])
+            #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+            let provenance = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: output.appendingPathComponent("\(name).provenance.json"))) as? [String: Any]
+            #expect((provenance?["fields"] as? [[String: Any]])?.count == 4)
+        }
+        let error = try JSONSerialization.jsonObject(with: Data(contentsOf: output.appendingPathComponent("broken.error.json")))
+        #expect((error as? [String: String])?["error"]?.isEmpty == false)
+        #expect(FileManager.default.fileExists(atPath: input.appendingPathComponent("broken.jpg").path), "input kept")
+
+        let before = try modificationDate(output.appendingPathComponent("r00.json"))
+        let second = try skiff(["extract", input.path, "--out", output.path, "--ocr", "fast"])
+        #expect(second.stderr.contains("0 extracted, 2 up to date"))
+        #expect(try modificationDate(output.appendingPathComponent("r00.json")) == before)
+        let forced = try skiff(["extract", input.path, "--out", output.path, "--ocr", "fast", "--force"])
+        #expect(forced.stderr.contains("2 extracted"))
+    }
+
+    @Test func combinedJSONLinesAndCSV() throws {
+        let input = try inbox(2), output = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        let jsonl = try skiff(["extract", input.path, "--out", output.path, "--ocr", "fast", "--format", "jsonl"])
+        #expect(jsonl.status == 0, "\(jsonl.stderr)")
+        let lines = try String(contentsOf: output.appendingPathComponent("extracted.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+        #expect(lines.count == 2)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+        #expect((first?["document"] as? [String: String])?["total"] == "20.00")
+        #expect(first?["provenance"] is [String: Any])
+        #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("r00.json").path))
+        let csv = try skiff(["extract", input.path, "--out", output.path, "--ocr", "fast", "--format", "csv"])
+        #expect(csv.status == 0)
+        let rows = try String(contentsOf: output.appendingPathComponent("extracted.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "file,company,date,address,total,error")
+        #expect(rows.count == 3)
+    }
+
+    /// Kill a batch midway, run it again: everything is done once, nothing is half-written.
+    @Test func aKilledBatchResumesWithoutLosingOrRedoingAnything() throws {
+        let count = 6
+        let input = try inbox(count), output = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        let process = Process()
+        process.executableURL = skiffExecutable()
+        process.arguments = ["extract", input.path, "--out", output.path, "--ocr", "fast", "--jobs", "1", "--quiet"]
+        process.currentDirectoryURL = repository
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait for the first finished document, then kill without warning.
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let done = (try? FileManager.default.contentsOfDirectory(atPath: output.path))?.filter { $0.hasSuffix(".json") && !$0.contains("provenance") } ?? []
+            if !done.isEmpty { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let survivors = try FileManager.default.contentsOfDirectory(atPath: output.path)
+            .filter { $0.hasSuffix(".json") && !$0.contains("provenance") && !$0.hasPrefix(".") }
+        #expect(!survivors.isEmpty && survivors.count < count, "killed midway: \(survivors)")
+        var dates: [String: Date] = [:]
+        for name in survivors {
+            // Whatever is there is whole.
+            _ = try JSONSerialization.jsonObject(with: Data(contentsOf: output.appendingPathComponent(name)))
+            dates[name] = try modificationDate(output.appendingPathComponent(name))
+        }
+        let rerun = try skiff(["extract", input.path, "--out", output.path, "--ocr", "fast", "--jobs", "2"])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("\(count - survivors.count) extracted, \(survivors.count) up to date"))
+        let all = try FileManager.default.contentsOfDirectory(atPath: output.path)
+        #expect(all.filter { $0.hasSuffix(".provenance.json") }.count == count)
+        #expect(all.filter { $0.hasSuffix(".json") && !$0.contains("provenance") }.count == count)
+        #expect(all.filter { $0.hasSuffix(".tmp") }.isEmpty, "the killed run's temporary file is cleaned up")
+        for (name, date) in dates { #expect(try modificationDate(output.appendingPathComponent(name)) == date) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: input.path).count == count, "inputs untouched")
+    }
+}
