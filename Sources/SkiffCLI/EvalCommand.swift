@@ -26,6 +26,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Tesseract models to read each page with, comma-separated.")
     var ocr: String = "fast,standard"
 
+    @Option(help: "Resolution (DPI) to assume for scans that state none; 0 lets Tesseract guess.")
+    var dpi: Int = 300
+
     @Option(help: "Only the first N documents.")
     var limit: Int?
 
@@ -46,7 +49,8 @@ struct EvalCommand: AsyncParsableCommand {
             items = Array(try EvaluationSet.sroie(root).prefix(limit ?? Int.max))
             let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema("receipt.json"))
             let passes = ocr.split(separator: ",").map {
-                TesseractConfiguration(model: TesseractModel(argument: String($0)), pageSegmentationMode: 4)
+                TesseractConfiguration(model: TesseractModel(argument: String($0)), pageSegmentationMode: 4,
+                                       assumedResolution: dpi > 0 ? dpi : nil)
             }
             pipeline = try ExtractionPipeline(schema: schema, engine: .tesseract, passes: passes, jobs: jobs)
         } catch {

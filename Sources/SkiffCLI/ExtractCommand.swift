@@ -53,6 +53,9 @@ struct ExtractCommand: AsyncParsableCommand {
     @Option(help: "Tesseract models to read each page with, comma-separated (fast, standard or a path); their readings vote.")
     var ocr: String = "fast,standard"
 
+    @Option(help: "Resolution (DPI) to assume for scans that state none; 0 lets Tesseract guess.")
+    var dpi: Int = 300
+
     @Flag(help: "Redo inputs whose output is up to date.")
     var force = false
 
@@ -67,7 +70,7 @@ struct ExtractCommand: AsyncParsableCommand {
     var ocrPasses: [TesseractConfiguration] {
         ocr.split(separator: ",").map {
             TesseractConfiguration(model: TesseractModel(argument: String($0).trimmingCharacters(in: .whitespaces)),
-                                   pageSegmentationMode: 4)
+                                   pageSegmentationMode: 4, assumedResolution: dpi > 0 ? dpi : nil)
         }
     }
 

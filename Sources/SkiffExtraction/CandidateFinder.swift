@@ -124,6 +124,8 @@ struct CandidateFinder {
 
     // MARK: Dates
 
+    static let currentYear = Calendar(identifier: .gregorian).component(.year, from: Date())
+
     static let dueCues = ["DUE", "PAYABLE BY", "PAY BY", "FÄLLIG", "FAELLIG", "ZAHLBAR BIS", "ÉCHÉANCE"]
 
     /// Dates as receipts and invoices print them; each match is checked by `DateParser`.
@@ -136,11 +138,17 @@ struct CandidateFinder {
         var results: [(range: Range<Int>, raw: String, value: String)] = []
         let upper = text.uppercased()
         for pattern in patterns {
-            for m in text.matches(of: pattern) {
+            // A match that is no date (`19- 18/01` in `#19- 18/01/2018`) must not hide one that
+            // starts inside it, so the search resumes one character on.
+            var from = text.startIndex
+            while from < text.endIndex, let m = text[from...].firstMatch(of: pattern) {
                 let raw = String(m.output)
                 let range = text.offsets(of: m.range)
                 if !text.follows(range.lowerBound, oneOf: "0123456789"), let value = DateParser.iso(raw.replacingSpaces()) {
                     results.append((range, raw, value))
+                    from = m.range.upperBound
+                } else {
+                    from = text.index(after: m.range.lowerBound)
                 }
             }
         }
@@ -169,7 +177,10 @@ struct CandidateFinder {
             let hasCue = line.upper.contains("DATE") || line.upper.contains("DATUM") || line.upper.contains("TARIKH")
             for m in Self.dateMatches(in: line.text) {
                 // Earlier lines first: the issue date heads the document, other dates follow.
-                let strength = (hasCue ? 0.8 : 0.6) - min(0.2, line.relativeTop * 0.2)
+                // A year far from today is more likely an OCR slip (`12/13/72`) than a receipt's.
+                let year = Int(m.value.prefix(4)) ?? 0
+                let plausible = (1990...(Self.currentYear + 1)).contains(year)
+                let strength = (hasCue ? 0.8 : 0.6) - min(0.2, line.relativeTop * 0.2) - (plausible ? 0 : 0.4)
                 found.append(candidate(due ? .dueDate : .date, line, m, strength,
                                        hasCue ? "date on a line with a date cue" : "date on the page"))
             }

@@ -24,10 +24,11 @@ public final class ExtractionPipeline: Sendable {
     private let loader: DocumentLoader
 
     /// The default OCR passes: Tesseract's fast and standard English models, single-column
-    /// layout (psm 4), which together hold more of the true field values than either alone.
+    /// layout (psm 4), which together hold more of the true field values than either alone;
+    /// 300 DPI assumed for scans that state no resolution (measured on SROIE: CER 0.279 → 0.263).
     public static let defaultPasses: [TesseractConfiguration] = [
-        TesseractConfiguration(model: .fast, pageSegmentationMode: 4),
-        TesseractConfiguration(model: .standard, pageSegmentationMode: 4),
+        TesseractConfiguration(model: .fast, pageSegmentationMode: 4, assumedResolution: 300),
+        TesseractConfiguration(model: .standard, pageSegmentationMode: 4, assumedResolution: 300),
     ]
 
     public init(schema: ExtractionSchema, engine choice: EngineChoice = .auto,

@@ -13,14 +13,18 @@ public struct TesseractConfiguration: Sendable, Hashable {
     public var deadline: Double?
     /// Extra Tesseract variables, set after initialisation.
     public var variables: [String: String]
+    /// The resolution to tell Tesseract when the file states none (nil: let Tesseract guess,
+    /// as its command line does). Tesseract scales its expectations of text size by it.
+    public var assumedResolution: Int?
 
     public init(model: TesseractModel = .fast, language: String = "eng", pageSegmentationMode: Int = 3,
-                deadline: Double? = 120, variables: [String: String] = [:]) {
+                deadline: Double? = 120, variables: [String: String] = [:], assumedResolution: Int? = nil) {
         self.model = model
         self.language = language
         self.pageSegmentationMode = pageSegmentationMode
         self.deadline = deadline
         self.variables = variables
+        self.assumedResolution = assumedResolution
     }
 }
 
@@ -137,6 +141,8 @@ public final class TesseractEngine: @unchecked Sendable {
         defer { skiff_tess_clear(handle) }
         if let dpi = pixels.resolution?.y, dpi >= 1 {
             skiff_tess_set_source_resolution(handle, Int32(dpi.rounded()))
+        } else if let dpi = configuration.assumedResolution, dpi >= 1 {
+            skiff_tess_set_source_resolution(handle, Int32(dpi))
         }
         guard let monitor = skiff_tess_monitor_create() else {
             throw OCRError.recognitionFailed("cannot create a progress monitor")

@@ -97,6 +97,8 @@ struct FinderTests {
         #expect(best(.date, ["Invoice date March 4, 2025"])?.normalized == "2025-03-04")
         #expect(best(.date, ["2018-03-23"])?.normalized == "2018-03-23")
         #expect(best(.date, ["Phone 0123-45678"]) == nil)
+        #expect(best(.date, ["ORD #50 -REG #19- 18/01/2018 10:27:03"])?.normalized == "2018-01-18")
+        #expect(best(.date, ["12/13/72 ..", "Date 12/11/2016"])?.normalized == "2016-11-12")
         // A due date is not the issue date, and the other way round.
         #expect(best(.date, ["Due date: 03.04.2025", "Date: 04.03.2025"])?.normalized == "2025-03-04")
         #expect(best(.dueDate, ["Due date: 03.04.2025", "Date: 04.03.2025"])?.normalized == "2025-04-03")
@@ -195,3 +197,4 @@ struct PipelineTests {
         #expect(tally.fields["date"]?.accuracy == 0.5)
     }
 }
+
