@@ -316,6 +316,7 @@ def run_file(engine, doc, pipe=None):
     result = {"status": "ok", "error": None, "compile_us": 0.0, "mask_us": [], "instances": [],
               "warnings": []}
     with StderrCapture() as captured:
+        c0 = time.process_time_ns()
         t0 = time.perf_counter_ns()
         try:
             compiled = engine.compile(doc["schema"])
@@ -323,6 +324,7 @@ def run_file(engine, doc, pipe=None):
             compiled = None
             result["status"], result["error"] = "compile_error", str(e)
         result["compile_us"] = (time.perf_counter_ns() - t0) / 1000.0
+        result["compile_cpu_us"] = (time.process_time_ns() - c0) / 1000.0
     result["warnings"] = captured.lines + (engine.warnings(compiled) if compiled is not None else [])
     if pipe is not None:
         pipe.send(("compiled", result["compile_us"]))
@@ -371,14 +373,14 @@ class TimeoutRunner:
             if not self.rep_r.poll(self.timeout):
                 self._kill()
                 return {"status": "compile_error", "error": f"compile timeout after {self.timeout:g} s",
-                        "compile_us": self.timeout * 1e6, "mask_us": [], "instances": [], "warnings": []}
+                        "compile_us": self.timeout * 1e6, "compile_cpu_us": None, "mask_us": [], "instances": [], "warnings": []}
             self.rep_r.recv()
             return self.rep_r.recv()[1]
         except (EOFError, OSError):
             code = self.proc.exitcode
             self._kill()
             return {"status": "compile_error", "error": f"worker died (exit code {code})",
-                    "compile_us": 0.0, "mask_us": [], "instances": [], "warnings": []}
+                    "compile_us": 0.0, "compile_cpu_us": None, "mask_us": [], "instances": [], "warnings": []}
 
     def close(self):
         if self.proc is not None:
@@ -442,7 +444,7 @@ def summary_rows(records):
     rows = []
     for name, recs in [("all", records)] + sorted(groups.items()):
         passing = cerr = verr = ierr = vfiles = ifiles = 0
-        masks, compiles = [], []
+        masks, compiles, cpu = [], [], []
         for rec in recs:
             p, c, v, i = classify(rec)
             passing += p
@@ -454,21 +456,23 @@ def summary_rows(records):
             masks.extend(rec["mask_us"])
             if rec["status"] == "ok":
                 compiles.append(rec["compile_us"] / 1000.0)
+                cpu.append(rec.get("compile_cpu_us", float("nan")) / 1000.0)
         rows.append((name, len(recs), passing, cerr, verr, vfiles, ierr, ifiles, len(masks),
                      pct(masks, 50), pct(masks, 99), max(masks) if masks else float("nan"),
-                     pct(compiles, 50), pct(compiles, 99), max(compiles) if compiles else float("nan")))
+                     pct(compiles, 50), pct(compiles, 99), max(compiles) if compiles else float("nan"),
+                     pct(cpu, 50), pct(cpu, 99)))
     return rows
 
 
 def print_summary(engine_name, version, records, wall_s, out):
     print(f"\n== {engine_name} {version}: {len(records)} schemas, {wall_s:.1f} s", file=out)
     head = ("subset", "schemas", "pass", "cerr", "verr(files)", "ierr(files)", "masks",
-            "mask p50", "p99", "max µs", "compile p50", "p99", "max ms")
-    print("%-16s %7s %5s %5s %11s %11s %8s %9s %8s %9s %11s %9s %9s" % head, file=out)
+            "mask p50", "p99", "max µs", "compile p50", "p99", "max ms", "cpu p50", "p99 ms")
+    print("%-16s %7s %5s %5s %11s %11s %8s %9s %8s %9s %11s %9s %9s %8s %9s" % head, file=out)
     for r in summary_rows(records):
-        print("%-16s %7d %5d %5d %11s %11s %8d %9.1f %8.1f %9.1f %11.2f %9.2f %9.2f" % (
+        print("%-16s %7d %5d %5d %11s %11s %8d %9.1f %8.1f %9.1f %11.2f %9.2f %9.2f %8.2f %9.2f" % (
             r[0], r[1], r[2], r[3], f"{r[4]}({r[5]})", f"{r[6]}({r[7]})", r[8],
-            r[9], r[10], r[11], r[12], r[13], r[14]), file=out)
+            r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16]), file=out)
 
 
 def compare_baseline(data, records, out):
