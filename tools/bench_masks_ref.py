@@ -553,6 +553,9 @@ def main():
         if e not in ENGINES:
             ap.error(f"unknown engine {e!r} (known: {', '.join(ENGINES)})")
 
+    for path, what in ((args.gguf, "--gguf"), (args.data, "--data")):
+        if not os.path.exists(path):
+            raise SystemExit(f"bench_masks_ref.py: {what} {path}: not found")
     t_start = time.perf_counter()
     tokens, merges, types_, pre, eos = load_vocab(args.gguf)
     hf = build_hf_tokenizer(tokens, merges, types_, pre)
@@ -600,7 +603,8 @@ def main():
                 if rec["compile_us"] > 5e6:
                     print(f"  slow compile: {doc['file']} {rec['compile_us'] / 1e6:.1f} s", flush=True)
                 if not overhead_done and rec["status"] == "ok":
-                    compiled = engine.compile(doc["schema"])
+                    with StderrCapture():
+                        compiled = engine.compile(doc["schema"])
                     c_o = call_overhead_ns(engine, compiled)
                     print(f"  empty binding call ({'is_error' if name == 'llguidance' else 'is_terminated'}):"
                           f" p50 {c_o[0]} ns, p99 {c_o[1]} ns", flush=True)
