@@ -32,11 +32,12 @@ let package = Package(
         .target(name: "CTesseract"),
 
         // AVX2 quantized dot products, norms, RoPE, attention and a thread pool (see skiff_kernels.h
-        // for why C). F32 products go to OpenBLAS (Debian libopenblas-pthread-dev; cblas.h on the
-        // default include path), linked directly so no BLAS header reaches Swift importers.
+        // for why C). F32 products go to OpenBLAS (Debian libopenblas0-pthread), opened with dlopen
+        // on first use rather than linked, so commands that never multiply matrices (`skiff score`)
+        // do not pay for loading it at start-up.
         .target(
             name: "CSkiffKernels", cSettings: [.unsafeFlags(["-O3"])],
-            linkerSettings: [.linkedLibrary("openblas")]),
+            linkerSettings: [.linkedLibrary("dl")]),
 
         // GGUF and safetensors readers, model hyper-parameters.
         .target(
