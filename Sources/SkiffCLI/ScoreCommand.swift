@@ -37,26 +37,107 @@ struct ScoreCommand: ParsableCommand {
     @Flag(help: "Print the result object (cer, wer, counts, profile) as JSON.")
     var json = false
 
+    var invocation: ScoreInvocation {
+        ScoreInvocation(groundTruth: groundTruth, output: output, profile: profile, fields: fields,
+                        normalize: normalize, orderInsensitive: orderInsensitive, report: report, json: json)
+    }
+
     func validate() throws {
+        if let problem = invocation.validationProblem() { throw ValidationError(problem) }
+    }
+
+    func run() throws {
+        let status = invocation.execute()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// `skiff score`'s options as plain values: what `ScoreCommand` parses, and what `SkiffMain`
+/// reads directly for plain argument lists so that scoring a page does not wait for
+/// ArgumentParser's reflection over every command (about a third of a small page's time).
+struct ScoreInvocation {
+    var groundTruth: String
+    var output: String
+    var profile = "nfc"
+    var fields = false
+    var normalize = ""
+    var orderInsensitive = false
+    var report: String?
+    var json = false
+
+    /// `score GT OCR` followed by the options above (`--name value` or `--name=value`), each
+    /// at most once, no value starting with "-". Anything else — help, unknown or repeated
+    /// options, a wrong number of paths, invalid values — gives nil: ArgumentParser then
+    /// parses the same arguments and answers with its usual messages.
+    static func fastParse(_ arguments: [String]) -> ScoreInvocation? {
+        guard arguments.first == "score" else { return nil }
+        var paths: [String] = []
+        var values: [String: String] = [:]
+        var flags: Set<String> = []
+        var i = 1
+        while i < arguments.count {
+            let argument = arguments[i]
+            i += 1
+            guard argument.hasPrefix("--") else {
+                if argument.hasPrefix("-") || argument.isEmpty { return nil }
+                paths.append(argument)
+                continue
+            }
+            var name = argument
+            var value: String?
+            if let equals = argument.firstIndex(of: "=") {
+                name = String(argument[..<equals])
+                value = String(argument[argument.index(after: equals)...])
+            }
+            switch name {
+            case "--json", "--fields", "--order-insensitive":
+                guard value == nil, flags.insert(name).inserted else { return nil }
+            case "--profile", "--normalize", "--report":
+                if value == nil {
+                    guard i < arguments.count else { return nil }
+                    value = arguments[i]
+                    i += 1
+                }
+                guard let value, !value.hasPrefix("-"), values.updateValue(value, forKey: name) == nil else { return nil }
+            default:
+                return nil
+            }
+        }
+        guard paths.count == 2 else { return nil }
+        var invocation = ScoreInvocation(groundTruth: paths[0], output: paths[1])
+        invocation.profile = values["--profile"] ?? "nfc"
+        invocation.normalize = values["--normalize"] ?? ""
+        invocation.report = values["--report"]
+        invocation.json = flags.contains("--json")
+        invocation.fields = flags.contains("--fields")
+        invocation.orderInsensitive = flags.contains("--order-insensitive")
+        return invocation.validationProblem() == nil ? invocation : nil
+    }
+
+    /// Why the options cannot be used together, or nil.
+    func validationProblem() -> String? {
         guard ScoringProfile(rawValue: profile) != nil else {
-            throw ValidationError("unknown profile '\(profile)'; known: \(ScoringProfile.allCases.map(\.rawValue).joined(separator: ", "))")
+            return "unknown profile '\(profile)'; known: \(ScoringProfile.allCases.map(\.rawValue).joined(separator: ", "))"
         }
         for name in normalizerNames where FieldNormalizer(rawValue: name) == nil {
-            throw ValidationError("unknown normaliser '\(name)'; known: \(FieldNormalizer.allCases.map(\.rawValue).joined(separator: ", "))")
+            return "unknown normaliser '\(name)'; known: \(FieldNormalizer.allCases.map(\.rawValue).joined(separator: ", "))"
         }
-        if !normalizerNames.isEmpty && !fields { throw ValidationError("--normalize applies to --fields only") }
+        if !normalizerNames.isEmpty && !fields { return "--normalize applies to --fields only" }
+        return nil
     }
 
     private var normalizerNames: [String] {
         normalize.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    func run() throws {
+    /// Scores and prints; the exit status (1 after printing the error).
+    func execute() -> Int32 {
         do {
             try score()
+            return 0
         } catch {
             printError("skiff score: \(error)")
-            throw ExitCode(1)
+            return 1
         }
     }
 

@@ -50,6 +50,23 @@ struct EditDistanceTests {
         return a.isEmpty ? b.count : row[b.count]
     }
 
+    /// D[i][b.count] for i = 0…a.count, by the same recurrence.
+    static func referenceLastColumn(_ a: [Int32], _ b: [Int32]) -> [Int] {
+        var row = Array(0...b.count)
+        var column = [row[b.count]]
+        for i in stride(from: 1, through: a.count, by: 1) {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let t = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = t
+            }
+            column.append(row[b.count])
+        }
+        return column
+    }
+
     @Test func multiBlockDistanceAndAlignmentAgreeWithTheRecurrence() {
         var rng = SystemRandomNumberGenerator()
         for trial in 0..<60 {
@@ -89,6 +106,94 @@ struct EditDistanceTests {
                 }
             }
             #expect(i == a.count && j == b.count)
+        }
+    }
+
+    /// Random pairs: a reference, and a hypothesis made by random edits (or unrelated).
+    static func randomPair(_ n: Int, alphabet: Int32, edits: Int, unrelated: Bool,
+                           using rng: inout some RandomNumberGenerator) -> ([Int32], [Int32])
+    {
+        let a = (0..<n).map { _ in Int32.random(in: 0..<alphabet, using: &rng) }
+        if unrelated {
+            return (a, (0..<Int.random(in: 0...(n + 50), using: &rng)).map { _ in Int32.random(in: 0..<alphabet, using: &rng) })
+        }
+        var b = a
+        for _ in 0..<edits {
+            let p = Int.random(in: 0...b.count, using: &rng)
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: b.insert(Int32.random(in: 0..<alphabet, using: &rng), at: p)
+            case 1 where p < b.count: b.remove(at: p)
+            case 2 where p < b.count:
+                // A burst: several tokens dropped or added together (shifts the diagonal).
+                let len = min(b.count - p, Int.random(in: 1...80, using: &rng))
+                if Bool.random(using: &rng) { b.removeSubrange(p..<(p + len)) } else {
+                    b.insert(contentsOf: (0..<len).map { _ in Int32.random(in: 0..<alphabet, using: &rng) }, at: p)
+                }
+            default: if p < b.count { b[p] = Int32.random(in: 0..<alphabet, using: &rng) }
+            }
+        }
+        return (a, b)
+    }
+
+    /// The banded alignment must give exactly the operations of the full-width one (same split
+    /// points, same tie-breaks), and a valid optimal alignment, for direct traceback and for
+    /// Hirschberg splits at several history limits.
+    @Test func bandedAlignmentEqualsFullWidth() {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<240 {
+            let n = [0, 1, 2, 7, 63, 64, 65, 127, 128, 129, 200, 300, 700][trial % 13]
+            let alphabet = Int32([2, 4, 30, 200][trial % 4])
+            let edits = [0, 1, 3, max(1, n / 10), max(1, n / 3), n][trial % 6]
+            let (a, b) = Self.randomPair(n, alphabet: alphabet, edits: edits, unrelated: trial % 11 == 0, using: &rng)
+            let expected = Self.reference(a, b)
+            for limit in [EditDistance.historyWords, 8, 64, 300] {
+                let banded = EditDistance.align(a, b, historyLimit: limit)
+                let full = EditDistance.fullWidthAlign(a, b, historyLimit: limit)
+                #expect(banded == full, "n \(a.count) m \(b.count) limit \(limit)")
+                #expect(banded.filter { $0 != .hit }.count == expected)
+                let swapped = EditDistance.align(b, a, historyLimit: limit)
+                #expect(swapped == EditDistance.fullWidthAlign(b, a, historyLimit: limit))
+            }
+        }
+    }
+
+    /// Long sequences (many blocks, several Hirschberg levels, a band far narrower than the pattern).
+    @Test func bandedAlignmentEqualsFullWidthOnLongSequences() {
+        var rng = SystemRandomNumberGenerator()
+        for (n, alphabet, edits) in [(5000, Int32(60), 40), (6000, Int32(4), 900), (4000, Int32(90), 1500), (3000, Int32(2), 300)] {
+            let (a, b) = Self.randomPair(n, alphabet: alphabet, edits: edits, unrelated: false, using: &rng)
+            let expected = Self.reference(a, b)
+            for limit in [EditDistance.historyWords, 20_000, 3_000] {
+                let banded = EditDistance.align(a, b, historyLimit: limit)
+                #expect(banded == EditDistance.fullWidthAlign(a, b, historyLimit: limit), "n \(n) limit \(limit)")
+                #expect(banded.filter { $0 != .hit }.count == expected)
+            }
+        }
+    }
+
+    /// The band itself: exact once the bound covers the distance, an upper bound (a real
+    /// alignment's cost) below it; last columns agree with the recurrence inside the band.
+    @Test func bandedColumnsAreExactWhenTheBoundSuffices() {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<200 {
+            let n = [1, 5, 64, 65, 150, 260][trial % 6]
+            let (a, b) = Self.randomPair(n, alphabet: Int32([3, 26][trial % 2]), edits: [1, n / 5 + 1, n][trial % 3],
+                                         unrelated: trial % 9 == 0, using: &rng)
+            guard !b.isEmpty else { continue }
+            let d = Self.reference(a, b)
+            for k in [abs(a.count - b.count), d / 2, d, d + 1, 2 * d + 5] where k >= abs(a.count - b.count) {
+                let (lo, hi) = BandedBitParallel.band(n: a.count, m: b.count, bound: k)
+                var scratch = SlotScratch(alphabet: 300)
+                let run = BandedBitParallel.run(pattern: a[...], text: b[...], lo: lo, hi: hi, scratch: &scratch,
+                                                keepHistory: Bool.random(using: &rng))
+                if k >= d { #expect(run.score == d, "k \(k) d \(d)") } else { #expect(run.score >= d) }
+                let column = run.lastColumn()
+                let exact = Self.referenceLastColumn(a, b)
+                for i in 0...a.count where column[i] != EditDistance.outside {
+                    #expect(column[i] >= exact[i])
+                }
+                if k >= d { #expect(column[a.count] == d) }
+            }
         }
     }
 
