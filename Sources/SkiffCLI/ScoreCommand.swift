@@ -71,9 +71,11 @@ struct ScoreInvocation {
     /// parses the same arguments and answers with its usual messages.
     static func fastParse(_ arguments: [String]) -> ScoreInvocation? {
         guard arguments.first == "score" else { return nil }
+        // Plain variables rather than a Set or Dictionary: each new generic type costs a
+        // runtime metadata lookup at start-up.
         var paths: [String] = []
-        var values: [String: String] = [:]
-        var flags: Set<String> = []
+        var profile: String?, normalize: String?, report: String?
+        var json = false, fields = false, orderInsensitive = false
         var i = 1
         while i < arguments.count {
             let argument = arguments[i]
@@ -83,34 +85,54 @@ struct ScoreInvocation {
                 paths.append(argument)
                 continue
             }
-            var name = argument
+            var name = Substring(argument)
             var value: String?
             if let equals = argument.firstIndex(of: "=") {
-                name = String(argument[..<equals])
+                name = argument[..<equals]
                 value = String(argument[argument.index(after: equals)...])
             }
             switch name {
             case "--json", "--fields", "--order-insensitive":
-                guard value == nil, flags.insert(name).inserted else { return nil }
+                guard value == nil else { return nil }
+                if name == "--json" {
+                    if json { return nil }
+                    json = true
+                } else if name == "--fields" {
+                    if fields { return nil }
+                    fields = true
+                } else {
+                    if orderInsensitive { return nil }
+                    orderInsensitive = true
+                }
             case "--profile", "--normalize", "--report":
                 if value == nil {
                     guard i < arguments.count else { return nil }
                     value = arguments[i]
                     i += 1
                 }
-                guard let value, !value.hasPrefix("-"), values.updateValue(value, forKey: name) == nil else { return nil }
+                guard let value, !value.hasPrefix("-") else { return nil }
+                if name == "--profile" {
+                    if profile != nil { return nil }
+                    profile = value
+                } else if name == "--normalize" {
+                    if normalize != nil { return nil }
+                    normalize = value
+                } else {
+                    if report != nil { return nil }
+                    report = value
+                }
             default:
                 return nil
             }
         }
         guard paths.count == 2 else { return nil }
         var invocation = ScoreInvocation(groundTruth: paths[0], output: paths[1])
-        invocation.profile = values["--profile"] ?? "nfc"
-        invocation.normalize = values["--normalize"] ?? ""
-        invocation.report = values["--report"]
-        invocation.json = flags.contains("--json")
-        invocation.fields = flags.contains("--fields")
-        invocation.orderInsensitive = flags.contains("--order-insensitive")
+        invocation.profile = profile ?? "nfc"
+        invocation.normalize = normalize ?? ""
+        invocation.report = report
+        invocation.json = json
+        invocation.fields = fields
+        invocation.orderInsensitive = orderInsensitive
         return invocation.validationProblem() == nil ? invocation : nil
     }
 
@@ -178,8 +200,8 @@ struct ScoreInvocation {
                                   missing: [], extra: [])
         }
         let jsonText = gtIsFolder
-            ? try ScoreReport.encode(ScoreReport.Folder(result))
-            : try ScoreReport.encode(ScoreReport.Document(result.documents[0]))
+            ? ScoreReport.json(ScoreReport.Folder(result))
+            : ScoreReport.json(ScoreReport.Document(result.documents[0]))
         if let report {
             let folder = URL(fileURLWithPath: report)
             try write(jsonText + "\n", to: folder.appendingPathComponent("report.json"))

@@ -87,6 +87,12 @@ public enum EditDistance {
         max(abs(n - m), (n + m) / 16, 32)
     }
 
+    /// The next band after bound `k` was too narrow: `found` is the cost of a real alignment,
+    /// so a band for it is always wide enough; take it unless it is far wider than doubling.
+    static func nextBound(_ k: Int, found: Int) -> Int {
+        found <= 4 * k ? found : 2 * k
+    }
+
     /// Hirschberg on banded columns. `bound`, when known, is the piece's exact distance.
     /// Split decisions, split points and traceback tie-breaks are those of `hirschberg`.
     static func bandedHirschberg(_ r: ArraySlice<Int32>, _ h: ArraySlice<Int32>, limit: Int, bound: Int?,
@@ -135,8 +141,7 @@ public enum EditDistance {
                                  into: &ops)
                 return
             }
-            // bestCost is the cost of a real alignment, so a band for it is always wide enough.
-            k = min(bestCost, 2 * k)
+            k = nextBound(k, found: bestCost)
         }
     }
 
@@ -154,7 +159,7 @@ public enum EditDistance {
             let (lo, hi) = BandedBitParallel.band(n: n, m: m, bound: k)
             run = BandedBitParallel.run(pattern: r, text: h, lo: lo, hi: hi, scratch: &scratch, keepHistory: true)
             if run.score <= k { break }
-            k = min(run.score, 2 * k)
+            k = nextBound(k, found: run.score)
         }
         let history = run.history
         let firsts = run.firsts

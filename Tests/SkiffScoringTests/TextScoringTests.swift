@@ -302,3 +302,47 @@ struct FieldScoringTests {
         }
     }
 }
+
+@Suite("report JSON")
+struct ReportJSONTests {
+    static func randomText(_ rng: inout some RandomNumberGenerator) -> String {
+        let pieces = ["TOTAL", "RM 4.95", " ", "\n", "\r\n", "\t", "\"", "\\", "/", "é", "e\u{301}", "—", "😀", "\u{1}",
+                      "\u{1F}", "\u{7F}", "\u{8}", "\u{C}", "\r", "12,345.67", "ﬁ", "ß", "<b>", "&amp;", "", "\u{2028}"]
+        return (0..<Int.random(in: 0...40, using: &rng)).map { _ in pieces.randomElement(using: &rng) ?? "" }.joined()
+    }
+
+    /// `ScoreReport.json` must give byte for byte what JSONEncoder gives (`ScoreReport.encode`).
+    @Test func writerMatchesJSONEncoder() throws {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<60 {
+            let profile = ScoringProfile.allCases[trial % ScoringProfile.allCases.count]
+            let scorer = TextScorer(profile: profile, orderInsensitive: trial % 5 == 0)
+            var documents: [DocumentResult] = []
+            for k in 0..<Int.random(in: 0...4, using: &rng) {
+                let reference = trial % 7 == 0 && k == 0 ? "" : Self.randomText(&rng)
+                documents.append(DocumentResult.make(
+                    name: "doc \(k) \"/\\" + Self.randomText(&rng), groundTruthPath: "/tmp/gt/\(k).txt",
+                    outputPath: Bool.random(using: &rng) ? nil : "/tmp/ocr/\(k) é.txt", reference: reference,
+                    hypothesis: Self.randomText(&rng), scorer: scorer, keepingAlignment: Bool.random(using: &rng)))
+                let single = ScoreReport.Document(documents[documents.count - 1])
+                #expect(ScoreReport.json(single) == (try ScoreReport.encode(single)))
+            }
+            let folder = ScoreReport.Folder(FolderResult(
+                profile: profile, orderInsensitive: scorer.orderInsensitive, documents: documents,
+                missing: trial % 3 == 0 ? [] : ["a", "b/c"], extra: trial % 4 == 0 ? ["x\ny"] : []))
+            #expect(ScoreReport.json(folder) == (try ScoreReport.encode(folder)))
+        }
+    }
+
+    @Test func numbersMatchJSONEncoder() throws {
+        let values: [Double] = [0, 1, 2, 0.5, 1e-7, 1.0 / 3, 2.0 / 3, 1e15, 1e16, 1.5e16, 1e21, 123456, 5e-324,
+                                .greatestFiniteMagnitude, .infinity, -.infinity, .nan, 0.1 + 0.2, 100, 12.5, -0.0]
+        for v in values {
+            let counts = ErrorCounts(referenceUnits: 3, hypothesisUnits: 4, hits: 1, substitutions: 1, deletions: 1,
+                                     insertions: 2, errors: 4, rate: v)
+            let score = TextScore(profile: .nfc, orderInsensitive: false, characters: counts, words: counts)
+            let document = ScoreReport.Document(name: "n", score: score)
+            #expect(ScoreReport.json(document) == (try ScoreReport.encode(document)), "\(v)")
+        }
+    }
+}
