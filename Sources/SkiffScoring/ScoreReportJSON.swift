@@ -96,6 +96,11 @@ struct PrettyJSONWriter {
 
     mutating func string(_ value: String) {
         text.append("\"")
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            text.append(value)
+            text.append("\"")
+            return
+        }
         var start = value.unicodeScalars.startIndex
         var i = start
         let scalars = value.unicodeScalars

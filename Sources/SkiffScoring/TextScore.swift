@@ -84,7 +84,7 @@ public struct TokenizedPair: Sendable {
 struct TokenIDs {
     private var ascii = [Int32](repeating: -1, count: 128)
     private var scalars: [UInt32: Int32] = [:]
-    private var others: [[UInt8]: Int32] = [:]
+    private var others: [ExactText: Int32] = [:]
     private(set) var count: Int32 = 0
 
     mutating func id(_ token: String) -> Int32 {
@@ -103,11 +103,26 @@ struct TokenIDs {
             count += 1
             return count - 1
         }
-        let key = Array(token.utf8)
+        let key = ExactText(text: token)
         if let known = others[key] { return known }
         others[key] = count
         count += 1
         return count - 1
+    }
+}
+
+/// A string compared and hashed by its UTF-8 bytes (not by canonical equivalence, as
+/// `String` is), without copying the bytes out.
+struct ExactText: Hashable {
+    var text: String
+
+    static func == (a: ExactText, b: ExactText) -> Bool {
+        a.text.utf8.elementsEqual(b.text.utf8)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        var copy = text
+        copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
 
