@@ -163,12 +163,14 @@ struct ScoreInvocation {
         }
     }
 
+    /// Whether `path` is a folder (symbolic links followed), as FileManager's `fileExists`
+    /// would say, with one stat call and without setting up FileManager.
     private func kind(_ path: String) throws(ScoringError) -> Bool {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
             throw .unreadable(path: path, reason: "no such file or folder")
         }
-        return isFolder.boolValue
+        return (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     private func score() throws(ScoringError) {

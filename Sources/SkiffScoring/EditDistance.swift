@@ -154,13 +154,22 @@ public enum EditDistance {
         let n = r.count
         let m = h.count
         var k = max(bound ?? firstGuess(n, m), abs(n - m))
-        var run: BandedBitParallel.Run
-        while true {
-            let (lo, hi) = BandedBitParallel.band(n: n, m: m, bound: k)
-            run = BandedBitParallel.run(pattern: r, text: h, lo: lo, hi: hi, scratch: &scratch, keepHistory: true)
-            if run.score <= k { break }
-            k = nextBound(k, found: run.score)
+        if bound == nil {
+            // Find a wide-enough bound with cheaper passes that keep no history: a cost found
+            // is that of a real alignment, so its band always holds the optimal ones.
+            while true {
+                let (lo, hi) = BandedBitParallel.band(n: n, m: m, bound: k)
+                let found = BandedBitParallel.run(pattern: r, text: h, lo: lo, hi: hi, scratch: &scratch,
+                                                  keepHistory: false).score
+                if found <= 4 * k {
+                    k = found
+                    break
+                }
+                k *= 2
+            }
         }
+        let (lo, hi) = BandedBitParallel.band(n: n, m: m, bound: k)
+        let run = BandedBitParallel.run(pattern: r, text: h, lo: lo, hi: hi, scratch: &scratch, keepHistory: true)
         let history = run.history
         let firsts = run.firsts
         let offsets = run.offsets
