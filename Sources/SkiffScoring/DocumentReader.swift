@@ -49,12 +49,39 @@ public struct DocumentReader: Sendable {
     }
 
     func read(_ url: URL) throws(ScoringError) -> [UInt8] {
+        // One open/fstat/read for regular files; anything unusual (and every error, for its
+        // message) goes through Foundation as before.
+        if url.isFileURL, let bytes = Self.readRegularFile(url.path) { return bytes }
         do {
             return Array(try Data(contentsOf: url))
         } catch {
             let reason = FileManager.default.fileExists(atPath: url.path) ? "\(error.localizedDescription)" : "no such file"
             throw .unreadable(path: url.path, reason: reason)
         }
+    }
+
+    static func readRegularFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let size = Int(info.st_size)
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = 0
+            while count < size {
+                let got = Foundation.read(fd, buffer.baseAddress! + count, size - count)
+                if got < 0 && errno == EINTR { continue }
+                guard got > 0 else {
+                    failed = got < 0
+                    break
+                }
+                count += got
+            }
+        }
+        // A file that changed size while being read: let Foundation read it.
+        return failed || bytes.count != size ? nil : bytes
     }
 
     func decodeUTF8(_ bytes: [UInt8], path: String) throws(ScoringError) -> String {
