@@ -346,3 +346,27 @@ struct ReportJSONTests {
         }
     }
 }
+
+@Suite("token ids")
+struct TokenIDTests {
+    /// Ids are dense, in order of first appearance, and equal exactly when the code points are.
+    @Test func idsFollowExactCodePoints() {
+        var rng = SystemRandomNumberGenerator()
+        let pool = ["a", "b", "\r\n", "é", "e\u{301}", "€", "😀", "TOTAL", "TOTAL:", "total", "Å", "A\u{30A}", "ﬁ"]
+            + (0..<3000).map { "w\($0)" } + (0..<600).map { String(Character(Unicode.Scalar(0x4E00 + $0)!)) }
+        var ids = TokenIDs()
+        var seen: [[UInt8]: Int32] = [:]
+        for _ in 0..<20000 {
+            let token = pool.randomElement(using: &rng) ?? ""
+            let id = ids.id(token)
+            let key = Array(token.utf8)
+            if let known = seen[key] {
+                #expect(id == known)
+            } else {
+                #expect(id == Int32(seen.count))
+                seen[key] = id
+            }
+        }
+        #expect(ids.count == Int32(seen.count))
+    }
+}
