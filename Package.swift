@@ -19,24 +19,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // System libraries, found through pkg-config (Debian: libpng-dev, libjpeg-dev).
-        .systemLibrary(
-            name: "CLibPNG", pkgConfig: "libpng",
-            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
-        .systemLibrary(
-            name: "CLibJPEG", pkgConfig: "libjpeg",
-            providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
-        // setjmp/longjmp error handling for libpng and libjpeg must stay in C.
-        .target(name: "CSkiffCodecs", dependencies: ["CLibPNG", "CLibJPEG"]),
+        // setjmp/longjmp error handling for libpng and libjpeg must stay in C. Both libraries
+        // (Debian: libpng-dev, libjpeg-dev for the headers) are opened with dlopen when the first
+        // image is decoded or encoded, not linked: `skiff score` never loads them.
+        .target(name: "CSkiffCodecs", linkerSettings: [.linkedLibrary("dl")]),
         // libtesseract's C API, loaded at run time (see skiff_tesseract.h for why).
         .target(name: "CTesseract"),
 
         // AVX2 quantized dot products, norms, RoPE, attention and a thread pool (see skiff_kernels.h
-        // for why C). F32 products go to OpenBLAS (Debian libopenblas-pthread-dev; cblas.h on the
-        // default include path), linked directly so no BLAS header reaches Swift importers.
+        // for why C). F32 products go to OpenBLAS (Debian libopenblas0-pthread), opened with dlopen
+        // on first use rather than linked, so commands that never multiply matrices (`skiff score`)
+        // do not pay for loading it at start-up.
         .target(
             name: "CSkiffKernels", cSettings: [.unsafeFlags(["-O3"])],
-            linkerSettings: [.linkedLibrary("openblas")]),
+            linkerSettings: [.linkedLibrary("dl")]),
 
         // GGUF and safetensors readers, model hyper-parameters.
         .target(

@@ -4,9 +4,14 @@
 #   bash tools/bench_score.sh [SROIE_DIR]     (default ../shared/data/sroie-dev)
 #
 # - Installs dinglehopper 0.11.0 and jiwer 4.0.0 from PyPI into .bench-venv/venv (gitignored, reused).
-# - Builds skiff in release mode twice: the default build (.build/release) and one with the Swift
-#   runtime linked statically and no PIE (.build-bench/release), which starts in ~5 ms instead of
-#   ~27 ms; the second is the one compared, the first is shown too.
+# - Builds skiff in release mode twice: the default build (.build/release, `swift build -c release`)
+#   and the one compared (.build-bench/release), which links the Swift runtime and libstdc++
+#   statically and is not position-independent, so the dynamic loader has only libc, libm and
+#   libgcc_s to map and relocate:
+#     swift build -c release --product skiff --static-swift-stdlib -Xlinker -no-pie \
+#       -Xlinker -L.build-bench/static-cxx --scratch-path .build-bench
+#   where .build-bench/static-cxx holds only a link to GCC's libstdc++.a (`c++ -print-file-name`),
+#   so the toolchain's `-lstdc++` picks the archive. Both are shown; the first starts slower.
 # - OCR: `skiff ocr --psm 4` on the SROIE receipts (text and JSON, cached in .bench-venv/sroie-*).
 # - Pages: ground truth (box CSV rows) and Tesseract text of consecutive receipts, concatenated
 #   to about 3,000 and 30,000 characters.
@@ -31,9 +36,19 @@ if [ ! -x "$venv/bin/dinglehopper" ] || ! "$venv/bin/python" -c "import jiwer" 2
   "$venv/bin/pip" install --quiet "dinglehopper==0.11.0" "jiwer==4.0.0"
 fi
 
-echo "bench: building skiff (release, and release with a static Swift runtime and no PIE)"
+echo "bench: building skiff (release, and release with the Swift runtime and libstdc++ static, no PIE)"
 swift build -c release --product skiff >/dev/null
-swift build -c release --product skiff --static-swift-stdlib -Xlinker -no-pie --scratch-path "$root/.build-bench" >/dev/null
+static_cxx="$root/.build-bench/static-cxx"
+mkdir -p "$static_cxx"
+libstdcxx="$(c++ -print-file-name=libstdc++.a 2>/dev/null || true)"
+if [ -f "$libstdcxx" ]; then
+  ln -sf "$libstdcxx" "$static_cxx/libstdc++.a"
+else
+  echo "bench: no libstdc++.a found (Debian: libstdc++-12-dev); libstdc++ stays dynamic"
+  rm -f "$static_cxx/libstdc++.a"
+fi
+swift build -c release --product skiff --static-swift-stdlib -Xlinker -no-pie -Xlinker -L"$static_cxx" \
+  --scratch-path "$root/.build-bench" >/dev/null
 skiff="$root/.build-bench/release/skiff"
 skiff_default="$root/.build/release/skiff"
 

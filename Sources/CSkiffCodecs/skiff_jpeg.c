@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define SKIFF_WITH_JPEG 1
 #include <jpeglib.h>
+#include "skiff_codec_libs.h"
 #include <jerror.h>
 
 // A progressive file can ask for thousands of scans, each a full pass over the
@@ -83,6 +85,7 @@ skiff_codec_status skiff_jpeg_decode(const uint8_t *data, size_t size,
                                      char *message, size_t message_capacity) {
   memset(info, 0, sizeof *info);
   *pixels = NULL;
+  if (!skiff_load_jpeg(message, message_capacity)) return SKIFF_CODEC_UNSUPPORTED;
   if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) {
     put_message(message, message_capacity, size < 4 ? "file too short for a JPEG" : "no JPEG start-of-image marker");
     return size < 4 ? SKIFF_CODEC_TRUNCATED : SKIFF_CODEC_CORRUPT;

@@ -1,7 +1,9 @@
 // libpng decoding/encoding behind a setjmp boundary (see skiff_codecs.h).
 #include "skiff_codecs.h"
 
+#define SKIFF_WITH_PNG 1
 #include <png.h>
+#include "skiff_codec_libs.h"
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,7 @@ skiff_codec_status skiff_png_decode(const uint8_t *data, size_t size,
                                     char *message, size_t message_capacity) {
   memset(info, 0, sizeof *info);
   *pixels = NULL;
+  if (!skiff_load_png(message, message_capacity)) return SKIFF_CODEC_UNSUPPORTED;
   if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
     put_message(message, message_capacity, size < 8 ? "file too short for a PNG signature" : "not a PNG signature");
     return size < 8 ? SKIFF_CODEC_TRUNCATED : SKIFF_CODEC_CORRUPT;
@@ -192,6 +195,7 @@ skiff_codec_status skiff_png_encode(const uint8_t *pixels, uint32_t width,
                                     char *message, size_t message_capacity) {
   *out = NULL;
   *out_size = 0;
+  if (!skiff_load_png(message, message_capacity)) return SKIFF_CODEC_UNSUPPORTED;
   static const int color_types[5] = {-1, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
                                      PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
   if (channels < 1 || channels > 4 || width == 0 || height == 0) {

@@ -10,7 +10,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>
+#include <dlfcn.h>
+#include <stdio.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -77,6 +78,55 @@ static inline void ensure_init(void) { pthread_once(&fp16_once, init_once); }
 int skiff_has_avx2(void) { ensure_init(); return use_avx2; }
 
 static inline float h2f(uint16_t h) { return fp16_table[h]; }
+
+// ---------------------------------------------------------------- OpenBLAS, loaded on first use
+//
+// OpenBLAS is opened with dlopen when the first F32 product runs, not linked: loading it
+// costs ~14,000 symbol relocations and starts its thread pool, a few milliseconds that
+// every `skiff` command (e.g. `skiff score`) would otherwise pay at start-up.
+// The CBLAS enum values are fixed by the CBLAS standard.
+enum { SKIFF_CBLAS_ROW_MAJOR = 101, SKIFF_CBLAS_NO_TRANS = 111, SKIFF_CBLAS_TRANS = 112 };
+typedef void (*sgemv_fn)(int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float,
+                         float *, int);
+static sgemv_fn blas_sgemv = NULL;
+static sgemm_fn blas_sgemm = NULL;
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void blas_load(void) {
+    static const char *const names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.0.dylib",
+                                        "libopenblas.dylib", "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+                                        "/usr/local/opt/openblas/lib/libopenblas.dylib"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (!handle) continue;
+        sgemv_fn v = (sgemv_fn)dlsym(handle, "cblas_sgemv");
+        sgemm_fn m = (sgemm_fn)dlsym(handle, "cblas_sgemm");
+        if (v && m) {
+            blas_sgemv = v;
+            blas_sgemm = m;
+            return;
+        }
+        dlclose(handle);
+    }
+    fprintf(stderr, "skiff: OpenBLAS not found (libopenblas.so.0); F32 products use plain loops\n");
+}
+
+int skiff_has_blas(void) {
+    pthread_once(&blas_once, blas_load);
+    return blas_sgemv != NULL;
+}
+
+// y[b][r] = sum_c x[b][c] * w[r][c], the product the BLAS calls compute, without BLAS.
+static void plain_products(const float *w, int64_t rows, int64_t cols, const float *x, int64_t batch, float *y) {
+    for (int64_t b = 0; b < batch; b++) {
+        for (int64_t r = 0; r < rows; r++) {
+            float sum = 0.0f;
+            for (int64_t c = 0; c < cols; c++) sum += x[b * cols + c] * w[r * cols + c];
+            y[b * rows + r] = sum;
+        }
+    }
+}
 
 float skiff_fp16_to_fp32(uint16_t h) { ensure_init(); return h2f(h); }
 
@@ -726,12 +776,14 @@ int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const 
     if (type == SKIFF_TYPE_F32) {
         for (int m = 0; m < count; m++) {
             // Single rows go to gemv: a 1-row gemm is several times slower in OpenBLAS.
-            if (batch == 1)
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)rows[m], (int)cols, 1.0f, w[m], (int)cols, x, 1,
-                            0.0f, y[m], 1);
+            if (!skiff_has_blas())
+                plain_products(w[m], rows[m], cols, x, batch, y[m]);
+            else if (batch == 1)
+                blas_sgemv(SKIFF_CBLAS_ROW_MAJOR, SKIFF_CBLAS_NO_TRANS, (int)rows[m], (int)cols, 1.0f, w[m],
+                           (int)cols, x, 1, 0.0f, y[m], 1);
             else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)rows[m], (int)cols,
-                            1.0f, x, (int)cols, w[m], (int)cols, 0.0f, y[m], (int)rows[m]);
+                blas_sgemm(SKIFF_CBLAS_ROW_MAJOR, SKIFF_CBLAS_NO_TRANS, SKIFF_CBLAS_TRANS, (int)batch,
+                           (int)rows[m], (int)cols, 1.0f, x, (int)cols, w[m], (int)cols, 0.0f, y[m], (int)rows[m]);
         }
         return 0;
     }

@@ -38,35 +38,140 @@ struct ScoreCommand: ParsableCommand {
     @Flag(help: "Print the result object (cer, wer, counts, profile) as JSON.")
     var json = false
 
+    var invocation: ScoreInvocation {
+        ScoreInvocation(groundTruth: groundTruth, output: output, profile: profile, fields: fields,
+                        normalize: normalize, orderInsensitive: orderInsensitive, report: report, json: json)
+    }
+
     func validate() throws {
+        if let problem = invocation.validationProblem() { throw ValidationError(problem) }
+    }
+
+    func run() throws {
+        let status = invocation.execute()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// `skiff score`'s options as plain values: what `ScoreCommand` parses, and what `SkiffMain`
+/// reads directly for plain argument lists so that scoring a page does not wait for
+/// ArgumentParser's reflection over every command (about a third of a small page's time).
+struct ScoreInvocation {
+    var groundTruth: String
+    var output: String
+    var profile = "nfc"
+    var fields = false
+    var normalize = ""
+    var orderInsensitive = false
+    var report: String?
+    var json = false
+
+    /// `score GT OCR` followed by the options above (`--name value` or `--name=value`), each
+    /// at most once, no value starting with "-". Anything else — help, unknown or repeated
+    /// options, a wrong number of paths, invalid values — gives nil: ArgumentParser then
+    /// parses the same arguments and answers with its usual messages.
+    static func fastParse(_ arguments: [String]) -> ScoreInvocation? {
+        guard arguments.first == "score" else { return nil }
+        // Plain variables rather than a Set or Dictionary: each new generic type costs a
+        // runtime metadata lookup at start-up.
+        var paths: [String] = []
+        var profile: String?, normalize: String?, report: String?
+        var json = false, fields = false, orderInsensitive = false
+        var i = 1
+        while i < arguments.count {
+            let argument = arguments[i]
+            i += 1
+            guard argument.hasPrefix("--") else {
+                if argument.hasPrefix("-") || argument.isEmpty { return nil }
+                paths.append(argument)
+                continue
+            }
+            var name = Substring(argument)
+            var value: String?
+            if let equals = argument.firstIndex(of: "=") {
+                name = argument[..<equals]
+                value = String(argument[argument.index(after: equals)...])
+            }
+            switch name {
+            case "--json", "--fields", "--order-insensitive":
+                guard value == nil else { return nil }
+                if name == "--json" {
+                    if json { return nil }
+                    json = true
+                } else if name == "--fields" {
+                    if fields { return nil }
+                    fields = true
+                } else {
+                    if orderInsensitive { return nil }
+                    orderInsensitive = true
+                }
+            case "--profile", "--normalize", "--report":
+                if value == nil {
+                    guard i < arguments.count else { return nil }
+                    value = arguments[i]
+                    i += 1
+                }
+                guard let value, !value.hasPrefix("-") else { return nil }
+                if name == "--profile" {
+                    if profile != nil { return nil }
+                    profile = value
+                } else if name == "--normalize" {
+                    if normalize != nil { return nil }
+                    normalize = value
+                } else {
+                    if report != nil { return nil }
+                    report = value
+                }
+            default:
+                return nil
+            }
+        }
+        guard paths.count == 2 else { return nil }
+        var invocation = ScoreInvocation(groundTruth: paths[0], output: paths[1])
+        invocation.profile = profile ?? "nfc"
+        invocation.normalize = normalize ?? ""
+        invocation.report = report
+        invocation.json = json
+        invocation.fields = fields
+        invocation.orderInsensitive = orderInsensitive
+        return invocation.validationProblem() == nil ? invocation : nil
+    }
+
+    /// Why the options cannot be used together, or nil.
+    func validationProblem() -> String? {
         guard ScoringProfile(rawValue: profile) != nil else {
-            throw ValidationError("unknown profile '\(profile)'; known: \(ScoringProfile.allCases.map(\.rawValue).joined(separator: ", "))")
+            return "unknown profile '\(profile)'; known: \(ScoringProfile.allCases.map(\.rawValue).joined(separator: ", "))"
         }
         for name in normalizerNames where FieldNormalizer(rawValue: name) == nil {
-            throw ValidationError("unknown normaliser '\(name)'; known: \(FieldNormalizer.allCases.map(\.rawValue).joined(separator: ", "))")
+            return "unknown normaliser '\(name)'; known: \(FieldNormalizer.allCases.map(\.rawValue).joined(separator: ", "))"
         }
-        if !normalizerNames.isEmpty && !fields { throw ValidationError("--normalize applies to --fields only") }
+        if !normalizerNames.isEmpty && !fields { return "--normalize applies to --fields only" }
+        return nil
     }
 
     private var normalizerNames: [String] {
         normalize.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    func run() throws {
+    /// Scores and prints; the exit status (1 after printing the error).
+    func execute() -> Int32 {
         do {
             try score()
+            return 0
         } catch {
             printError("skiff score: \(error)")
-            throw ExitCode(1)
+            return 1
         }
     }
 
+    /// Whether `path` is a folder (symbolic links followed), as FileManager's `fileExists`
+    /// would say, with one stat call and without setting up FileManager.
     private func kind(_ path: String) throws(ScoringError) -> Bool {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
             throw .unreadable(path: path, reason: "no such file or folder")
         }
-        return isFolder.boolValue
+        return (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     private func score() throws(ScoringError) {
@@ -98,8 +203,8 @@ struct ScoreCommand: ParsableCommand {
                                   missing: [], extra: [])
         }
         let jsonText = gtIsFolder
-            ? try ScoreReport.encode(ScoreReport.Folder(result))
-            : try ScoreReport.encode(ScoreReport.Document(result.documents[0]))
+            ? ScoreReport.json(ScoreReport.Folder(result))
+            : ScoreReport.json(ScoreReport.Document(result.documents[0]))
         if let report {
             let folder = URL(fileURLWithPath: report)
             try write(jsonText + "\n", to: folder.appendingPathComponent("report.json"))

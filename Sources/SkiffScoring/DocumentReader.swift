@@ -1,7 +1,4 @@
 public import Foundation
-#if canImport(FoundationXML)
-internal import FoundationXML
-#endif
 import SkiffOCR
 public import SkiffJSON
 
@@ -36,10 +33,10 @@ public struct DocumentReader: Sendable {
         case "xml":
             let text = try decodeUTF8(bytes, path: url.path)
             if text.contains("<alto") || text.contains(":alto") {
-                return (try XMLTextExtractor.alto(Data(bytes), path: url.path), .alto)
+                return (try XMLTextExtractor.alto(bytes, path: url.path), .alto)
             }
             if text.contains("PcGts") {
-                return (try XMLTextExtractor.page(Data(bytes), path: url.path), .page)
+                return (try XMLTextExtractor.page(bytes, path: url.path), .page)
             }
             throw .unsupportedFormat(path: url.path, reason: "XML that is neither ALTO nor PAGE")
         default:
@@ -53,12 +50,39 @@ public struct DocumentReader: Sendable {
     }
 
     func read(_ url: URL) throws(ScoringError) -> [UInt8] {
+        // One open/fstat/read for regular files; anything unusual (and every error, for its
+        // message) goes through Foundation as before.
+        if url.isFileURL, let bytes = Self.readRegularFile(url.path) { return bytes }
         do {
             return Array(try Data(contentsOf: url))
         } catch {
             let reason = FileManager.default.fileExists(atPath: url.path) ? "\(error.localizedDescription)" : "no such file"
             throw .unreadable(path: url.path, reason: reason)
         }
+    }
+
+    static func readRegularFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let size = Int(info.st_size)
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = 0
+            while count < size {
+                let got = Foundation.read(fd, buffer.baseAddress! + count, size - count)
+                if got < 0 && errno == EINTR { continue }
+                guard got > 0 else {
+                    failed = got < 0
+                    break
+                }
+                count += got
+            }
+        }
+        // A file that changed size while being read: let Foundation read it.
+        return failed || bytes.count != size ? nil : bytes
     }
 
     func decodeUTF8(_ bytes: [UInt8], path: String) throws(ScoringError) -> String {
@@ -125,13 +149,13 @@ public struct DocumentReader: Sendable {
     }
 }
 
-/// Pulls text out of ALTO and PAGE XML with Foundation's SAX parser, the way dinglehopper
+/// Pulls text out of ALTO and PAGE XML with `XMLScanner`, the way dinglehopper
 /// 0.11 does: ALTO String@CONTENT joined by spaces per TextLine, lines by newlines; PAGE
 /// region-level TextEquiv (lowest @index, else highest @conf, else the first) of the regions
 /// in the ReadingOrder (ordered groups by @index, nested groups followed), or of every
 /// TextRegion in document order when there is none; empty regions skipped. When no region
 /// has region-level text, line-level text is used instead (dinglehopper's --textequiv-level line).
-final class XMLTextExtractor: NSObject, XMLParserDelegate {
+final class XMLTextExtractor: XMLScanner.Handler {
     private enum Mode { case alto, page }
     private let mode: Mode
     // ALTO
@@ -160,13 +184,13 @@ final class XMLTextExtractor: NSObject, XMLParserDelegate {
 
     private init(mode: Mode) { self.mode = mode }
 
-    static func alto(_ data: Data, path: String) throws(ScoringError) -> String {
+    static func alto(_ data: [UInt8], path: String) throws(ScoringError) -> String {
         let x = XMLTextExtractor(mode: .alto)
         try x.run(data, path: path)
         return x.altoLines.map { $0.joined(separator: " ") }.joined(separator: "\n")
     }
 
-    static func page(_ data: Data, path: String) throws(ScoringError) -> String {
+    static func page(_ data: [UInt8], path: String) throws(ScoringError) -> String {
         let x = XMLTextExtractor(mode: .page)
         try x.run(data, path: path)
         var ordered: [Segment] = []
@@ -198,30 +222,16 @@ final class XMLTextExtractor: NSObject, XMLParserDelegate {
         return equivs[0].text
     }
 
-    private func run(_ data: Data, path: String) throws(ScoringError) {
-        let parser = XMLParser(data: data)
-        parser.delegate = self
-        parser.shouldProcessNamespaces = true
-        let finished = parser.parse()
-        // FoundationXML may recover from an error and still return true; the delegate call says.
-        if let failure = failure ?? (finished ? nil : (parser.lineNumber, parser.columnNumber, parser.parserError.map { "\($0)" } ?? "unknown error")) {
-            throw .malformed(path: path, location: "\(failure.line):\(failure.column)", reason: "invalid XML: \(failure.message)")
+    private func run(_ data: [UInt8], path: String) throws(ScoringError) {
+        var scanner = XMLScanner(data)
+        do {
+            try scanner.parse(self)
+        } catch {
+            throw .malformed(path: path, location: "\(error.line):\(error.column)", reason: "invalid XML: \(error.message)")
         }
     }
 
-    private var failure: (line: Int, column: Int, message: String)?
-
-    func parser(_ parser: XMLParser, parseErrorOccurred parseError: any Error) {
-        if failure == nil {
-            let ns = parseError as NSError
-            let detail = (ns.userInfo[NSLocalizedDescriptionKey] as? String) ?? "error \(ns.code)"
-            failure = (parser.lineNumber, parser.columnNumber, detail)
-        }
-    }
-
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                attributes: [String: String] = [:])
-    {
+    func start(_ name: String, attributes: [String: String]) {
         stack.append(name)
         switch mode {
         case .alto:
@@ -266,11 +276,11 @@ final class XMLTextExtractor: NSObject, XMLParserDelegate {
         }
     }
 
-    func parser(_ parser: XMLParser, foundCharacters string: String) {
+    func characters(_ string: String) {
         if textBuffer != nil { textBuffer?.append(string) }
     }
 
-    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+    func end(_ name: String) {
         defer { stack.removeLast() }
         switch mode {
         case .alto:

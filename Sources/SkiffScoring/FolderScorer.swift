@@ -12,7 +12,8 @@ public struct FolderScorer: Sendable {
     /// The file's name without its known extensions: `000.jpg.json` and `000.csv` are both `000`.
     public static func stem(_ name: String) -> String {
         var stem = name
-        let known: Set<String> = ["txt", "csv", "json", "xml", "jpg", "jpeg", "png", "tif", "tiff", "gt", "ocr", "alto", "page"]
+        // An array, not a Set: a Set<String> costs a runtime conformance lookup at start-up.
+        let known = ["txt", "csv", "json", "xml", "jpg", "jpeg", "png", "tif", "tiff", "gt", "ocr", "alto", "page"]
         while let dot = stem.lastIndex(of: "."), dot != stem.startIndex,
               known.contains(stem[stem.index(after: dot)...].lowercased())
         {

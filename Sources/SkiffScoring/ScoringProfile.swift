@@ -203,6 +203,14 @@ enum TextNormalizer {
 }
 
 extension Unicode.Scalar {
+    /// Code points that NFC leaves alone next to any other code point of this kind.
+    var isInertForNFC: Bool {
+        switch value {
+        case 0..<0x300, 0x2010...0x2027, 0x2030...0x205E, 0x20A0...0x20C0, 0x2100...0x2125: true
+        default: false
+        }
+    }
+
     /// Python's `str.isspace()` for one code point (White_Space plus the \x1c–\x1f separators).
     var isPythonSpace: Bool {
         properties.isWhitespace || (0x1C...0x1F).contains(value)
@@ -223,8 +231,12 @@ extension StringProtocol {
 
     /// Unicode canonical composition (NFC).
     var nfc: String {
-        // Fast path: ASCII is always NFC.
-        if utf8.allSatisfy({ $0 < 0x80 }) { return String(self) }
+        // Fast path: ASCII is always NFC, and so is any text made only of code points below
+        // U+0300 and the inert punctuation, currency and letterlike blocks below (no canonical
+        // decomposition, combining class 0, never the second half of a composition; checked
+        // with Python's unicodedata). Typical OCR text (Latin-1, dashes, quotes, €, ™) then
+        // skips Foundation's normaliser and its CoreFoundation start-up.
+        if utf8.allSatisfy({ $0 < 0x80 }) || unicodeScalars.allSatisfy(\.isInertForNFC) { return String(self) }
         return String(self).precomposedStringWithCanonicalMapping
     }
 }

@@ -79,12 +79,21 @@ public struct TokenizedPair: Sendable {
     }
 }
 
-/// Dense ids for tokens, by exact code points. Single-scalar tokens (nearly every
-/// character) skip hashing a byte array: ASCII goes through a table, others hash one UInt32.
+/// Dense ids for tokens, by exact code points, numbered in order of first appearance.
+/// ASCII goes through a table; other single scalars and longer tokens through small
+/// open-addressing tables rather than Dictionary, whose generic instantiation for each key
+/// type costs a runtime metadata and conformance lookup at start-up (measured: about as
+/// much as hashing a page's tokens).
 struct TokenIDs {
     private var ascii = [Int32](repeating: -1, count: 128)
-    private var scalars: [UInt32: Int32] = [:]
-    private var others: [[UInt8]: Int32] = [:]
+    // Single scalars: key slots (UInt32.max = empty) and their ids.
+    private var scalarKeys = [UInt32](repeating: .max, count: 256)
+    private var scalarIDs = [Int32](repeating: -1, count: 256)
+    private var scalarCount = 0
+    // Longer tokens: slots hold an index into `texts` (-1 = empty).
+    private var textSlots = [Int32](repeating: -1, count: 1024)
+    private var texts: [String] = []
+    private var textIDs: [Int32] = []
     private(set) var count: Int32 = 0
 
     mutating func id(_ token: String) -> Int32 {
@@ -98,14 +107,71 @@ struct TokenIDs {
                 }
                 return ascii[Int(v)]
             }
-            if let known = scalars[v] { return known }
-            scalars[v] = count
-            count += 1
-            return count - 1
+            return scalarID(v)
         }
-        let key = Array(token.utf8)
-        if let known = others[key] { return known }
-        others[key] = count
+        return textID(token)
+    }
+
+    private mutating func scalarID(_ v: UInt32) -> Int32 {
+        var mask = scalarKeys.count - 1
+        var i = Int(truncatingIfNeeded: (v &* 0x9E37_79B9) >> 8) & mask
+        while scalarKeys[i] != .max {
+            if scalarKeys[i] == v { return scalarIDs[i] }
+            i = (i + 1) & mask
+        }
+        if 2 * (scalarCount + 1) > scalarKeys.count {
+            // Grow and re-insert, then find the free slot again.
+            let oldKeys = scalarKeys
+            let oldIDs = scalarIDs
+            scalarKeys = [UInt32](repeating: .max, count: 2 * oldKeys.count)
+            scalarIDs = [Int32](repeating: -1, count: 2 * oldKeys.count)
+            mask = scalarKeys.count - 1
+            for (k, key) in oldKeys.enumerated() where key != .max {
+                var j = Int(truncatingIfNeeded: (key &* 0x9E37_79B9) >> 8) & mask
+                while scalarKeys[j] != .max { j = (j + 1) & mask }
+                scalarKeys[j] = key
+                scalarIDs[j] = oldIDs[k]
+            }
+            i = Int(truncatingIfNeeded: (v &* 0x9E37_79B9) >> 8) & mask
+            while scalarKeys[i] != .max { i = (i + 1) & mask }
+        }
+        scalarKeys[i] = v
+        scalarIDs[i] = count
+        scalarCount += 1
+        count += 1
+        return count - 1
+    }
+
+    /// FNV-1a over the UTF-8 bytes.
+    private static func hash(_ text: String) -> Int {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return Int(truncatingIfNeeded: h ^ (h >> 29))
+    }
+
+    private mutating func textID(_ token: String) -> Int32 {
+        var mask = textSlots.count - 1
+        let h = Self.hash(token)
+        var i = h & mask
+        while textSlots[i] >= 0 {
+            let known = Int(textSlots[i])
+            if texts[known].utf8.elementsEqual(token.utf8) { return textIDs[known] }
+            i = (i + 1) & mask
+        }
+        if 2 * (texts.count + 1) > textSlots.count {
+            textSlots = [Int32](repeating: -1, count: 2 * textSlots.count)
+            mask = textSlots.count - 1
+            for (k, text) in texts.enumerated() {
+                var j = Self.hash(text) & mask
+                while textSlots[j] >= 0 { j = (j + 1) & mask }
+                textSlots[j] = Int32(k)
+            }
+            i = h & mask
+            while textSlots[i] >= 0 { i = (i + 1) & mask }
+        }
+        textSlots[i] = Int32(texts.count)
+        texts.append(token)
+        textIDs.append(count)
         count += 1
         return count - 1
     }

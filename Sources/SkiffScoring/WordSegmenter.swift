@@ -12,7 +12,8 @@ public struct WordSegmenter: Sendable {
     public func segments(_ text: String) -> [Substring] {
         let scalars = Array(text.unicodeScalars)
         guard !scalars.isEmpty else { return [] }
-        let props = scalars.map { Self.property(of: $0) }
+        let ascii = Self.asciiProperties
+        let props = scalars.map { $0.value < 128 ? ascii[Int($0.value)] : Self.property(of: $0) }
         var result: [Substring] = []
         var indices: [String.Index] = []
         indices.reserveCapacity(scalars.count + 1)
@@ -34,10 +35,15 @@ public struct WordSegmenter: Sendable {
     /// The words: segments that hold at least one character other than punctuation,
     /// symbols, separators, marks and control or format characters (dinglehopper's rule).
     public func words(_ text: String) -> [Substring] {
-        segments(text).filter { segment in
-            segment.unicodeScalars.contains { !Self.isUnwanted($0) }
+        let ascii = Self.asciiUnwanted
+        return segments(text).filter { segment in
+            segment.unicodeScalars.contains { $0.value < 128 ? !ascii[Int($0.value)] : !Self.isUnwanted($0) }
         }
     }
+
+    /// `property(of:)` and `isUnwanted` for ASCII, computed once from the same functions.
+    static let asciiProperties: [Property] = (0..<128).map { property(of: Unicode.Scalar(UInt8($0))) }
+    static let asciiUnwanted: [Bool] = (0..<128).map { isUnwanted(Unicode.Scalar(UInt8($0))) }
 
     static func isUnwanted(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {

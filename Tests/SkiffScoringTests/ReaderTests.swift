@@ -83,6 +83,67 @@ struct ReaderTests {
         }
     }
 
+    final class Events: XMLScanner.Handler {
+        var log: [String] = []
+        func start(_ name: String, attributes: [String: String]) {
+            log.append("<" + name + attributes.keys.sorted().map { " \($0)=\(attributes[$0] ?? "")" }.joined() + ">")
+        }
+        func characters(_ text: String) { log.append(text) }
+        func end(_ name: String) { log.append("</" + name + ">") }
+    }
+
+    static func events(_ xml: String) throws -> [String] {
+        let events = Events()
+        var scanner = XMLScanner(Array(xml.utf8))
+        try scanner.parse(events)
+        return events.log.filter { !$0.allSatisfy(\.isWhitespace) }
+    }
+
+    /// The events XMLParser (libxml2, namespaces processed) gave the extractor, up to how text is chunked.
+    @Test func xmlScannerReportsWhatXMLParserDid() throws {
+        let xml = """
+            \u{FEFF}<?xml version="1.0" encoding="UTF-8"?>
+            <!DOCTYPE alto [ <!ELEMENT alto ANY> ]>
+            <!-- a comment <String CONTENT="no"/> -->
+            <a:alto xmlns:a="http://example.org/alto" xmlns="urn:x"><a:TextLine ID='l1'>
+            <String CONTENT="Fish &amp; Chips &lt;&#x41;&#66;&gt; &quot;x&apos;"/><String CONTENT="two
+            lines	and tab"/>text&#10;&amp;more<![CDATA[<ignored>]]>\r\nend<?pi skipped?></a:TextLine></a:alto>
+            """
+        #expect(try Self.events(xml) == [
+            "<alto>", "<TextLine ID=l1>", "<String CONTENT=Fish & Chips <AB> \"x'>", "</String>",
+            "<String CONTENT=two lines and tab>", "</String>", "text\n&more", "\nend", "</TextLine>", "</alto>",
+        ])
+    }
+
+    @Test(arguments: [
+        "<alto><TextLine></alto>", "<alto>", "no markup", "<alto a=b/>", "<alto a=\"1\"b=\"2\"/>",
+        "<alto>&nbsp;</alto>", "<alto/><second/>", "<alto><!-- open </alto>", "", "<alto>&#0;</alto>",
+    ])
+    func xmlScannerRejectsMalformedInput(_ xml: String) {
+        #expect(throws: XMLScanner.Failure.self) { try Self.events(xml) }
+    }
+
+    @Test func pageRegionsFollowTheReadingOrder() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("p.xml")
+        let xml = """
+            <?xml version="1.0"?>
+            <pc:PcGts xmlns:pc="http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"><pc:Page>
+            <pc:ReadingOrder><pc:OrderedGroup id="g"><pc:RegionRefIndexed index="1" regionRef="r1"/>
+            <pc:RegionRefIndexed index="0" regionRef="r2"/></pc:OrderedGroup></pc:ReadingOrder>
+            <pc:TextRegion id="r1"><pc:TextEquiv><pc:Unicode>first &amp; one</pc:Unicode></pc:TextEquiv></pc:TextRegion>
+            <pc:TextRegion id="r2"><pc:TextEquiv conf="0.2"><pc:Unicode>low</pc:Unicode></pc:TextEquiv>
+            <pc:TextEquiv conf="0.9"><pc:Unicode>high
+            line</pc:Unicode></pc:TextEquiv></pc:TextRegion>
+            </pc:Page></pc:PcGts>
+            """
+        try Data(xml.utf8).write(to: url)
+        let (text, format) = try DocumentReader().text(at: url)
+        #expect(format == .page)
+        #expect(text == "high\nline\nfirst & one")
+    }
+
     @Test func folderMatchingByStemListsMissingAndExtra() throws {
         let gt = try temporaryFolder()
         let out = try temporaryFolder()

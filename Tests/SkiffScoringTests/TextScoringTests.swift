@@ -51,6 +51,23 @@ struct EditDistanceTests {
         return a.isEmpty ? b.count : row[b.count]
     }
 
+    /// D[i][b.count] for i = 0…a.count, by the same recurrence.
+    static func referenceLastColumn(_ a: [Int32], _ b: [Int32]) -> [Int] {
+        var row = Array(0...b.count)
+        var column = [row[b.count]]
+        for i in stride(from: 1, through: a.count, by: 1) {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let t = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = t
+            }
+            column.append(row[b.count])
+        }
+        return column
+    }
+
     @Test func multiBlockDistanceAndAlignmentAgreeWithTheRecurrence() {
         var rng = SystemRandomNumberGenerator()
         for trial in 0..<60 {
@@ -90,6 +107,94 @@ struct EditDistanceTests {
                 }
             }
             #expect(i == a.count && j == b.count)
+        }
+    }
+
+    /// Random pairs: a reference, and a hypothesis made by random edits (or unrelated).
+    static func randomPair(_ n: Int, alphabet: Int32, edits: Int, unrelated: Bool,
+                           using rng: inout some RandomNumberGenerator) -> ([Int32], [Int32])
+    {
+        let a = (0..<n).map { _ in Int32.random(in: 0..<alphabet, using: &rng) }
+        if unrelated {
+            return (a, (0..<Int.random(in: 0...(n + 50), using: &rng)).map { _ in Int32.random(in: 0..<alphabet, using: &rng) })
+        }
+        var b = a
+        for _ in 0..<edits {
+            let p = Int.random(in: 0...b.count, using: &rng)
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: b.insert(Int32.random(in: 0..<alphabet, using: &rng), at: p)
+            case 1 where p < b.count: b.remove(at: p)
+            case 2 where p < b.count:
+                // A burst: several tokens dropped or added together (shifts the diagonal).
+                let len = min(b.count - p, Int.random(in: 1...80, using: &rng))
+                if Bool.random(using: &rng) { b.removeSubrange(p..<(p + len)) } else {
+                    b.insert(contentsOf: (0..<len).map { _ in Int32.random(in: 0..<alphabet, using: &rng) }, at: p)
+                }
+            default: if p < b.count { b[p] = Int32.random(in: 0..<alphabet, using: &rng) }
+            }
+        }
+        return (a, b)
+    }
+
+    /// The banded alignment must give exactly the operations of the full-width one (same split
+    /// points, same tie-breaks), and a valid optimal alignment, for direct traceback and for
+    /// Hirschberg splits at several history limits.
+    @Test func bandedAlignmentEqualsFullWidth() {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<240 {
+            let n = [0, 1, 2, 7, 63, 64, 65, 127, 128, 129, 200, 300, 700][trial % 13]
+            let alphabet = Int32([2, 4, 30, 200][trial % 4])
+            let edits = [0, 1, 3, max(1, n / 10), max(1, n / 3), n][trial % 6]
+            let (a, b) = Self.randomPair(n, alphabet: alphabet, edits: edits, unrelated: trial % 11 == 0, using: &rng)
+            let expected = Self.reference(a, b)
+            for limit in [EditDistance.historyWords, 8, 64, 300] {
+                let banded = EditDistance.align(a, b, historyLimit: limit)
+                let full = EditDistance.fullWidthAlign(a, b, historyLimit: limit)
+                #expect(banded == full, "n \(a.count) m \(b.count) limit \(limit)")
+                #expect(banded.filter { $0 != .hit }.count == expected)
+                let swapped = EditDistance.align(b, a, historyLimit: limit)
+                #expect(swapped == EditDistance.fullWidthAlign(b, a, historyLimit: limit))
+            }
+        }
+    }
+
+    /// Long sequences (many blocks, several Hirschberg levels, a band far narrower than the pattern).
+    @Test func bandedAlignmentEqualsFullWidthOnLongSequences() {
+        var rng = SystemRandomNumberGenerator()
+        for (n, alphabet, edits) in [(5000, Int32(60), 40), (6000, Int32(4), 900), (4000, Int32(90), 1500), (3000, Int32(2), 300)] {
+            let (a, b) = Self.randomPair(n, alphabet: alphabet, edits: edits, unrelated: false, using: &rng)
+            let expected = Self.reference(a, b)
+            for limit in [EditDistance.historyWords, 20_000, 3_000] {
+                let banded = EditDistance.align(a, b, historyLimit: limit)
+                #expect(banded == EditDistance.fullWidthAlign(a, b, historyLimit: limit), "n \(n) limit \(limit)")
+                #expect(banded.filter { $0 != .hit }.count == expected)
+            }
+        }
+    }
+
+    /// The band itself: exact once the bound covers the distance, an upper bound (a real
+    /// alignment's cost) below it; last columns agree with the recurrence inside the band.
+    @Test func bandedColumnsAreExactWhenTheBoundSuffices() {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<200 {
+            let n = [1, 5, 64, 65, 150, 260][trial % 6]
+            let (a, b) = Self.randomPair(n, alphabet: Int32([3, 26][trial % 2]), edits: [1, n / 5 + 1, n][trial % 3],
+                                         unrelated: trial % 9 == 0, using: &rng)
+            guard !b.isEmpty else { continue }
+            let d = Self.reference(a, b)
+            for k in [abs(a.count - b.count), d / 2, d, d + 1, 2 * d + 5] where k >= abs(a.count - b.count) {
+                let (lo, hi) = BandedBitParallel.band(n: a.count, m: b.count, bound: k)
+                var scratch = SlotScratch(alphabet: 300)
+                let run = BandedBitParallel.run(pattern: a[...], text: b[...], lo: lo, hi: hi, scratch: &scratch,
+                                                keepHistory: Bool.random(using: &rng))
+                if k >= d { #expect(run.score == d, "k \(k) d \(d)") } else { #expect(run.score >= d) }
+                let column = run.lastColumn()
+                let exact = Self.referenceLastColumn(a, b)
+                for i in 0...a.count where column[i] != EditDistance.outside {
+                    #expect(column[i] >= exact[i])
+                }
+                if k >= d { #expect(column[a.count] == d) }
+            }
         }
     }
 
@@ -196,5 +301,73 @@ struct FieldScoringTests {
         #expect(throws: ScoringError.malformed(path: "f.json", location: "2:9", reason: "invalid JSON: unexpected '\"' in an object, expected ',' or '}'")) {
             try JSONValue.parse(Array("{\"a\": 1,\n \"b\": 2 \"c\": 3}".utf8), path: "f.json")
         }
+    }
+}
+
+@Suite("report JSON")
+struct ReportJSONTests {
+    static func randomText(_ rng: inout some RandomNumberGenerator) -> String {
+        let pieces = ["TOTAL", "RM 4.95", " ", "\n", "\r\n", "\t", "\"", "\\", "/", "é", "e\u{301}", "—", "😀", "\u{1}",
+                      "\u{1F}", "\u{7F}", "\u{8}", "\u{C}", "\r", "12,345.67", "ﬁ", "ß", "<b>", "&amp;", "", "\u{2028}"]
+        return (0..<Int.random(in: 0...40, using: &rng)).map { _ in pieces.randomElement(using: &rng) ?? "" }.joined()
+    }
+
+    /// `ScoreReport.json` must give byte for byte what JSONEncoder gives (`ScoreReport.encode`).
+    @Test func writerMatchesJSONEncoder() throws {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<60 {
+            let profile = ScoringProfile.allCases[trial % ScoringProfile.allCases.count]
+            let scorer = TextScorer(profile: profile, orderInsensitive: trial % 5 == 0)
+            var documents: [DocumentResult] = []
+            for k in 0..<Int.random(in: 0...4, using: &rng) {
+                let reference = trial % 7 == 0 && k == 0 ? "" : Self.randomText(&rng)
+                documents.append(DocumentResult.make(
+                    name: "doc \(k) \"/\\" + Self.randomText(&rng), groundTruthPath: "/tmp/gt/\(k).txt",
+                    outputPath: Bool.random(using: &rng) ? nil : "/tmp/ocr/\(k) é.txt", reference: reference,
+                    hypothesis: Self.randomText(&rng), scorer: scorer, keepingAlignment: Bool.random(using: &rng)))
+                let single = ScoreReport.Document(documents[documents.count - 1])
+                #expect(ScoreReport.json(single) == (try ScoreReport.encode(single)))
+            }
+            let folder = ScoreReport.Folder(FolderResult(
+                profile: profile, orderInsensitive: scorer.orderInsensitive, documents: documents,
+                missing: trial % 3 == 0 ? [] : ["a", "b/c"], extra: trial % 4 == 0 ? ["x\ny"] : []))
+            #expect(ScoreReport.json(folder) == (try ScoreReport.encode(folder)))
+        }
+    }
+
+    @Test func numbersMatchJSONEncoder() throws {
+        let values: [Double] = [0, 1, 2, 0.5, 1e-7, 1.0 / 3, 2.0 / 3, 1e15, 1e16, 1.5e16, 1e21, 123456, 5e-324,
+                                .greatestFiniteMagnitude, .infinity, -.infinity, .nan, 0.1 + 0.2, 100, 12.5, -0.0]
+        for v in values {
+            let counts = ErrorCounts(referenceUnits: 3, hypothesisUnits: 4, hits: 1, substitutions: 1, deletions: 1,
+                                     insertions: 2, errors: 4, rate: v)
+            let score = TextScore(profile: .nfc, orderInsensitive: false, characters: counts, words: counts)
+            let document = ScoreReport.Document(name: "n", score: score)
+            #expect(ScoreReport.json(document) == (try ScoreReport.encode(document)), "\(v)")
+        }
+    }
+}
+
+@Suite("token ids")
+struct TokenIDTests {
+    /// Ids are dense, in order of first appearance, and equal exactly when the code points are.
+    @Test func idsFollowExactCodePoints() {
+        var rng = SystemRandomNumberGenerator()
+        let pool = ["a", "b", "\r\n", "é", "e\u{301}", "€", "😀", "TOTAL", "TOTAL:", "total", "Å", "A\u{30A}", "ﬁ"]
+            + (0..<3000).map { "w\($0)" } + (0..<600).map { String(Character(Unicode.Scalar(0x4E00 + $0)!)) }
+        var ids = TokenIDs()
+        var seen: [[UInt8]: Int32] = [:]
+        for _ in 0..<20000 {
+            let token = pool.randomElement(using: &rng) ?? ""
+            let id = ids.id(token)
+            let key = Array(token.utf8)
+            if let known = seen[key] {
+                #expect(id == known)
+            } else {
+                #expect(id == Int32(seen.count))
+                seen[key] = id
+            }
+        }
+        #expect(ids.count == Int32(seen.count))
     }
 }

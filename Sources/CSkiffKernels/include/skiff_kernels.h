@@ -26,6 +26,9 @@ enum skiff_type {
     SKIFF_TYPE_BF16 = 30,
 };
 
+/// Whether OpenBLAS could be loaded (it is opened with dlopen on first use, not linked).
+int skiff_has_blas(void);
+
 /// Bytes one row of `n` elements (a multiple of 32 for block types) takes.
 size_t skiff_row_size(int type, int64_t n);
 
