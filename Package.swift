@@ -71,6 +71,7 @@ let package = Package(
             name: "Skiff",
             dependencies: [
                 "SkiffImage", "SkiffOCR", "SkiffScoring", "SkiffJSON", "SkiffSchema", "SkiffDecoder",
+                "SkiffConstraint",
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // JSON values with exact numbers and key order; a byte-level parser and serializer.
@@ -79,6 +80,10 @@ let package = Package(
         .target(
             name: "SkiffSchema", dependencies: ["SkiffJSON"], exclude: ["README.md"],
             swiftSettings: swiftSettings),
+        // JSON-Schema-constrained decoding: schema → byte-level grammar → token masks.
+        .target(
+            name: "SkiffConstraint", dependencies: ["SkiffJSON", "SkiffSchema", "SkiffTokenizer", "SkiffDecoder"],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "SkiffCLI",
             dependencies: [
@@ -107,6 +112,9 @@ let package = Package(
             name: "SkiffJSONTests", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffSchemaTests", dependencies: ["SkiffSchema", "SkiffJSON"], exclude: ["Fixtures"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffConstraintTests", dependencies: ["SkiffConstraint", "SkiffSchema", "SkiffJSON", "SkiffTokenizer", "SkiffDecoder"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),

@@ -1,0 +1,182 @@
+import SkiffJSON
+import SkiffSchema
+
+/// The state of one constrained output: a small set of parse configurations over the bytes
+/// written so far. Advance by token or byte, roll back, and compute the mask of tokens that
+/// keep the output on a path to a valid document. Not thread-safe (its grammar memoises).
+public final class ConstraintMatcher {
+    public let grammar: Grammar
+    public let vocabulary: TokenVocabulary
+    private var configs: [Config]
+    private var buffer: [UInt8] = []
+    private var history: [(configs: [Config], length: Int)] = []
+    private var stepper: Stepper
+    /// Tokens consumed so far.
+    public private(set) var tokenCount = 0
+
+    public init(grammar: Grammar, vocabulary: TokenVocabulary) throws(ConstraintError) {
+        self.grammar = grammar
+        self.vocabulary = vocabulary
+        stepper = Stepper(grammar: grammar)
+        var start: [Config] = []
+        stepper.pushValue(grammar.root, nil, &start)
+        if let f = stepper.failure { throw f }
+        configs = start
+        buffer.reserveCapacity(4096)
+    }
+
+    /// The bytes written so far.
+    public var output: [UInt8] { buffer }
+
+    /// False once no continuation is possible (every configuration died).
+    public var isAlive: Bool { !configs.isEmpty }
+
+    /// True when the output so far is a complete, valid document.
+    public var isAccepting: Bool { accepting(configs) }
+
+    /// True when the document is complete and nothing more may follow.
+    public var isFinished: Bool { configs.allSatisfy { if case .done = $0.top { return true } else { return false } } && !configs.isEmpty }
+
+    private func accepting(_ cs: [Config]) -> Bool {
+        for c in cs where c.stack == nil {
+            switch c.top {
+            case .done: return true
+            case .number(let s, let start, let phase) where numberAccepting(phase):
+                var tmp: [Config] = []
+                buffer.withUnsafeBufferPointer { p in stepper.complete(s, start, buffer.count - 1, nil, p, &tmp) }
+                if !tmp.isEmpty { return true }
+            default: continue
+            }
+        }
+        return false
+    }
+
+    /// Feeds one byte to every configuration (the byte is already at the end of `buffer`).
+    @inline(__always) private func step(_ cs: [Config], _ b: UInt8) -> [Config] {
+        var out: [Config] = []
+        let pos = buffer.count - 1
+        buffer.withUnsafeBufferPointer { p in
+            for c in cs { stepper.feed(c, b, pos, p, &out) }
+        }
+        if out.count > 1 {
+            var seen = Set<Config>()
+            out = out.filter { seen.insert($0).inserted }
+        }
+        if out.count > grammar.options.maxConfigurations {
+            stepper.failure = .limitExceeded("more than \(grammar.options.maxConfigurations) live parses (ambiguous schema)")
+            out.removeAll()
+        }
+        return out
+    }
+
+    /// Appends `bytes`; false (and no change) when they cannot continue the output.
+    @discardableResult
+    public func consume(bytes: [UInt8]) -> Bool {
+        let saved = (configs, buffer.count)
+        var cs = configs
+        for b in bytes {
+            buffer.append(b)
+            cs = step(cs, b)
+            if cs.isEmpty {
+                buffer.removeSubrange(saved.1...)
+                return false
+            }
+        }
+        history.append(saved)
+        configs = cs
+        return true
+    }
+
+    /// Appends a token; false (and no change) when it is not allowed. End of sequence is
+    /// allowed exactly when the document is complete (and changes nothing).
+    @discardableResult
+    public func consume(token: Int) -> Bool {
+        if token == vocabulary.eos { return isAccepting }
+        guard token >= 0 && token < vocabulary.size else { return false }
+        let b = vocabulary.tokenBytes[token]
+        guard !b.isEmpty, consume(bytes: b) else { return false }
+        tokenCount += 1
+        return true
+    }
+
+    /// Undoes the last `n` successful `consume` calls.
+    public func rollback(_ n: Int = 1) {
+        for _ in 0..<min(n, history.count) {
+            guard let h = history.popLast() else { return }
+            configs = h.configs
+            buffer.removeSubrange(h.length...)
+            tokenCount = max(0, tokenCount - 1)
+        }
+    }
+
+    /// Would `token` be allowed now? (Cheaper than a full mask: one path through the trie.)
+    public func allows(_ token: Int) -> Bool {
+        if token == vocabulary.eos { return isAccepting }
+        guard token >= 0 && token < vocabulary.size, !vocabulary.tokenBytes[token].isEmpty else { return false }
+        let n = buffer.count
+        defer { buffer.removeSubrange(n...) }
+        var cs = configs
+        for b in vocabulary.tokenBytes[token] {
+            buffer.append(b)
+            cs = step(cs, b)
+            if cs.isEmpty { return false }
+        }
+        return true
+    }
+
+    /// A failure inside the engine (a limit), if one occurred.
+    public var failure: ConstraintError? { stepper.failure }
+
+    /// Writes the set of allowed tokens into `mask` (resized to the vocabulary).
+    public func fillMask(_ mask: inout TokenMask) {
+        if mask.count != vocabulary.size { mask = TokenMask(count: vocabulary.size) } else { mask.removeAll() }
+        if let eos = vocabulary.eos, isAccepting { mask.insert(eos) }
+        guard !configs.isEmpty else { return }
+        var trie = vocabulary.trie
+        if let r = plainBudget() {
+            mask.formUnion(vocabulary.plainUpTo[min(r, TokenVocabulary.maxBucket)])
+            trie = vocabulary.restTrie
+        }
+        walk(trie, 0, configs, &mask)
+    }
+
+    public func mask() -> TokenMask {
+        var m = TokenMask(count: vocabulary.size)
+        fillMask(&m)
+        return m
+    }
+
+    /// When every configuration is inside a string body that accepts any plain character,
+    /// the number of code points still allowed (the largest); else nil.
+    private func plainBudget() -> Int? {
+        var best = -1
+        for c in configs {
+            switch c.top {
+            case .string(let s, _, let st):
+                guard s.enumTrie == nil, st.isPlain else { return nil }
+                best = max(best, s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps))
+            case .objKey(let s, _, _, _, let st):
+                guard st.isPlain, s.closedNames == nil, grammar.options.propertyOrder == .any else { return nil }
+                best = Int.max
+            default: return nil
+            }
+        }
+        return best >= 0 ? best : nil
+    }
+
+    private func walk(_ trie: TokenTrie, _ node: Int, _ cs: [Config], _ mask: inout TokenMask) {
+        let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
+        for e in start..<end {
+            let b = trie.edgeByte[e]
+            buffer.append(b)
+            let next = step(cs, b)
+            if !next.isEmpty {
+                let child = Int(trie.edgeTarget[e])
+                let ts = Int(trie.tokenStart[child])
+                for t in ts..<(ts + Int(trie.tokenCount[child])) { mask.insert(Int(trie.tokenList[t])) }
+                walk(trie, child, next, &mask)
+            }
+            buffer.removeLast()
+        }
+    }
+}

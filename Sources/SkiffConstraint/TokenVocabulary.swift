@@ -1,0 +1,126 @@
+public import SkiffTokenizer
+
+/// A set of token ids as a bitset.
+public struct TokenMask: Sendable, Equatable {
+    public var words: [UInt64]
+    public let count: Int
+
+    public init(count: Int) {
+        self.count = count
+        words = [UInt64](repeating: 0, count: (count + 63) / 64)
+    }
+
+    @inline(__always) public func contains(_ id: Int) -> Bool {
+        id >= 0 && id < count && words[id >> 6] & (1 << UInt64(id & 63)) != 0
+    }
+    @inline(__always) public mutating func insert(_ id: Int) { words[id >> 6] |= 1 << UInt64(id & 63) }
+    public mutating func removeAll() { for i in words.indices { words[i] = 0 } }
+    public mutating func formUnion(_ o: TokenMask) { for i in words.indices { words[i] |= o.words[i] } }
+    public var population: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
+    /// The ids in the set, ascending.
+    public var ids: [Int] {
+        var out: [Int] = []
+        for (w, word) in words.enumerated() {
+            var x = word
+            while x != 0 {
+                out.append(w * 64 + x.trailingZeroBitCount)
+                x &= x - 1
+            }
+        }
+        return out
+    }
+}
+
+/// A byte trie over token strings, flattened into arrays (children sorted by byte).
+struct TokenTrie: Sendable {
+    var edgeStart: [Int32] = []
+    var edgeCount: [Int32] = []
+    var edgeByte: [UInt8] = []
+    var edgeTarget: [Int32] = []
+    var tokenStart: [Int32] = []
+    var tokenCount: [Int32] = []
+    var tokenList: [Int32] = []
+
+    init(_ items: [(Int, [UInt8])]) {
+        // Build with sorted arrays: sort tokens by bytes, then emit nodes depth-first.
+        let sorted = items.sorted { a, b in a.1.lexicographicallyPrecedes(b.1) }
+        var kids: [[(UInt8, Int)]] = [[]]
+        var toks: [[Int32]] = [[]]
+        for (id, bytes) in sorted {
+            var node = 0
+            for b in bytes {
+                if let last = kids[node].last, last.0 == b {
+                    node = last.1
+                } else {
+                    kids.append([])
+                    toks.append([])
+                    kids[node].append((b, kids.count - 1))
+                    node = kids.count - 1
+                }
+            }
+            toks[node].append(Int32(id))
+        }
+        for n in kids.indices {
+            edgeStart.append(Int32(edgeByte.count))
+            edgeCount.append(Int32(kids[n].count))
+            for (b, t) in kids[n] {
+                edgeByte.append(b)
+                edgeTarget.append(Int32(t))
+            }
+            tokenStart.append(Int32(tokenList.count))
+            tokenCount.append(Int32(toks[n].count))
+            tokenList.append(contentsOf: toks[n])
+        }
+    }
+}
+
+/// What the mask engine precomputes once per tokenizer: the token trie, and the "slicer":
+/// tokens made only of plain string characters (no quote, backslash or control byte, whole
+/// UTF-8 characters), bucketed by code-point length, so a string body ORs a precomputed
+/// bitset and walks only the small trie of the other tokens.
+public final class TokenVocabulary: Sendable {
+    public let size: Int
+    public let eos: Int?
+    public let tokenBytes: [[UInt8]]
+    let trie: TokenTrie
+    let restTrie: TokenTrie
+    static let maxBucket = 16
+    /// plainUpTo[r]: plain tokens of at most r code points.
+    let plainUpTo: [TokenMask]
+
+    public init(tokenizer: BPETokenizer) {
+        size = tokenizer.vocabularySize
+        eos = tokenizer.eosToken
+        let special = Set(tokenizer.specialTokens.values)
+        var bytes: [[UInt8]] = []
+        var items: [(Int, [UInt8])] = []
+        var rest: [(Int, [UInt8])] = []
+        var buckets = [TokenMask](repeating: TokenMask(count: tokenizer.vocabularySize), count: Self.maxBucket + 1)
+        for id in 0..<tokenizer.vocabularySize {
+            let b = special.contains(id) ? [] : tokenizer.bytes(of: id)
+            bytes.append(b)
+            guard !b.isEmpty else { continue }
+            items.append((id, b))
+            if let n = Self.plainLength(b), n <= Self.maxBucket {
+                buckets[n].insert(id)
+            } else {
+                rest.append((id, b))
+            }
+        }
+        for r in 1...Self.maxBucket { buckets[r].formUnion(buckets[r - 1]) }
+        tokenBytes = bytes
+        trie = TokenTrie(items)
+        restTrie = TokenTrie(rest)
+        plainUpTo = buckets
+    }
+
+    /// Code points of `b` when it is plain string content, else nil.
+    static func plainLength(_ b: [UInt8]) -> Int? {
+        var st = StrState()
+        for x in b {
+            guard x != 0x22 && x != 0x5C else { return nil }
+            guard lexString(&st, x, maxLength: Int.max) == .more else { return nil }
+        }
+        return st.isPlain ? Int(st.cps) : nil
+    }
+}
