@@ -8,3 +8,4 @@
 @_exported public import SkiffModelFiles
 @_exported public import SkiffTokenizer
 @_exported public import SkiffDecoder
+@_exported public import SkiffConstraint
