@@ -153,7 +153,7 @@ public final class ConstraintMatcher {
         for c in configs {
             switch c.top {
             case .string(let s, _, let st):
-                guard s.enumTrie == nil, st.isPlain else { return nil }
+                guard s.enumTrie == nil, s.patternNFA == nil, st.isPlain else { return nil }
                 best = max(best, s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps))
             case .objKey(let s, _, _, _, let st):
                 guard st.isPlain, s.closedNames == nil, grammar.options.propertyOrder == .any else { return nil }

@@ -31,6 +31,9 @@ public struct ConstraintOptions: Sendable {
     public var maxEnumStrings = 100_000
     /// Most live configurations after one byte (ambiguity guard).
     public var maxConfigurations = 4096
+    /// The page's words in reading order, for strings marked `"x-copy-from-page": true`
+    /// (copy-from-page: such a string must be a run of consecutive words joined by single spaces).
+    public var pageWords: [String] = []
 
     public init() {}
 }
@@ -122,6 +125,10 @@ final class Spec: @unchecked Sendable {
     var closedNameStrings: [String] = []
     /// `anyOf`/`oneOf` groups still to split.
     var groups: [[SchemaNode]] = []
+    /// Prunes string prefixes that cannot match (the first `pattern`, or a format's shape).
+    var patternNFA: PatternNFA?
+    /// The string must be a span of the page's words (`x-copy-from-page`).
+    var copyFromPage = false
     private var branchCache: [Spec]?
     private var childCache: [String: Spec] = [:]
     private var itemCache: [Int: Spec] = [:]
@@ -255,10 +262,48 @@ public final class Grammar: @unchecked Sendable {
     var root: Spec!
     /// Keywords enforced by the validator on finished values (for reports), as "keyword at location".
     public private(set) var checkedKeywords: Set<String> = []
+    /// Copy-from-page text: the words' canonical (escaped) serialisations joined by spaces.
+    let pageText: [UInt8]
+    let pageWordStarts: [Int32]
+    /// pageWordEnd[p]: a word ends just before offset p.
+    let pageWordEnd: [Bool]
+
+    /// Regular supersets of some formats, to prune prefixes (the validator decides the rest).
+    static let formatShapes: [String: PatternNFA] = {
+        let sources = [
+            "date": #"^\d{4}-\d{2}-\d{2}$"#,
+            "time": #"^\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#,
+            "date-time": #"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#,
+            "uuid": #"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"#,
+            "ipv4": #"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"#,
+        ]
+        var out: [String: PatternNFA] = [:]
+        for (k, v) in sources {
+            if let re = try? ECMARegex(v), let nfa = PatternNFA(re.root) { out[k] = nfa }
+        }
+        return out
+    }()
+
+    /// The schema keyword marking a string as copied from the page.
+    public static let copyFromPageKeyword = "x-copy-from-page"
 
     public init(schema: JSONSchema, options: ConstraintOptions = ConstraintOptions()) throws(ConstraintError) {
         self.schema = schema
         self.options = options
+        var text: [UInt8] = []
+        var starts: [Int32] = []
+        var ends: [Int] = []
+        for w in options.pageWords where !w.isEmpty {
+            if !text.isEmpty { text.append(0x20) }
+            starts.append(Int32(text.count))
+            text += JSONSerializer.compact.data(from: .string(w)).dropFirst().dropLast()
+            ends.append(text.count)
+        }
+        var endFlags = [Bool](repeating: false, count: text.count + 1)
+        for e in ends { endFlags[e] = true }
+        pageText = text
+        pageWordStarts = starts
+        pageWordEnd = endFlags
         if schema.dependsOnDynamicScope && !options.lenient {
             throw .unsupported(keyword: "$dynamicRef", location: schema.root.absoluteLocation,
                                reason: "evaluation depends on the dynamic scope")
@@ -332,6 +377,14 @@ public final class Grammar: @unchecked Sendable {
         for e in s.entries {
             let n = e.node
             if n.boolean == false { s.types = []; continue }
+            if n.unknownKeywords.contains(Self.copyFromPageKeyword) {
+                guard !pageWordStarts.isEmpty else {
+                    throw .unsupported(keyword: Self.copyFromPageKeyword, location: n.absoluteLocation,
+                                       reason: "no page words were given (ConstraintOptions.pageWords)")
+                }
+                s.copyFromPage = true
+                s.types.formIntersection(.string)
+            }
             for k in n.keywords {
                 switch k.kind {
                 case .type(let t, _):
@@ -402,7 +455,9 @@ public final class Grammar: @unchecked Sendable {
             try needsCheck(s, n, k.name, "number bounds are checked when the number is finished")
         case .maxLength(let m): s.maxLength = min(s.maxLength, m)
         case .minLength(let m): s.minLength = max(s.minLength, m)
-        case .pattern: try needsCheck(s, n, k.name, "patterns are checked when the string is finished")
+        case .pattern(let re):
+            try needsCheck(s, n, k.name, "patterns are checked when the string is finished")
+            if s.patternNFA == nil { s.patternNFA = PatternNFA(re.root) }
         case .maxItems(let m): s.maxItems = min(s.maxItems, m)
         case .minItems(let m): s.minItems = max(s.minItems, m)
         case .uniqueItems, .contains: try needsCheck(s, n, k.name, "checked when the array is finished")
@@ -433,6 +488,7 @@ public final class Grammar: @unchecked Sendable {
                 }
             } else {
                 try needsCheck(s, n, k.name, "formats are checked when the string is finished")
+                if s.patternNFA == nil, let shape = Grammar.formatShapes[name] { s.patternNFA = shape }
             }
         case .content: try needsCheck(s, n, k.name, "checked when the string is finished")
         case .unevaluatedProperties, .unevaluatedItems:

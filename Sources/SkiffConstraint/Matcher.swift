@@ -14,6 +14,10 @@ struct StrState: Hashable {
     var hex: UInt16 = 0
     var cps: Int32 = 0
     var trie: Int32 = -1
+    /// The code point being read (complete when `cps` grows), and a pending high surrogate.
+    var cp: UInt32 = 0
+    var high: UInt16 = 0
+    var pat = PatState()
     var isPlain: Bool { esc == 0 && need == 0 }
 }
 
@@ -28,6 +32,8 @@ enum Frame: Hashable {
     case done
     case value(Spec)
     case string(Spec, start: Int32, StrState)
+    /// A copy-from-page string: offsets in the page text the output so far may end at.
+    case copy(Spec, start: Int32, StrState, positions: [Int32])
     case number(Spec, start: Int32, phase: UInt8)
     case literal(Spec, start: Int32, which: UInt8, pos: UInt8)
     case objStart(Spec, start: Int32)
@@ -118,12 +124,33 @@ struct Stepper {
                 out.append(Config(top: .string(s, start: start, st), stack: c.stack))
                 return
             }
+            let before = st.cps
             switch lexString(&st, b, maxLength: s.maxLength) {
             case .dead: return
-            case .more: out.append(Config(top: .string(s, start: start, st), stack: c.stack))
+            case .more:
+                if let nfa = s.patternNFA, st.cps != before {
+                    guard let p = nfa.step(st.pat, st.cp) else { return }
+                    st.pat = p
+                }
+                out.append(Config(top: .string(s, start: start, st), stack: c.stack))
             case .closed:
                 guard Int(st.cps) >= s.minLength else { return }
+                if let nfa = s.patternNFA, !nfa.accepts(st.pat) { return }
                 complete(s, start, pos, c.stack, buffer, &out)
+            }
+        case .copy(let s, let start, var st, let positions):
+            switch lexString(&st, b, maxLength: s.maxLength) {
+            case .dead: return
+            case .closed:
+                guard pos - Int(start) > 1, Int(st.cps) >= s.minLength,
+                      positions.contains(where: { grammar.pageWordEnd[Int($0)] }) else { return }
+                complete(s, start, pos, c.stack, buffer, &out)
+            case .more:
+                var next: [Int32] = []
+                let text = grammar.pageText
+                for p in positions where Int(p) < text.count && text[Int(p)] == b { next.append(p + 1) }
+                guard !next.isEmpty else { return }
+                out.append(Config(top: .copy(s, start: start, st, positions: next), stack: c.stack))
             }
         case .number(let s, let start, let phase):
             if let p = numberStep(phase, b) {
@@ -245,9 +272,12 @@ struct Stepper {
         case 0x7B: if s.types.contains(.object) { out.append(Config(top: .objStart(s, start: start), stack: stack)) }
         case 0x5B: if s.types.contains(.array) { out.append(Config(top: .arrStart(s, start: start), stack: stack)) }
         case 0x22:
-            if s.types.contains(.string) {
+            if s.copyFromPage {
+                out.append(Config(top: .copy(s, start: start, StrState(), positions: grammar.pageWordStarts), stack: stack))
+            } else if s.types.contains(.string) {
                 var st = StrState()
                 if s.enumTrie != nil { st.trie = 0 }
+                if let nfa = s.patternNFA { st.pat = nfa.initial }
                 out.append(Config(top: .string(s, start: start, st), stack: stack))
             }
         case 0x2D: if s.types.contains(.number) { out.append(Config(top: .number(s, start: start, phase: 0), stack: stack)) }
@@ -323,6 +353,7 @@ enum LexResult { case dead, more, closed }
 @inline(__always) func lexString(_ st: inout StrState, _ b: UInt8, maxLength: Int) -> LexResult {
     if st.need > 0 {
         guard b >= st.lo && b <= st.hi else { return .dead }
+        st.cp = st.cp << 6 | UInt32(b & 0x3F)
         st.need -= 1
         st.lo = 0x80
         st.hi = 0xBF
@@ -335,14 +366,14 @@ enum LexResult { case dead, more, closed }
         case 0x22: return .closed
         case 0x5C: st.esc = 1; return Int(st.cps) < maxLength ? .more : .dead
         case 0x00..<0x20: return .dead
-        case 0x20..<0x80: st.cps += 1
-        case 0xC2...0xDF: st.need = 1
-        case 0xE0: st.need = 2; st.lo = 0xA0
-        case 0xE1...0xEC, 0xEE, 0xEF: st.need = 2
-        case 0xED: st.need = 2; st.hi = 0x9F
-        case 0xF0: st.need = 3; st.lo = 0x90
-        case 0xF1...0xF3: st.need = 3
-        case 0xF4: st.need = 3; st.hi = 0x8F
+        case 0x20..<0x80: st.cps += 1; st.cp = UInt32(b)
+        case 0xC2...0xDF: st.need = 1; st.cp = UInt32(b & 0x1F)
+        case 0xE0: st.need = 2; st.lo = 0xA0; st.cp = UInt32(b & 0x0F)
+        case 0xE1...0xEC, 0xEE, 0xEF: st.need = 2; st.cp = UInt32(b & 0x0F)
+        case 0xED: st.need = 2; st.hi = 0x9F; st.cp = UInt32(b & 0x0F)
+        case 0xF0: st.need = 3; st.lo = 0x90; st.cp = UInt32(b & 0x07)
+        case 0xF1...0xF3: st.need = 3; st.cp = UInt32(b & 0x07)
+        case 0xF4: st.need = 3; st.hi = 0x8F; st.cp = UInt32(b & 0x07)
         default: return .dead
         }
         return Int(st.cps) < maxLength || (Int(st.cps) == maxLength && st.need == 0) ? .more : .dead
@@ -351,6 +382,14 @@ enum LexResult { case dead, more, closed }
         case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74:
             st.esc = 0
             st.cps += 1
+            switch b {
+            case 0x62: st.cp = 0x08
+            case 0x66: st.cp = 0x0C
+            case 0x6E: st.cp = 0x0A
+            case 0x72: st.cp = 0x0D
+            case 0x74: st.cp = 0x09
+            default: st.cp = UInt32(b)
+            }
         case 0x75:
             st.esc = 2
             st.hex = 0
@@ -365,25 +404,29 @@ enum LexResult { case dead, more, closed }
             return .more
         }
         switch st.hex {
-        case 0xD800...0xDBFF: st.esc = 6
+        case 0xD800...0xDBFF: st.esc = 6; st.high = st.hex
         case 0xDC00...0xDFFF: return .dead
         default:
             st.esc = 0
             st.cps += 1
+            st.cp = UInt32(st.hex)
         }
         return .more
     case 6: guard b == 0x5C else { return .dead }; st.esc = 7; return .more
     case 7: guard b == 0x75 else { return .dead }; st.esc = 8; return .more
-    case 8: guard b == 0x64 || b == 0x44 else { return .dead }; st.esc = 9; return .more
+    case 8: guard b == 0x64 || b == 0x44 else { return .dead }; st.esc = 9; st.hex = 0xD; return .more
     case 9:
         guard (b >= 0x63 && b <= 0x66) || (b >= 0x43 && b <= 0x46) else { return .dead }
         st.esc = 10
+        st.hex = st.hex << 4 | hexValue(b)
         return .more
-    case 10: guard isHex(b) else { return .dead }; st.esc = 11; return .more
+    case 10: guard isHex(b) else { return .dead }; st.esc = 11; st.hex = st.hex << 4 | hexValue(b); return .more
     default:
         guard isHex(b) else { return .dead }
+        st.hex = st.hex << 4 | hexValue(b)
         st.esc = 0
         st.cps += 1
+        st.cp = 0x10000 + (UInt32(st.high - 0xD800) << 10) + UInt32(st.hex - 0xDC00)
         return .more
     }
 }

@@ -88,16 +88,22 @@ public final class TokenVocabulary: Sendable {
     /// plainUpTo[r]: plain tokens of at most r code points.
     let plainUpTo: [TokenMask]
 
-    public init(tokenizer: BPETokenizer) {
-        size = tokenizer.vocabularySize
-        eos = tokenizer.eosToken
+    public convenience init(tokenizer: BPETokenizer) {
         let special = Set(tokenizer.specialTokens.values)
+        self.init(tokenBytes: (0..<tokenizer.vocabularySize).map { special.contains($0) ? [] : tokenizer.bytes(of: $0) },
+                  eos: tokenizer.eosToken)
+    }
+
+    /// A vocabulary from raw token bytes (empty: a special token, never allowed by the grammar).
+    public init(tokenBytes: [[UInt8]], eos: Int?) {
+        size = tokenBytes.count
+        self.eos = eos
         var bytes: [[UInt8]] = []
         var items: [(Int, [UInt8])] = []
         var rest: [(Int, [UInt8])] = []
-        var buckets = [TokenMask](repeating: TokenMask(count: tokenizer.vocabularySize), count: Self.maxBucket + 1)
-        for id in 0..<tokenizer.vocabularySize {
-            let b = special.contains(id) ? [] : tokenizer.bytes(of: id)
+        var buckets = [TokenMask](repeating: TokenMask(count: tokenBytes.count), count: Self.maxBucket + 1)
+        for id in 0..<tokenBytes.count {
+            let b = id == eos ? [] : tokenBytes[id]
             bytes.append(b)
             guard !b.isEmpty else { continue }
             items.append((id, b))
@@ -108,7 +114,7 @@ public final class TokenVocabulary: Sendable {
             }
         }
         for r in 1...Self.maxBucket { buckets[r].formUnion(buckets[r - 1]) }
-        tokenBytes = bytes
+        self.tokenBytes = bytes
         trie = TokenTrie(items)
         restTrie = TokenTrie(rest)
         plainUpTo = buckets
