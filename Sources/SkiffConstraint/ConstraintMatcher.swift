@@ -84,6 +84,7 @@ public final class ConstraintMatcher {
         }
         history.append(saved)
         configs = cs
+        stepper.committed = buffer.count
         return true
     }
 
@@ -105,18 +106,17 @@ public final class ConstraintMatcher {
             guard let h = history.popLast() else { return }
             configs = h.configs
             buffer.removeSubrange(h.length...)
+            stepper.committed = buffer.count
             tokenCount = max(0, tokenCount - 1)
         }
     }
 
-    /// Would `token` be allowed now? (Cheaper than a full mask: one path through the trie.)
-    public func allows(_ token: Int) -> Bool {
-        if token == vocabulary.eos { return isAccepting }
-        guard token >= 0 && token < vocabulary.size, !vocabulary.tokenBytes[token].isEmpty else { return false }
+    /// Can `bytes` follow the output? (Leaves the state unchanged.)
+    private func admits(_ bytes: [UInt8]) -> Bool {
         let n = buffer.count
         defer { buffer.removeSubrange(n...) }
         var cs = configs
-        for b in vocabulary.tokenBytes[token] {
+        for b in bytes {
             buffer.append(b)
             cs = step(cs, b)
             if cs.isEmpty { return false }
@@ -124,20 +124,136 @@ public final class ConstraintMatcher {
         return true
     }
 
+    /// Would `token` be allowed now? (Cheaper than a full mask: one path through the trie.)
+    public func allows(_ token: Int) -> Bool {
+        if token == vocabulary.eos { return isAccepting }
+        guard token >= 0 && token < vocabulary.size, !vocabulary.tokenBytes[token].isEmpty else { return false }
+        return admits(vocabulary.tokenBytes[token])
+    }
+
     /// A failure inside the engine (a limit), if one occurred.
     public var failure: ConstraintError? { stepper.failure }
 
     /// Writes the set of allowed tokens into `mask` (resized to the vocabulary).
     public func fillMask(_ mask: inout TokenMask) {
+        guard let key = signature() else {
+            computeMask(&mask)
+            return
+        }
+        let vid = ObjectIdentifier(vocabulary)
+        if grammar.maskCacheVocabulary != vid {
+            grammar.maskCache.removeAll()
+            grammar.maskCacheVocabulary = vid
+        }
+        if let m = grammar.maskCache[key] {
+            mask = m
+            return
+        }
+        computeMask(&mask)
+        if grammar.maskCache.count >= Grammar.maskCacheLimit { grammar.maskCache.removeAll() }
+        grammar.maskCache[key] = mask
+    }
+
+    /// The parse state with everything that cannot change the mask left out (value start
+    /// offsets, code points already read, string lengths without bounds, array indices past
+    /// the last one that matters); nil when a finished-value check could read the output, so
+    /// the mask depends on more than the state.
+    private func signature() -> [Int32]? {
+        var key: [Int32] = []
+        key.reserveCapacity(32)
+        for c in configs {
+            key.append(-1)
+            var frame: Frame? = c.top
+            var stack = c.stack
+            while let f = frame {
+                guard append(f, &key) else { return nil }
+                frame = stack?.frame
+                stack = stack?.parent
+            }
+        }
+        return key
+    }
+
+    private func append(_ st: StrState, _ bounded: Bool, _ key: inout [Int32]) {
+        key.append(Int32(st.esc) | Int32(st.need) << 8 | Int32(st.lo) << 16)
+        key.append(Int32(st.hi))
+        key.append(bounded ? st.cps : 0)
+        key.append(st.trie)
+        if (2...5).contains(st.esc) || st.esc >= 8 { key.append(Int32(st.hex)) }
+        if st.esc >= 6 { key.append(Int32(st.high)) }
+        if st.need > 0 { key.append(Int32(bitPattern: st.cp)) }
+    }
+
+    private func append(_ info: ObjInfo, _ key: inout [Int32]) {
+        key.append(Int32(info.lastRank))
+        key.append(Int32(info.seen.count))
+        for k in info.seen { key.append(grammar.intern(k)) }
+    }
+
+    private func append(_ f: Frame, _ key: inout [Int32]) -> Bool {
+        switch f {
+        case .done: key.append(0)
+        case .value(let s):
+            guard s.checks.isEmpty && !s.integerOnly else { return false }
+            key += [1, Int32(s.id)]
+        case .string(let s, _, let st):
+            guard s.checks.isEmpty && s.patternNFA == nil else { return false }
+            key += [2, Int32(s.id)]
+            append(st, s.minLength > 0 || s.maxLength != Int.max, &key)
+        case .copy: return false
+        case .number(let s, _, let phase):
+            guard s.checks.isEmpty && !s.integerOnly else { return false }
+            key += [3, Int32(s.id), Int32(phase)]
+        case .literal(let s, _, let which, let pos):
+            guard s.checks.isEmpty else { return false }
+            key += [4, Int32(s.id), Int32(which), Int32(pos)]
+        case .objStart(let s, _):
+            guard s.checks.isEmpty else { return false }
+            key += [5, Int32(s.id)]
+        case .objKey(let s, _, let info, let keyStart, let st):
+            guard s.checks.isEmpty else { return false }
+            key += [6, Int32(s.id)]
+            append(info, &key)
+            append(st, false, &key)
+            // The key so far decides duplicates, names and order.
+            key.append(Int32(buffer.count - Int(keyStart)))
+            for b in buffer[Int(keyStart)...] { key.append(Int32(b)) }
+        case .objColon(let s, _, let info, let k):
+            guard s.checks.isEmpty else { return false }
+            key += [7, Int32(s.id), grammar.intern(k)]
+            append(info, &key)
+        case .objNext(let s, _, let info):
+            guard s.checks.isEmpty else { return false }
+            key += [8, Int32(s.id)]
+            append(info, &key)
+        case .objComma(let s, _, let info):
+            guard s.checks.isEmpty else { return false }
+            key += [9, Int32(s.id)]
+            append(info, &key)
+        case .arrStart(let s, _):
+            guard s.checks.isEmpty else { return false }
+            key += [10, Int32(s.id)]
+        case .arrNext(let s, _, let count):
+            guard s.checks.isEmpty else { return false }
+            // Past max(minItems, prefix length) every index behaves alike unless maxItems counts.
+            let c = s.maxItems == Int.max ? min(Int(count), max(s.minItems, s.maxPrefix) + 1) : Int(count)
+            key += [11, Int32(s.id), Int32(c)]
+        }
+        return true
+    }
+
+    private func computeMask(_ mask: inout TokenMask) {
         if mask.count != vocabulary.size { mask = TokenMask(count: vocabulary.size) } else { mask.removeAll() }
         if let eos = vocabulary.eos, isAccepting { mask.insert(eos) }
         guard !configs.isEmpty else { return }
-        var trie = vocabulary.trie
         if let r = plainBudget() {
-            mask.formUnion(vocabulary.plainUpTo[min(r, TokenVocabulary.maxBucket)])
-            trie = vocabulary.restTrie
+            // Inside a string body: the precomputed slice, then only the tokens that close it.
+            mask.formUnion(vocabulary.insideUpTo[min(r, TokenVocabulary.maxBucket)])
+            for t in vocabulary.longInside where Int(t.need) <= r { mask.insert(Int(t.id)) }
+            for t in vocabulary.exits where admits(vocabulary.tokenBytes[Int(t)]) { mask.insert(Int(t)) }
+            return
         }
-        walk(trie, 0, configs, &mask)
+        walk(vocabulary.trie, 0, configs, &mask)
     }
 
     public func mask() -> TokenMask {

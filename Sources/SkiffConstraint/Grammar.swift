@@ -268,6 +268,18 @@ public final class Grammar: @unchecked Sendable {
     /// pageWordEnd[p]: a word ends just before offset p.
     let pageWordEnd: [Bool]
 
+    /// Masks by normalised parse state (see `ConstraintMatcher.signature`), for one vocabulary.
+    var maskCache: [[Int32]: TokenMask] = [:]
+    var maskCacheVocabulary: ObjectIdentifier?
+    static let maskCacheLimit = 20_000
+    private var interned: [String: Int32] = [:]
+    func intern(_ s: String) -> Int32 {
+        if let i = interned[s] { return i }
+        let i = Int32(interned.count)
+        interned[s] = i
+        return i
+    }
+
     /// Regular supersets of some formats, to prune prefixes (the validator decides the rest).
     static let formatShapes: [String: PatternNFA] = {
         let sources = [

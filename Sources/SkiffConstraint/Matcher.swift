@@ -100,6 +100,18 @@ private let literals: [[UInt8]] = [Array("true".utf8), Array("false".utf8), Arra
 struct Stepper {
     let grammar: Grammar
     var failure: ConstraintError?
+    /// Results of finished-value checks while the committed output stays `committed` bytes long:
+    /// every token that closes the same value with the same bytes shares one validator run.
+    var committed = 0 {
+        didSet { if committed != oldValue { checkMemo.removeAll(keepingCapacity: true) } }
+    }
+    struct CheckKey: Hashable {
+        let spec: Int
+        let start: Int32
+        let end: Int
+        let tail: [UInt8]
+    }
+    var checkMemo: [CheckKey: Bool] = [:]
 
     init(grammar: Grammar) { self.grammar = grammar }
 
@@ -295,11 +307,14 @@ struct Stepper {
     /// A value of spec `s` spans `buffer[start...end]`: run the checks, then resume the parent.
     mutating func complete(_ s: Spec, _ start: Int32, _ end: Int, _ stack: Stack?, _ buffer: UnsafeBufferPointer<UInt8>, _ out: inout [Config]) {
         if !s.checks.isEmpty || s.integerOnly {
-            let bytes = Array(buffer[Int(start)...end])
-            guard let v = try? JSONParser().parse(bytes) else { return }
-            if s.integerOnly, case .number(let n) = v, !n.isInteger { return }
-            for n in s.checks {
-                guard (try? grammar.schema.isValid(v, against: n)) == true else { return }
+            let key = CheckKey(spec: s.id, start: start, end: end,
+                               tail: end >= committed ? Array(buffer[max(committed, Int(start))...end]) : [])
+            if let ok = checkMemo[key] {
+                guard ok else { return }
+            } else {
+                let ok = check(s, Array(buffer[Int(start)...end]))
+                checkMemo[key] = ok
+                guard ok else { return }
             }
         }
         if let stack {
@@ -307,6 +322,15 @@ struct Stepper {
         } else {
             out.append(Config(top: .done, stack: nil))
         }
+    }
+
+    private func check(_ s: Spec, _ bytes: [UInt8]) -> Bool {
+        guard let v = try? JSONParser().parse(bytes) else { return false }
+        if s.integerOnly, case .number(let n) = v, !n.isInteger { return false }
+        for n in s.checks {
+            guard (try? grammar.schema.isValid(v, against: n)) == true else { return false }
+        }
+        return true
     }
 
     /// Can a key starting with `prefix` (opening quote included; empty: not started) still be written?

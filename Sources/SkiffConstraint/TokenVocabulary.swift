@@ -74,19 +74,23 @@ struct TokenTrie: Sendable {
     }
 }
 
-/// What the mask engine precomputes once per tokenizer: the token trie, and the "slicer":
-/// tokens made only of plain string characters (no quote, backslash or control byte, whole
-/// UTF-8 characters), bucketed by code-point length, so a string body ORs a precomputed
-/// bitset and walks only the small trie of the other tokens.
+/// What the mask engine precomputes once per tokenizer: the token trie, and the string
+/// "slicer" (XGrammar's context-independent split, for the string body): from a plain
+/// position inside a string, which tokens stay inside it (valid content: plain text, escapes,
+/// partial UTF-8) — bucketed by the code points they need, so a string body ORs one
+/// precomputed bitset — and which ones close it (checked against the full parse state).
 public final class TokenVocabulary: Sendable {
     public let size: Int
     public let eos: Int?
     public let tokenBytes: [[UInt8]]
     let trie: TokenTrie
-    let restTrie: TokenTrie
     static let maxBucket = 16
-    /// plainUpTo[r]: plain tokens of at most r code points.
-    let plainUpTo: [TokenMask]
+    /// insideUpTo[r]: tokens that stay inside a string and need at most r code points.
+    let insideUpTo: [TokenMask]
+    /// Tokens that stay inside but need more than `maxBucket` code points.
+    let longInside: [(id: Int32, need: Int32)]
+    /// Tokens that close the string (valid content, then an unescaped quote).
+    let exits: [Int32]
 
     public convenience init(tokenizer: BPETokenizer) {
         let special = Set(tokenizer.specialTokens.values)
@@ -100,33 +104,33 @@ public final class TokenVocabulary: Sendable {
         self.eos = eos
         var bytes: [[UInt8]] = []
         var items: [(Int, [UInt8])] = []
-        var rest: [(Int, [UInt8])] = []
+        var long: [(id: Int32, need: Int32)] = []
+        var exits: [Int32] = []
         var buckets = [TokenMask](repeating: TokenMask(count: tokenBytes.count), count: Self.maxBucket + 1)
         for id in 0..<tokenBytes.count {
             let b = id == eos ? [] : tokenBytes[id]
             bytes.append(b)
             guard !b.isEmpty else { continue }
             items.append((id, b))
-            if let n = Self.plainLength(b), n <= Self.maxBucket {
-                buckets[n].insert(id)
-            } else {
-                rest.append((id, b))
+            var st = StrState()
+            var outcome = LexResult.more
+            for x in b {
+                outcome = lexString(&st, x, maxLength: Int.max)
+                if outcome != .more { break }
+            }
+            switch outcome {
+            case .dead: continue
+            case .closed: exits.append(Int32(id))
+            case .more:
+                let need = Int(st.cps) + (st.isPlain ? 0 : 1)
+                if need <= Self.maxBucket { buckets[need].insert(id) } else { long.append((Int32(id), Int32(need))) }
             }
         }
         for r in 1...Self.maxBucket { buckets[r].formUnion(buckets[r - 1]) }
         self.tokenBytes = bytes
         trie = TokenTrie(items)
-        restTrie = TokenTrie(rest)
-        plainUpTo = buckets
-    }
-
-    /// Code points of `b` when it is plain string content, else nil.
-    static func plainLength(_ b: [UInt8]) -> Int? {
-        var st = StrState()
-        for x in b {
-            guard x != 0x22 && x != 0x5C else { return nil }
-            guard lexString(&st, x, maxLength: Int.max) == .more else { return nil }
-        }
-        return st.isPlain ? Int(st.cps) : nil
+        insideUpTo = buckets
+        longInside = long
+        self.exits = exits
     }
 }
