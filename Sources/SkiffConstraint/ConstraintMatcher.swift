@@ -253,6 +253,24 @@ public final class ConstraintMatcher {
             for t in vocabulary.exits where admits(vocabulary.tokenBytes[Int(t)]) { mask.insert(Int(t)) }
             return
         }
+        if let first = configs.first, case .string(let s, _, let st) = first.top, let nfa = s.patternNFA, s.enumTrie == nil, st.isPlain,
+           configs.allSatisfy({ if case .string(let s2, _, let st2) = $0.top { return s2 === s && st2 == st } else { return false } }) {
+            // A pattern-pruned string body: the inside part depends on the pattern state only.
+            let budget = min(s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps), 256)
+            let key = PatKey(pat: st.pat, budget: budget)
+            if let m = s.insideCache[key] {
+                mask.formUnion(m)
+            } else {
+                var inside = TokenMask(count: vocabulary.size)
+                var start = StrState()
+                start.pat = st.pat
+                insideWalk(0, start, nfa, budget, &inside)
+                s.insideCache[key] = inside
+                mask.formUnion(inside)
+            }
+            for t in vocabulary.exits where admits(vocabulary.tokenBytes[Int(t)]) { mask.insert(Int(t)) }
+            return
+        }
         walk(vocabulary.trie, 0, configs, &mask)
     }
 
@@ -278,6 +296,24 @@ public final class ConstraintMatcher {
             }
         }
         return best >= 0 ? best : nil
+    }
+
+    /// Tokens that stay inside a string body under pattern `nfa` (lexer only, no parse state).
+    private func insideWalk(_ node: Int, _ st: StrState, _ nfa: PatternNFA, _ budget: Int, _ mask: inout TokenMask) {
+        let trie = vocabulary.trie
+        let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
+        for e in start..<end {
+            var next = st
+            guard lexString(&next, trie.edgeByte[e], maxLength: budget) == .more else { continue }
+            if next.cps != st.cps {
+                guard let p = nfa.step(next.pat, next.cp) else { continue }
+                next.pat = p
+            }
+            let child = Int(trie.edgeTarget[e])
+            let ts = Int(trie.tokenStart[child])
+            for t in ts..<(ts + Int(trie.tokenCount[child])) { mask.insert(Int(trie.tokenList[t])) }
+            insideWalk(child, next, nfa, budget, &mask)
+        }
     }
 
     private func walk(_ trie: TokenTrie, _ node: Int, _ cs: [Config], _ mask: inout TokenMask) {

@@ -84,6 +84,11 @@ struct ByteTrie: Sendable {
     }
 }
 
+struct PatKey: Hashable {
+    let pat: PatState
+    let budget: Int
+}
+
 /// One entry of a conjunction: a schema node, and whether its `anyOf`/`oneOf` still has to be
 /// split into branches (false once a branch was chosen).
 struct Entry: Hashable {
@@ -127,6 +132,8 @@ final class Spec: @unchecked Sendable {
     var groups: [[SchemaNode]] = []
     /// Prunes string prefixes that cannot match (the first `pattern`, or a format's shape).
     var patternNFA: PatternNFA?
+    /// Tokens that stay inside a pattern-pruned string, by pattern state and length budget.
+    var insideCache: [PatKey: TokenMask] = [:]
     /// The string must be a span of the page's words (`x-copy-from-page`).
     var copyFromPage = false
     private var branchCache: [Spec]?
