@@ -33,6 +33,9 @@ struct MaskBenchCommand: AsyncParsableCommand {
     @Flag(help: "List every file that does not pass, with the reason.")
     var failures = false
 
+    @Option(help: "List the N files with the slowest masks.")
+    var slowest = 0
+
     func run() async throws {
         let root = URL(fileURLWithPath: data)
         let files = corpusFiles(root)
@@ -178,6 +181,14 @@ struct MaskBenchCommand: AsyncParsableCommand {
                     let bad = r.instances.filter { $0.valid != $0.accepted }.map { "#\($0.index) valid=\($0.valid) rejectedAt=\($0.rejectedAt.map(String.init) ?? "-")" }
                     emit("  \(r.file): \(bad.joined(separator: ", ")) mismatches=\(r.maskMismatches)")
                 }
+            }
+        }
+        if slowest > 0 {
+            for r in results.sorted(by: { ($0.maskMicroseconds.max() ?? 0) > ($1.maskMicroseconds.max() ?? 0) }).prefix(slowest) {
+                let m = r.maskMicroseconds.sorted()
+                emit(String(format: "  slow %@: masks %d, over 1 ms %d, max %.0f µs, p99 %.0f µs; checks: %@", r.file, m.count,
+                            m.filter { $0 > 1000 }.count, m.last ?? 0, MaskBench.percentile(m, 0.99),
+                            r.checkedKeywords.prefix(4).joined(separator: ", ")))
             }
         }
         for engine in reference.keys.sorted() {

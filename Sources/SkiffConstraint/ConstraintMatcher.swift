@@ -112,10 +112,10 @@ public final class ConstraintMatcher {
     }
 
     /// Can `bytes` follow the output? (Leaves the state unchanged.)
-    private func admits(_ bytes: [UInt8]) -> Bool {
+    private func admits(_ bytes: [UInt8], _ from: [Config]? = nil) -> Bool {
         let n = buffer.count
         defer { buffer.removeSubrange(n...) }
-        var cs = configs
+        var cs = from ?? configs
         for b in bytes {
             buffer.append(b)
             cs = step(cs, b)
@@ -242,20 +242,45 @@ public final class ConstraintMatcher {
         return true
     }
 
+    /// The mask of a set is the union of its configurations' masks, so configurations are
+    /// grouped: plain string bodies share the precomputed slice, pattern-pruned bodies their
+    /// cached inside set, and only the rest walk the token trie.
     private func computeMask(_ mask: inout TokenMask) {
         if mask.count != vocabulary.size { mask = TokenMask(count: vocabulary.size) } else { mask.removeAll() }
         if let eos = vocabulary.eos, isAccepting { mask.insert(eos) }
         guard !configs.isEmpty else { return }
-        if let r = plainBudget() {
-            // Inside a string body: the precomputed slice, then only the tokens that close it.
-            mask.formUnion(vocabulary.insideUpTo[min(r, TokenVocabulary.maxBucket)])
-            for t in vocabulary.longInside where Int(t.need) <= r { mask.insert(Int(t.id)) }
-            for t in vocabulary.exits where admits(vocabulary.tokenBytes[Int(t)]) { mask.insert(Int(t)) }
-            return
+        var plain: [Config] = []
+        var budget = -1
+        var patterned: [(Spec, StrState, [Config])] = []
+        var rest: [Config] = []
+        for c in configs {
+            switch c.top {
+            case .string(let s, _, let st) where s.enumTrie == nil && st.isPlain:
+                if s.patternNFA != nil {
+                    if let i = patterned.firstIndex(where: { $0.0 === s && $0.1 == st }) {
+                        patterned[i].2.append(c)
+                    } else {
+                        patterned.append((s, st, [c]))
+                    }
+                } else {
+                    plain.append(c)
+                    budget = max(budget, s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps))
+                }
+            case .objKey(let s, _, _, _, let st) where st.isPlain && s.closedNames == nil && grammar.options.propertyOrder == .any:
+                plain.append(c)
+                budget = Int.max
+            default:
+                rest.append(c)
+            }
         }
-        if let first = configs.first, case .string(let s, _, let st) = first.top, let nfa = s.patternNFA, s.enumTrie == nil, st.isPlain,
-           configs.allSatisfy({ if case .string(let s2, _, let st2) = $0.top { return s2 === s && st2 == st } else { return false } }) {
-            // A pattern-pruned string body: the inside part depends on the pattern state only.
+        if !plain.isEmpty {
+            // Inside a string body: the precomputed slice, then only the tokens that close it.
+            mask.formUnion(vocabulary.insideUpTo[min(budget, TokenVocabulary.maxBucket)])
+            for t in vocabulary.longInside where Int(t.need) <= budget { mask.insert(Int(t.id)) }
+            for t in vocabulary.exits where !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], plain) { mask.insert(Int(t)) }
+        }
+        for (s, st, group) in patterned {
+            guard let nfa = s.patternNFA else { continue }
             let budget = min(s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps), 256)
             let key = PatKey(pat: st.pat, budget: budget)
             if let m = s.insideCache[key] {
@@ -268,34 +293,15 @@ public final class ConstraintMatcher {
                 s.insideCache[key] = inside
                 mask.formUnion(inside)
             }
-            for t in vocabulary.exits where admits(vocabulary.tokenBytes[Int(t)]) { mask.insert(Int(t)) }
-            return
+            for t in vocabulary.exits where !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], group) { mask.insert(Int(t)) }
         }
-        walk(vocabulary.trie, 0, configs, &mask)
+        if !rest.isEmpty { walk(vocabulary.trie, 0, rest, &mask) }
     }
 
     public func mask() -> TokenMask {
         var m = TokenMask(count: vocabulary.size)
         fillMask(&m)
         return m
-    }
-
-    /// When every configuration is inside a string body that accepts any plain character,
-    /// the number of code points still allowed (the largest); else nil.
-    private func plainBudget() -> Int? {
-        var best = -1
-        for c in configs {
-            switch c.top {
-            case .string(let s, _, let st):
-                guard s.enumTrie == nil, s.patternNFA == nil, st.isPlain else { return nil }
-                best = max(best, s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps))
-            case .objKey(let s, _, _, _, let st):
-                guard st.isPlain, s.closedNames == nil, grammar.options.propertyOrder == .any else { return nil }
-                best = Int.max
-            default: return nil
-            }
-        }
-        return best >= 0 ? best : nil
     }
 
     /// Tokens that stay inside a string body under pattern `nfa` (lexer only, no parse state).
