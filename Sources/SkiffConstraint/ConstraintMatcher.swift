@@ -280,16 +280,14 @@ public final class ConstraintMatcher {
             for t in vocabulary.exits where !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], plain) { mask.insert(Int(t)) }
         }
         for (s, st, group) in patterned {
-            guard let nfa = s.patternNFA else { continue }
+            guard let dfa = s.patternDFA else { continue }
             let budget = min(s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps), 256)
             let key = PatKey(pat: st.pat, budget: budget)
             if let m = s.insideCache[key] {
                 mask.formUnion(m)
             } else {
                 var inside = TokenMask(count: vocabulary.size)
-                var start = StrState()
-                start.pat = st.pat
-                insideWalk(0, start, nfa, budget, &inside)
+                insideWalk(0, StrState(), dfa.id(st.pat), dfa, budget, &inside)
                 s.insideCache[key] = inside
                 mask.formUnion(inside)
             }
@@ -304,21 +302,22 @@ public final class ConstraintMatcher {
         return m
     }
 
-    /// Tokens that stay inside a string body under pattern `nfa` (lexer only, no parse state).
-    private func insideWalk(_ node: Int, _ st: StrState, _ nfa: PatternNFA, _ budget: Int, _ mask: inout TokenMask) {
+    /// Tokens that stay inside a string body under a pattern (lexer and pattern DFA only).
+    private func insideWalk(_ node: Int, _ st: StrState, _ pat: Int32, _ dfa: PatternDFA, _ budget: Int, _ mask: inout TokenMask) {
         let trie = vocabulary.trie
         let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
         for e in start..<end {
             var next = st
             guard lexString(&next, trie.edgeByte[e], maxLength: budget) == .more else { continue }
+            var p = pat
             if next.cps != st.cps {
-                guard let p = nfa.step(next.pat, next.cp) else { continue }
-                next.pat = p
+                p = dfa.step(pat, next.cp)
+                guard p >= 0 else { continue }
             }
             let child = Int(trie.edgeTarget[e])
             let ts = Int(trie.tokenStart[child])
             for t in ts..<(ts + Int(trie.tokenCount[child])) { mask.insert(Int(trie.tokenList[t])) }
-            insideWalk(child, next, nfa, budget, &mask)
+            insideWalk(child, next, p, dfa, budget, &mask)
         }
     }
 

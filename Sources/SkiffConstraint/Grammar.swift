@@ -131,7 +131,10 @@ final class Spec: @unchecked Sendable {
     /// `anyOf`/`oneOf` groups still to split.
     var groups: [[SchemaNode]] = []
     /// Prunes string prefixes that cannot match (the first `pattern`, or a format's shape).
-    var patternNFA: PatternNFA?
+    var patternNFA: PatternNFA? {
+        didSet { patternDFA = patternNFA.map(PatternDFA.init) }
+    }
+    var patternDFA: PatternDFA?
     /// Tokens that stay inside a pattern-pruned string, by pattern state and length budget.
     var insideCache: [PatKey: TokenMask] = [:]
     /// The string must be a span of the page's words (`x-copy-from-page`).

@@ -194,3 +194,35 @@ struct PatState: Hashable, Sendable {
     var atStart = false
     var matched = false
 }
+
+/// The NFA determinised lazily over ASCII: pattern states are numbered as they are met and
+/// ASCII transitions tabulated, so the token walk does one table lookup per byte.
+final class PatternDFA: @unchecked Sendable {
+    let nfa: PatternNFA
+    private var index: [PatState: Int32] = [:]
+    private(set) var states: [PatState] = []
+    /// trans[state * 128 + c]: -2 not computed yet, -1 dead.
+    private var trans: [Int32] = []
+
+    init(_ nfa: PatternNFA) { self.nfa = nfa }
+
+    func id(_ st: PatState) -> Int32 {
+        if let i = index[st] { return i }
+        let i = Int32(states.count)
+        index[st] = i
+        states.append(st)
+        trans.append(contentsOf: repeatElement(-2, count: 128))
+        return i
+    }
+
+    @inline(__always) func step(_ s: Int32, _ c: UInt32) -> Int32 {
+        if c < 128 {
+            let t = trans[Int(s) * 128 + Int(c)]
+            if t != -2 { return t }
+            let n = nfa.step(states[Int(s)], c).map { id($0) } ?? -1
+            trans[Int(s) * 128 + Int(c)] = n
+            return n
+        }
+        return nfa.step(states[Int(s)], c).map { id($0) } ?? -1
+    }
+}

@@ -155,7 +155,7 @@ import Testing
         #expect(throws: ConstraintError.self) { try Self.grammar(#"{"allOf": [\#(groups)]}"#) }
         var o = ConstraintOptions()
         o.maxDepth = 8
-        let deep = try Grammar(schema: try JSONParser().parse(#"{"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}}, "$ref": "#/$defs/n"}"#), options: o)
+        let deep = try Grammar(schema: try JSONParser().parse(##"{"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}}, "$ref": "#/$defs/n"}"##), options: o)
         let m = try ConstraintMatcher(grammar: deep, vocabulary: TestData.byteVocabulary)
         #expect(m.consume(bytes: Array("[[[[[[[".utf8)))
         #expect(!m.consume(bytes: Array("[[[[[".utf8)))

@@ -34,7 +34,7 @@ extension TestData {
     static var slow: Bool { ProcessInfo.processInfo.environment["SKIFF_SLOW_TESTS"] == "1" }
 
     /// SmolLM2's tokenizer and the mask vocabulary built from it, loaded once.
-    nonisolated(unsafe) static let smol: (BPETokenizer, TokenVocabulary)? = {
+    static let smol: (BPETokenizer, TokenVocabulary)? = {
         guard let f = try? GGUFFile(path: gguf.path), let t = try? BPETokenizer(gguf: f) else { return nil }
         return (t, TokenVocabulary(tokenizer: t))
     }()
