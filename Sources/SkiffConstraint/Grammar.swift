@@ -503,7 +503,9 @@ public final class Grammar: @unchecked Sendable {
         case .not, .conditional:
             try needsCheck(s, n, k.name, "checked when the value is finished")
         case .format(let name, let kind, let assert):
-            guard assert else { break }  // an annotation for the validator too
+            // Unknown formats are annotations to the validator, but a schema asking for format
+            // assertion expects them enforced: refuse rather than ignore them silently.
+            guard assert || (kind == nil && schema.options.formatAssertion) else { break }
             if kind == nil {
                 if !options.lenient {
                     throw .unsupported(keyword: "format", location: n.absoluteLocation, reason: "unknown format \"\(name)\"")
