@@ -53,6 +53,12 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "With --schema: try the sampled token first; compute the full mask only when it is rejected.")
     var trySampledFirst = false
 
+    @Option(help: "With --schema: most characters in a number (small models loop on digits; 0: unbounded).")
+    var maxNumberLength = 16
+
+    @Option(help: "With --schema: most code points in a string (0: unbounded).")
+    var maxStringLength = 120
+
     func validate() throws {
         guard (prompt == nil) != (chat == nil) else { throw ValidationError("give exactly one of --prompt and --chat") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
@@ -118,6 +124,8 @@ struct GenerateCommand: AsyncParsableCommand {
         var options = ConstraintOptions()
         options.lenient = lenient
         options.propertyOrder = PropertyOrder(rawValue: propertyOrder) ?? .schema
+        options.maxNumberLength = maxNumberLength > 0 ? maxNumberLength : nil
+        options.maxStringLength = maxStringLength > 0 ? maxStringLength : nil
         let grammar: Grammar
         do {
             let value = try JSONParser().parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))

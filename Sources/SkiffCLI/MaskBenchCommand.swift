@@ -102,9 +102,8 @@ struct MaskBenchCommand: AsyncParsableCommand {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-masks-ref-\(getpid()).jsonl")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        var args = [script, "--data", data, "--gguf", gguf, "--out", out.path, "--engines", engines]
-        if let only { args += ["--only", only] }
-        process.arguments = args
+        // The script runs the whole corpus; lines for files outside --only are dropped below.
+        process.arguments = [script, "--data", data, "--gguf", gguf, "--out", out.path, "--engines", engines]
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
@@ -117,6 +116,7 @@ struct MaskBenchCommand: AsyncParsableCommand {
         for line in text.split(separator: "\n") where !line.isEmpty {
             let v = try JSONParser().parse(String(line))
             guard let engine = v["engine"]?.stringValue, let file = v["file"]?.stringValue else { continue }
+            if let only, !file.contains(only) { continue }
             var r = RefFile(status: v["status"]?.stringValue ?? "?", error: v["error"]?.stringValue,
                             compileUS: v["compile_us"]?.numberValue?.doubleValue ?? .nan,
                             maskUS: (v["mask_us"]?.arrayValue ?? []).compactMap { $0.numberValue?.doubleValue },

@@ -201,9 +201,10 @@ public final class ConstraintMatcher {
             key += [2, Int32(s.id)]
             append(st, s.minLength > 0 || s.maxLength != Int.max, &key)
         case .copy: return false
-        case .number(let s, _, let phase):
+        case .number(let s, let start, let phase):
             guard s.checks.isEmpty && !s.integerOnly else { return false }
             key += [3, Int32(s.id), Int32(phase)]
+            if grammar.options.maxNumberLength != nil { key.append(Int32(buffer.count - Int(start))) }
         case .literal(let s, _, let which, let pos):
             guard s.checks.isEmpty else { return false }
             key += [4, Int32(s.id), Int32(which), Int32(pos)]
@@ -277,7 +278,22 @@ public final class ConstraintMatcher {
             // Inside a string body: the precomputed slice, then only the tokens that close it.
             mask.formUnion(vocabulary.insideUpTo[min(budget, TokenVocabulary.maxBucket)])
             for t in vocabulary.longInside where Int(t.need) <= budget { mask.insert(Int(t.id)) }
-            for t in vocabulary.exits where !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], plain) { mask.insert(Int(t)) }
+            var slow: [Config] = []
+            for c in plain {
+                // A check-free stack cannot see the string's content: step the shared suffixes.
+                guard case .string(let s, let start, var st) = c.top, s.checks.isEmpty, stackIsCheckFree(c.stack) else {
+                    slow.append(c)
+                    continue
+                }
+                let cps = Int(st.cps)
+                let room = s.maxLength == Int.max ? Int.max : s.maxLength - cps
+                st.cps = Int32(max(cps, s.minLength))
+                let lifted = Config(top: .string(s, start: start, st), stack: c.stack)
+                exitWalk(0, [lifted], &mask) { need in need <= room && cps + need >= s.minLength }
+            }
+            for t in vocabulary.exits where !slow.isEmpty && !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], slow) {
+                mask.insert(Int(t))
+            }
         }
         for (s, st, group) in patterned {
             guard let dfa = s.patternDFA else { continue }
@@ -313,11 +329,49 @@ public final class ConstraintMatcher {
             if next.cps != st.cps {
                 p = dfa.step(pat, next.cp)
                 guard p >= 0 else { continue }
+            } else if trie.edgeByte[e] >= 0xC0 && next.esc == 0 {
+                guard dfa.allowsNonASCII(pat) else { continue }
+            } else if next.esc != 0 {
+                var probe = next
+                probe.pat = dfa.states[Int(pat)]
+                guard dfa.nfa.escapeOK(probe, trie.edgeByte[e]) else { continue }
             }
             let child = Int(trie.edgeTarget[e])
             let ts = Int(trie.tokenStart[child])
             for t in ts..<(ts + Int(trie.tokenCount[child])) { mask.insert(Int(trie.tokenList[t])) }
             insideWalk(child, next, p, dfa, budget, &mask)
+        }
+    }
+
+    private func stackIsCheckFree(_ stack: Stack?) -> Bool {
+        var p = stack
+        while let n = p {
+            switch n.frame {
+            case .objNext(let s, _, _), .arrNext(let s, _, _): if !s.checks.isEmpty || s.integerOnly { return false }
+            default: return false
+            }
+            p = n.parent
+        }
+        return true
+    }
+
+    /// The closing-token suffix trie walked from `cs`; `fits(need)` filters by the code points before the quote.
+    private func exitWalk(_ node: Int, _ cs: [Config], _ mask: inout TokenMask, _ fits: (Int) -> Bool) {
+        let trie = vocabulary.exitTrie
+        let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
+        for e in start..<end {
+            buffer.append(trie.edgeByte[e])
+            let next = step(cs, trie.edgeByte[e])
+            if !next.isEmpty {
+                let child = Int(trie.edgeTarget[e])
+                let ts = Int(trie.tokenStart[child])
+                for t in ts..<(ts + Int(trie.tokenCount[child])) {
+                    let id = Int(trie.tokenList[t])
+                    if fits(Int(vocabulary.exitNeed[id])) { mask.insert(id) }
+                }
+                exitWalk(child, next, &mask, fits)
+            }
+            buffer.removeLast()
         }
     }
 

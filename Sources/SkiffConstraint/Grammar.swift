@@ -31,6 +31,11 @@ public struct ConstraintOptions: Sendable {
     public var maxEnumStrings = 100_000
     /// Most live configurations after one byte (ambiguity guard).
     public var maxConfigurations = 4096
+    /// Generation guard rails (small models loop on digits and text): the most characters a
+    /// number may have and the most code points a string may have. They narrow the language,
+    /// never widen it; nil (the default, and what MaskBench uses) means unbounded.
+    public var maxNumberLength: Int?
+    public var maxStringLength: Int?
     /// The page's words in reading order, for strings marked `"x-copy-from-page": true`
     /// (copy-from-page: such a string must be a run of consecutive words joined by single spaces).
     public var pageWords: [String] = []
@@ -135,6 +140,7 @@ final class Spec: @unchecked Sendable {
         didSet { patternDFA = patternNFA.map(PatternDFA.init) }
     }
     var patternDFA: PatternDFA?
+    var formatShaped = false
     /// Tokens that stay inside a pattern-pruned string, by pattern state and length budget.
     var insideCache: [PatKey: TokenMask] = [:]
     /// The string must be a span of the page's words (`x-copy-from-page`).
@@ -292,10 +298,14 @@ public final class Grammar: @unchecked Sendable {
 
     /// Regular supersets of some formats, to prune prefixes (the validator decides the rest).
     static let formatShapes: [String: PatternNFA] = {
+        // Month, day, hour, minute and second ranges are in the shapes (the validator still
+        // checks days per month and leap seconds), so a model cannot write "2025-24-02".
+        let date = #"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"#
+        let time = #"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)"#
         let sources = [
-            "date": #"^\d{4}-\d{2}-\d{2}$"#,
-            "time": #"^\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#,
-            "date-time": #"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#,
+            "date": "^" + date + "$",
+            "time": "^" + time + "$",
+            "date-time": "^" + date + "[Tt]" + time + "$",
             "uuid": #"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"#,
             "ipv4": #"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"#,
         ]
@@ -425,6 +435,7 @@ public final class Grammar: @unchecked Sendable {
             }
         }
         s.required = Array(requiredSet).sorted()
+        if let cap = options.maxStringLength { s.maxLength = min(s.maxLength, cap) }
         if let strings {
             if strings.count > options.maxEnumStrings {
                 throw .limitExceeded("enum with \(strings.count) strings (limit \(options.maxEnumStrings)) at \(s.entries.first?.node.absoluteLocation ?? "?")")
@@ -479,7 +490,7 @@ public final class Grammar: @unchecked Sendable {
         case .minLength(let m): s.minLength = max(s.minLength, m)
         case .pattern(let re):
             try needsCheck(s, n, k.name, "patterns are checked when the string is finished")
-            if s.patternNFA == nil { s.patternNFA = PatternNFA(re.root) }
+            if !s.formatShaped { s.patternNFA = s.patternNFA ?? PatternNFA(re.root) }
         case .maxItems(let m): s.maxItems = min(s.maxItems, m)
         case .minItems(let m): s.minItems = max(s.minItems, m)
         case .uniqueItems, .contains: try needsCheck(s, n, k.name, "checked when the array is finished")
@@ -512,7 +523,8 @@ public final class Grammar: @unchecked Sendable {
                 }
             } else {
                 try needsCheck(s, n, k.name, "formats are checked when the string is finished")
-                if s.patternNFA == nil, let shape = Grammar.formatShapes[name] { s.patternNFA = shape }
+                // The format's shape is usually the stricter prefix filter (a date vs `[0-9]{2}`).
+                if let shape = Grammar.formatShapes[name] { s.patternNFA = shape; s.formatShaped = true }
             }
         case .content: try needsCheck(s, n, k.name, "checked when the string is finished")
         case .unevaluatedProperties, .unevaluatedItems:

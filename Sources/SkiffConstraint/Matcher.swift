@@ -140,9 +140,16 @@ struct Stepper {
             switch lexString(&st, b, maxLength: s.maxLength) {
             case .dead: return
             case .more:
-                if let nfa = s.patternNFA, st.cps != before {
-                    guard let p = nfa.step(st.pat, st.cp) else { return }
-                    st.pat = p
+                if let nfa = s.patternNFA {
+                    if st.cps != before {
+                        guard let p = nfa.step(st.pat, st.cp) else { return }
+                        st.pat = p
+                    } else if b >= 0xC0 && st.esc == 0 {
+                        // A UTF-8 lead byte: only if the pattern can take a non-ASCII character.
+                        guard nfa.allowsNonASCII(st.pat) else { return }
+                    } else if st.esc != 0 {
+                        guard nfa.escapeOK(st, b) else { return }
+                    }
                 }
                 out.append(Config(top: .string(s, start: start, st), stack: c.stack))
             case .closed:
@@ -166,6 +173,7 @@ struct Stepper {
             }
         case .number(let s, let start, let phase):
             if let p = numberStep(phase, b) {
+                if let cap = grammar.options.maxNumberLength, pos - Int(start) + 1 > cap { return }
                 out.append(Config(top: .number(s, start: start, phase: p), stack: c.stack))
                 return
             }

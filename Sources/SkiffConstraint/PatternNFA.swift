@@ -17,6 +17,23 @@ struct PatternNFA: Sendable {
             }
         }
     }
+    /// Can this test accept some code point above ASCII? (Conservative: yes when unsure.)
+    static func nonASCII(_ t: Test) -> Bool {
+        switch t {
+        case .scalar(let c): return c >= 0x80
+        case .dot: return true
+        case .set(let k):
+            if k.negated || k.ranges.contains(where: { $0.upperBound >= 0x80 }) { return true }
+            return k.builtins.contains { b, neg in
+                if neg { return true }
+                switch b {
+                case .digit, .word: return false
+                default: return true
+                }
+            }
+        }
+    }
+
     enum State: Sendable {
         case char(Test, next: Int)
         case split([Int])
@@ -151,6 +168,34 @@ struct PatternNFA: Sendable {
         return next.matched || alive ? next : nil
     }
 
+    /// Can a non-ASCII code point come next? (A UTF-8 lead byte is only worth reading if so.)
+    func allowsNonASCII(_ st: PatState) -> Bool {
+        if st.matched { return true }
+        let flag = st.atStart ? 1 : 0
+        var reach = Bits()
+        st.kernel.forEach { reach.formUnion(chars[flag][$0]) }
+        var ok = false
+        reach.forEach { s in
+            if !ok, case .char(let t, _) = states[s], Self.nonASCII(t) { ok = true }
+        }
+        return ok
+    }
+
+    /// In pattern strings, escapes are limited to the canonical ones (`\"`, `\\`, `\/`, `\b`…,
+    /// `\u00XX` for control characters; anything else is written as itself): after `b` moved the
+    /// lexer to `st`, is the escape still both canonical and acceptable to the pattern?
+    func escapeOK(_ st: StrState, _ b: UInt8) -> Bool {
+        switch st.esc {
+        case 1:  // just read the backslash: some escapable character must fit the pattern
+            for c: UInt32 in [0x22, 0x5C, 0x2F] where step(st.pat, c) != nil { return true }
+            for c: UInt32 in 0..<0x20 where step(st.pat, c) != nil { return true }
+            return false
+        case 3, 4: return b == 0x30
+        case 5: return b == 0x30 || b == 0x31
+        default: return true
+        }
+    }
+
     /// Does the string end in a match?
     func accepts(_ st: PatState) -> Bool {
         if st.matched { return true }
@@ -213,6 +258,14 @@ final class PatternDFA: @unchecked Sendable {
         states.append(st)
         trans.append(contentsOf: repeatElement(-2, count: 128))
         return i
+    }
+
+    private var nonASCIICache: [Int32: Bool] = [:]
+    func allowsNonASCII(_ s: Int32) -> Bool {
+        if let b = nonASCIICache[s] { return b }
+        let b = nfa.allowsNonASCII(states[Int(s)])
+        nonASCIICache[s] = b
+        return b
     }
 
     @inline(__always) func step(_ s: Int32, _ c: UInt32) -> Int32 {

@@ -91,6 +91,11 @@ public final class TokenVocabulary: Sendable {
     let longInside: [(id: Int32, need: Int32)]
     /// Tokens that close the string (valid content, then an unescaped quote).
     let exits: [Int32]
+    /// The closing tokens' bytes from the closing quote on, in a trie; exitNeed[id]: the code
+    /// points before the quote (-1: not a closing token). Where the content cannot matter,
+    /// the parse state steps over the shared suffixes once instead of once per token.
+    let exitTrie: TokenTrie
+    let exitNeed: [Int32]
 
     public convenience init(tokenizer: BPETokenizer) {
         let special = Set(tokenizer.specialTokens.values)
@@ -106,6 +111,8 @@ public final class TokenVocabulary: Sendable {
         var items: [(Int, [UInt8])] = []
         var long: [(id: Int32, need: Int32)] = []
         var exits: [Int32] = []
+        var exitSuffixes: [(Int, [UInt8])] = []
+        var need = [Int32](repeating: -1, count: tokenBytes.count)
         var buckets = [TokenMask](repeating: TokenMask(count: tokenBytes.count), count: Self.maxBucket + 1)
         for id in 0..<tokenBytes.count {
             let b = id == eos ? [] : tokenBytes[id]
@@ -114,13 +121,18 @@ public final class TokenVocabulary: Sendable {
             items.append((id, b))
             var st = StrState()
             var outcome = LexResult.more
-            for x in b {
+            var at = 0
+            for (k, x) in b.enumerated() {
                 outcome = lexString(&st, x, maxLength: Int.max)
+                at = k
                 if outcome != .more { break }
             }
             switch outcome {
             case .dead: continue
-            case .closed: exits.append(Int32(id))
+            case .closed:
+                exits.append(Int32(id))
+                exitSuffixes.append((id, Array(b[at...])))
+                need[id] = st.cps
             case .more:
                 let need = Int(st.cps) + (st.isPlain ? 0 : 1)
                 if need <= Self.maxBucket { buckets[need].insert(id) } else { long.append((Int32(id), Int32(need))) }
@@ -132,5 +144,7 @@ public final class TokenVocabulary: Sendable {
         insideUpTo = buckets
         longInside = long
         self.exits = exits
+        exitTrie = TokenTrie(exitSuffixes)
+        exitNeed = need
     }
 }
