@@ -318,28 +318,38 @@ public final class ConstraintMatcher {
         return m
     }
 
-    /// Tokens that stay inside a string body under a pattern (lexer and pattern DFA only).
-    private func insideWalk(_ node: Int, _ st: StrState, _ pat: Int32, _ dfa: PatternDFA, _ budget: Int, _ mask: inout TokenMask) {
+    /// Tokens that stay inside a string body under a pattern (lexer and pattern DFA only),
+    /// depth-first with an explicit stack.
+    private func insideWalk(_ root: Int, _ st0: StrState, _ pat0: Int32, _ dfa: PatternDFA, _ budget: Int, _ mask: inout TokenMask) {
         let trie = vocabulary.trie
-        let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
-        for e in start..<end {
-            var next = st
-            guard lexString(&next, trie.edgeByte[e], maxLength: budget) == .more else { continue }
-            var p = pat
-            if next.cps != st.cps {
-                p = dfa.step(pat, next.cp)
-                guard p >= 0 else { continue }
-            } else if trie.edgeByte[e] >= 0xC0 && next.esc == 0 {
-                guard dfa.allowsNonASCII(pat) else { continue }
-            } else if next.esc != 0 {
-                var probe = next
-                probe.pat = dfa.states[Int(pat)]
-                guard dfa.nfa.escapeOK(probe, trie.edgeByte[e]) else { continue }
+        var stack: [(node: Int32, st: StrState, pat: Int32)] = [(Int32(root), st0, pat0)]
+        mask.words.withUnsafeMutableBufferPointer { words in
+            while let (node, st, pat) = stack.popLast() {
+                let start = Int(trie.edgeStart[Int(node)]), end = start + Int(trie.edgeCount[Int(node)])
+                for e in start..<end {
+                    let b = trie.edgeByte[e]
+                    var next = st
+                    guard lexString(&next, b, maxLength: budget) == .more else { continue }
+                    var p = pat
+                    if next.cps != st.cps {
+                        p = dfa.step(pat, next.cp)
+                        guard p >= 0 else { continue }
+                    } else if b >= 0xC0 && next.esc == 0 {
+                        guard dfa.allowsNonASCII(pat) else { continue }
+                    } else if next.esc != 0 {
+                        var probe = next
+                        probe.pat = dfa.states[Int(pat)]
+                        guard dfa.nfa.escapeOK(probe, b) else { continue }
+                    }
+                    let child = Int(trie.edgeTarget[e])
+                    let ts = Int(trie.tokenStart[child])
+                    for t in ts..<(ts + Int(trie.tokenCount[child])) {
+                        let id = Int(trie.tokenList[t])
+                        words[id >> 6] |= 1 << UInt64(id & 63)
+                    }
+                    if trie.edgeCount[child] > 0 { stack.append((Int32(child), next, p)) }
+                }
             }
-            let child = Int(trie.edgeTarget[e])
-            let ts = Int(trie.tokenStart[child])
-            for t in ts..<(ts + Int(trie.tokenCount[child])) { mask.insert(Int(trie.tokenList[t])) }
-            insideWalk(child, next, p, dfa, budget, &mask)
         }
     }
 

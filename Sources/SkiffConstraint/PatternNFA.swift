@@ -241,26 +241,40 @@ struct PatState: Hashable, Sendable {
 }
 
 /// The NFA determinised lazily over ASCII: pattern states are numbered as they are met and
-/// ASCII transitions tabulated, so the token walk does one table lookup per byte.
+/// ASCII transitions tabulated, so the token walk does one table lookup per byte. The table is
+/// a raw buffer (no exclusivity checks in the hot loop); not thread-safe, like `Grammar`.
 final class PatternDFA: @unchecked Sendable {
     let nfa: PatternNFA
     private var index: [PatState: Int32] = [:]
     private(set) var states: [PatState] = []
     /// trans[state * 128 + c]: -2 not computed yet, -1 dead.
-    private var trans: [Int32] = []
+    private var trans: UnsafeMutablePointer<Int32>
+    private var capacity = 16
+    private var nonASCIICache: [Int32: Bool] = [:]
 
-    init(_ nfa: PatternNFA) { self.nfa = nfa }
+    init(_ nfa: PatternNFA) {
+        self.nfa = nfa
+        trans = .allocate(capacity: 16 * 128)
+    }
+
+    deinit { trans.deallocate() }
 
     func id(_ st: PatState) -> Int32 {
         if let i = index[st] { return i }
         let i = Int32(states.count)
         index[st] = i
         states.append(st)
-        trans.append(contentsOf: repeatElement(-2, count: 128))
+        if states.count > capacity {
+            let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity * 2 * 128)
+            bigger.update(from: trans, count: capacity * 128)
+            trans.deallocate()
+            trans = bigger
+            capacity *= 2
+        }
+        (trans + Int(i) * 128).initialize(repeating: -2, count: 128)
         return i
     }
 
-    private var nonASCIICache: [Int32: Bool] = [:]
     func allowsNonASCII(_ s: Int32) -> Bool {
         if let b = nonASCIICache[s] { return b }
         let b = nfa.allowsNonASCII(states[Int(s)])

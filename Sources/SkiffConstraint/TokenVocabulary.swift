@@ -31,18 +31,20 @@ public struct TokenMask: Sendable, Equatable {
     }
 }
 
-/// A byte trie over token strings, flattened into arrays (children sorted by byte).
-struct TokenTrie: Sendable {
-    var edgeStart: [Int32] = []
-    var edgeCount: [Int32] = []
-    var edgeByte: [UInt8] = []
-    var edgeTarget: [Int32] = []
-    var tokenStart: [Int32] = []
-    var tokenCount: [Int32] = []
-    var tokenList: [Int32] = []
+/// A byte trie over token strings, flattened into buffers (children sorted by byte). Raw
+/// buffers rather than arrays: the mask walks read them millions of times, and array access
+/// through a class costs retains and exclusivity checks. Immutable after init.
+final class TokenTrie: @unchecked Sendable {
+    let edgeStart: UnsafeMutableBufferPointer<Int32>
+    let edgeCount: UnsafeMutableBufferPointer<Int32>
+    let edgeByte: UnsafeMutableBufferPointer<UInt8>
+    let edgeTarget: UnsafeMutableBufferPointer<Int32>
+    let tokenStart: UnsafeMutableBufferPointer<Int32>
+    let tokenCount: UnsafeMutableBufferPointer<Int32>
+    let tokenList: UnsafeMutableBufferPointer<Int32>
 
     init(_ items: [(Int, [UInt8])]) {
-        // Build with sorted arrays: sort tokens by bytes, then emit nodes depth-first.
+        // Sort tokens by bytes, then emit nodes in creation order.
         let sorted = items.sorted { a, b in a.1.lexicographicallyPrecedes(b.1) }
         var kids: [[(UInt8, Int)]] = [[]]
         var toks: [[Int32]] = [[]]
@@ -60,17 +62,36 @@ struct TokenTrie: Sendable {
             }
             toks[node].append(Int32(id))
         }
+        var es: [Int32] = [], ec: [Int32] = [], eb: [UInt8] = [], et: [Int32] = []
+        var ts: [Int32] = [], tc: [Int32] = [], tl: [Int32] = []
         for n in kids.indices {
-            edgeStart.append(Int32(edgeByte.count))
-            edgeCount.append(Int32(kids[n].count))
+            es.append(Int32(eb.count))
+            ec.append(Int32(kids[n].count))
             for (b, t) in kids[n] {
-                edgeByte.append(b)
-                edgeTarget.append(Int32(t))
+                eb.append(b)
+                et.append(Int32(t))
             }
-            tokenStart.append(Int32(tokenList.count))
-            tokenCount.append(Int32(toks[n].count))
-            tokenList.append(contentsOf: toks[n])
+            ts.append(Int32(tl.count))
+            tc.append(Int32(toks[n].count))
+            tl.append(contentsOf: toks[n])
         }
+        func copy<T>(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
+            let p = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, a.count))
+            _ = p.initialize(from: a)
+            return UnsafeMutableBufferPointer(rebasing: p[0..<a.count])
+        }
+        edgeStart = copy(es)
+        edgeCount = copy(ec)
+        edgeByte = copy(eb)
+        edgeTarget = copy(et)
+        tokenStart = copy(ts)
+        tokenCount = copy(tc)
+        tokenList = copy(tl)
+    }
+
+    deinit {
+        for p in [edgeStart, edgeCount, edgeTarget, tokenStart, tokenCount, tokenList] { p.baseAddress?.deallocate() }
+        edgeByte.baseAddress?.deallocate()
     }
 }
 
