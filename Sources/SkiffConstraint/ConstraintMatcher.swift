@@ -59,8 +59,16 @@ public final class ConstraintMatcher {
             for c in cs { stepper.feed(c, b, pos, p, &out) }
         }
         if out.count > 1 {
-            var seen = Set<Config>()
-            out = out.filter { seen.insert($0).inserted }
+            if out.count <= 8 {
+                // Small sets: pairwise comparison is cheaper than hashing whole stacks.
+                var kept: [Config] = []
+                kept.reserveCapacity(out.count)
+                for c in out where !kept.contains(c) { kept.append(c) }
+                out = kept
+            } else {
+                var seen = Set<Config>()
+                out = out.filter { seen.insert($0).inserted }
+            }
         }
         if out.count > grammar.options.maxConfigurations {
             stepper.failure = .limitExceeded("more than \(grammar.options.maxConfigurations) live parses (ambiguous schema)")
@@ -307,7 +315,23 @@ public final class ConstraintMatcher {
                 s.insideCache[key] = inside
                 mask.formUnion(inside)
             }
-            for t in vocabulary.exits where !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], group) { mask.insert(Int(t)) }
+            let start = dfa.id(st.pat)
+            for t in vocabulary.exits where !mask.contains(Int(t)) {
+                // The content before the closing quote must fit the pattern before the parse is consulted.
+                let bytes = vocabulary.tokenBytes[Int(t)]
+                var lex = StrState()
+                var p = start
+                var ok = true
+                for b in bytes {
+                    let before = lex.cps
+                    if lexString(&lex, b, maxLength: Int.max) != .more { break }
+                    if lex.cps != before {
+                        p = dfa.step(p, lex.cp)
+                        if p < 0 { ok = false; break }
+                    }
+                }
+                if ok && admits(bytes, group) { mask.insert(Int(t)) }
+            }
         }
         if !rest.isEmpty { walk(vocabulary.trie, 0, rest, &mask) }
     }
