@@ -340,6 +340,7 @@ public final class Grammar: @unchecked Sendable {
             throw .unsupported(keyword: "$dynamicRef", location: schema.root.absoluteLocation,
                                reason: "evaluation depends on the dynamic scope")
         }
+        try audit()
         root = try spec([Entry(node: schema.root, expand: true)])
         // Compile what the first bytes need now, so schema errors surface at compile time.
         _ = try root.branches()
@@ -362,13 +363,37 @@ public final class Grammar: @unchecked Sendable {
         return r
     }
 
+    /// Every keyword reachable from the root is classified up front, so a keyword the engine
+    /// cannot enforce is a compile error naming it and its location, never a lazy surprise.
+    private func audit() throws(ConstraintError) {
+        var seen = Set<ObjectIdentifier>()
+        var work = [schema.root]
+        let scratch = Spec(id: -1, grammar: self, entries: [])
+        while let n = work.popLast() {
+            guard seen.insert(ObjectIdentifier(n)).inserted else { continue }
+            for k in n.keywords {
+                var strings: Set<String>?
+                var closed: [[String]] = []
+                var required = Set<String>()
+                try compileOther(scratch, n, false, k, &strings, &closed, &required)
+                work.append(contentsOf: k.kind.children)
+            }
+        }
+    }
+
     func spec(_ list: [Entry]) throws(ConstraintError) -> Spec {
         let flat = flatten(list)
         if let s = memo[flat] { return s }
         let s = Spec(id: specs.count, grammar: self, entries: flat)
         memo[flat] = s
         specs.append(s)
-        try compile(s)
+        do {
+            try compile(s)
+        } catch {
+            // A half-compiled spec must never be found again (it would accept too much).
+            memo[flat] = nil
+            throw error
+        }
         return s
     }
 
