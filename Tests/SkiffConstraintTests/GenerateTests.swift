@@ -51,4 +51,24 @@ import Testing
         }
         print("[generate] \(count) prompts: all valid; \(tokens) tokens, \(forced) forced")
     }
+
+    @Test(.enabled(if: TestData.hasModel))
+    func logitsProcessorWithTokenIterator() throws {
+        let model = try LlamaModel(path: TestData.gguf.path)
+        guard let tokenizer = model.tokenizer else { return }
+        let grammar = try Grammar(schema: try JSONParser().parse(
+            #"{"type": "object", "properties": {"paid": {"type": "boolean"}}, "required": ["paid"], "additionalProperties": false}"#))
+        let matcher = try ConstraintMatcher(grammar: grammar, vocabulary: TokenVocabulary(tokenizer: tokenizer))
+        let text = ChatTemplate(jinja: tokenizer.chatTemplateSource).render([ChatMessage(role: .user, content: "Was the invoice paid? Answer in JSON.")])
+        let ids = tokenizer.encode(text)
+        let session = DecoderSession(model: model, capacity: ids.count + 24)
+        var it = try TokenIterator(session: session, prompt: [.tokens(ids)], parameters: .greedy(maxTokens: 20),
+                                   logitsProcessor: SchemaLogitsProcessor(matcher: matcher))
+        var out: [Int] = []
+        while let t = try it.next() { out.append(t) }
+        for t in out.dropFirst(matcher.tokenCount) { _ = matcher.consume(token: t) }
+        let doc = tokenizer.decode(out, skipSpecial: true)
+        #expect(matcher.isAccepting, "\(doc)")
+        #expect(doc == #"{"paid":true}"# || doc == #"{"paid":false}"#, "\(doc)")
+    }
 }
