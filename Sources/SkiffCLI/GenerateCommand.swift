@@ -53,6 +53,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "With --schema: try the sampled token first; compute the full mask only when it is rejected.")
     var trySampledFirst = false
 
+    @Option(help: "With --schema: allow up to N whitespace bytes in a row between tokens (0: compact).")
+    var whitespace = 0
+
     @Option(help: "With --schema: most characters in a number (small models loop on digits; 0: unbounded).")
     var maxNumberLength = 16
 
@@ -124,6 +127,7 @@ struct GenerateCommand: AsyncParsableCommand {
         var options = ConstraintOptions()
         options.lenient = lenient
         options.propertyOrder = PropertyOrder(rawValue: propertyOrder) ?? .schema
+        options.maxWhitespace = whitespace
         options.maxNumberLength = maxNumberLength > 0 ? maxNumberLength : nil
         options.maxStringLength = maxStringLength > 0 ? maxStringLength : nil
         let grammar: Grammar

@@ -170,7 +170,7 @@ public final class ConstraintMatcher {
         var key: [Int32] = []
         key.reserveCapacity(32)
         for c in configs {
-            key.append(-1)
+            key.append(-1 - Int32(c.ws))
             var frame: Frame? = c.top
             var stack = c.stack
             while let f = frame {

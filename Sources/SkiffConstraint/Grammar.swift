@@ -36,6 +36,9 @@ public struct ConstraintOptions: Sendable {
     /// never widen it; nil (the default, and what MaskBench uses) means unbounded.
     public var maxNumberLength: Int?
     public var maxStringLength: Int?
+    /// Flexible whitespace: at most this many whitespace bytes in a row between tokens
+    /// (0, the default: compact output).
+    public var maxWhitespace = 0
     /// The page's words in reading order, for strings marked `"x-copy-from-page": true`
     /// (copy-from-page: such a string must be a run of consecutive words joined by single spaces).
     public var pageWords: [String] = []

@@ -83,6 +83,8 @@ final class Stack: Hashable, @unchecked Sendable {
 struct Config: Hashable {
     var top: Frame
     var stack: Stack?
+    /// Whitespace bytes in the current run (flexible-whitespace mode only).
+    var ws: UInt8 = 0
 }
 
 private let literals: [[UInt8]] = [Array("true".utf8), Array("false".utf8), Array("null".utf8)]
@@ -117,6 +119,15 @@ struct Stepper {
 
     /// Feeds `b` (at `buffer[pos]`) to `c`, appending the resulting configurations to `out`.
     mutating func feed(_ c: Config, _ b: UInt8, _ pos: Int, _ buffer: UnsafeBufferPointer<UInt8>, _ out: inout [Config]) {
+        if grammar.options.maxWhitespace > 0 && (b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09) {
+            switch c.top {
+            case .value, .objStart, .objColon, .objNext, .objComma, .arrStart, .arrNext, .done:
+                // Bounded runs: small models otherwise loop on whitespace.
+                if Int(c.ws) < grammar.options.maxWhitespace { out.append(Config(top: c.top, stack: c.stack, ws: c.ws + 1)) }
+                return
+            default: break
+            }
+        }
         switch c.top {
         case .done:
             return

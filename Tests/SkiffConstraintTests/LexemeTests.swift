@@ -188,4 +188,16 @@ import Testing
         #expect(m.mask() == before)
         #expect(!m.isAccepting)
     }
+
+    @Test func boundedWhitespace() throws {
+        var o = ConstraintOptions()
+        o.maxWhitespace = 2
+        let g = try Grammar(schema: try JSONParser().parse(#"{"type": "object", "properties": {"a": {"type": "array", "items": {"type": "number"}}}, "additionalProperties": false}"#), options: o)
+        #expect(try Self.accepts(g, "{ \"a\" :\n[ 1 , 2 ]\n}  "))
+        #expect(try Self.accepts(g, #"{"a":[1,2]}"#))
+        #expect(try !Self.alive(g, "{   "))  // three in a row
+        #expect(try !Self.accepts(g, #"{"a ":[]}"#))  // inside a key it is content, not whitespace
+        let compact = try Self.grammar(#"{"type": "object"}"#)
+        #expect(try !Self.alive(compact, "{ "))
+    }
 }
