@@ -194,6 +194,7 @@ struct MaskBenchCommand: AsyncParsableCommand {
         for engine in reference.keys.sorted() {
             guard let files = reference[engine] else { continue }
             var passing = 0, compileErrors = 0, vErr = 0, iErr = 0, sameTokens = 0, instances = 0
+            var differing: [String] = []
             var masks: [Double] = [], compile: [Double] = []
             for (file, f) in files {
                 if f.status != "ok" { compileErrors += 1; continue }
@@ -208,7 +209,11 @@ struct MaskBenchCommand: AsyncParsableCommand {
                 if let ours = results.first(where: { $0.file == file }) {
                     for inst in ours.instances {
                         instances += 1
-                        if f.instances[inst.index]?.tokens == inst.tokens { sameTokens += 1 }
+                        if f.instances[inst.index]?.tokens == inst.tokens {
+                            sameTokens += 1
+                        } else if differing.count < 5 {
+                            differing.append("\(file)#\(inst.index)")
+                        }
                     }
                 }
             }
@@ -223,6 +228,7 @@ struct MaskBenchCommand: AsyncParsableCommand {
                         engine, MaskBench.percentile(masks, 0.5) / MaskBench.percentile(om, 0.5),
                         MaskBench.percentile(masks, 0.99) / MaskBench.percentile(om, 0.99),
                         MaskBench.percentile(compile, 0.5) / MaskBench.percentile(oc, 0.5), sameTokens, instances))
+            if !differing.isEmpty { emit("  token streams differ (our compact serialisation vs theirs): \(differing.joined(separator: ", "))") }
         }
         if python == nil { emit("(give --python PY with llguidance and xgrammar installed to compare; runs tools/bench_masks_ref.py)") }
     }
