@@ -73,7 +73,7 @@ let package = Package(
             name: "Skiff",
             dependencies: [
                 "SkiffImage", "SkiffOCR", "SkiffScoring", "SkiffJSON", "SkiffSchema", "SkiffDecoder",
-                "SkiffExtraction",
+                "SkiffConstraint", "SkiffExtraction",
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // JSON values with exact numbers and key order; a byte-level parser and serializer.
@@ -82,6 +82,10 @@ let package = Package(
         .target(
             name: "SkiffSchema", dependencies: ["SkiffJSON"], exclude: ["README.md"],
             swiftSettings: swiftSettings),
+        // JSON-Schema-constrained decoding: schema → byte-level grammar → token masks.
+        .target(
+            name: "SkiffConstraint", dependencies: ["SkiffJSON", "SkiffSchema", "SkiffTokenizer", "SkiffDecoder"],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "SkiffCLI",
             dependencies: [
@@ -110,6 +114,9 @@ let package = Package(
             name: "SkiffJSONTests", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffSchemaTests", dependencies: ["SkiffSchema", "SkiffJSON"], exclude: ["Fixtures"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffConstraintTests", dependencies: ["SkiffConstraint", "SkiffSchema", "SkiffJSON", "SkiffTokenizer", "SkiffDecoder"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffExtractionTests", dependencies: ["SkiffExtraction", "SkiffImage", "SkiffJSON", "SkiffOCR"],

@@ -8,4 +8,5 @@
 @_exported public import SkiffModelFiles
 @_exported public import SkiffTokenizer
 @_exported public import SkiffDecoder
+@_exported public import SkiffConstraint
 @_exported public import SkiffExtraction

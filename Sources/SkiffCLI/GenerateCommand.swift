@@ -41,9 +41,33 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Print {\"text\", \"tokens\"} as JSON instead of streaming text.")
     var json = false
 
+    @Option(help: "A JSON Schema file: every token is masked so the output is JSON that validates.")
+    var schema: String?
+
+    @Flag(help: "With --schema: enforce what can be enforced and check the rest with the validator afterwards (instead of refusing the schema).")
+    var lenient = false
+
+    @Option(help: "With --schema: key order, schema | required-first | any.")
+    var propertyOrder: String = "schema"
+
+    @Flag(help: "With --schema: try the sampled token first; compute the full mask only when it is rejected.")
+    var trySampledFirst = false
+
+    @Option(help: "With --schema: allow up to N whitespace bytes in a row between tokens (0: compact).")
+    var whitespace = 0
+
+    @Option(help: "With --schema: most characters in a number (small models loop on digits; 0: unbounded).")
+    var maxNumberLength = 16
+
+    @Option(help: "With --schema: most code points in a string (0: unbounded).")
+    var maxStringLength = 120
+
     func validate() throws {
         guard (prompt == nil) != (chat == nil) else { throw ValidationError("give exactly one of --prompt and --chat") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
+        guard PropertyOrder(rawValue: propertyOrder) != nil else {
+            throw ValidationError("--property-order must be one of: \(PropertyOrder.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     func run() async throws {
@@ -67,6 +91,10 @@ struct GenerateCommand: AsyncParsableCommand {
             : GenerationParameters(maxTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, seed: seed)
         parameters.maxTokens = maxTokens
         let session = DecoderSession(model: llm, capacity: min(llm.config.contextLength, promptIDs.count + maxTokens), threads: threads)
+        if let schema {
+            try runConstrained(schema: schema, tokenizer: tokenizer, session: session, prompt: promptIDs, parameters: parameters)
+            return
+        }
         var iterator = try TokenIterator(session: session, prompt: [.tokens(promptIDs)], parameters: parameters)
         var tokens: [Int] = []
         var pending: [UInt8] = []
@@ -92,5 +120,39 @@ struct GenerateCommand: AsyncParsableCommand {
         printError(String(format: "skiff generate: prompt %d tokens, %.1f tok/s; generated %d tokens, %.1f tok/s (%d threads)",
                           iterator.promptTokens, iterator.promptTokensPerSecond, tokens.count,
                           iterator.generationTokensPerSecond, session.threads))
+    }
+
+    func runConstrained(schema path: String, tokenizer: BPETokenizer, session: DecoderSession, prompt: [Int],
+                        parameters: GenerationParameters) throws {
+        var options = ConstraintOptions()
+        options.lenient = lenient
+        options.propertyOrder = PropertyOrder(rawValue: propertyOrder) ?? .schema
+        options.maxWhitespace = whitespace
+        options.maxNumberLength = maxNumberLength > 0 ? maxNumberLength : nil
+        options.maxStringLength = maxStringLength > 0 ? maxStringLength : nil
+        let grammar: Grammar
+        do {
+            let value = try JSONParser().parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+            grammar = try Grammar(schema: value, options: options)
+        } catch {
+            printError("skiff generate: \(path): \(error)")
+            throw ExitCode(1)
+        }
+        var generator = ConstrainedGenerator(session: session, grammar: grammar, vocabulary: TokenVocabulary(tokenizer: tokenizer))
+        generator.trySampledFirst = trySampledFirst
+        let out: ConstrainedOutput
+        do { out = try generator.generate(prompt: prompt, parameters: parameters) } catch {
+            printError("skiff generate: \(error)")
+            throw ExitCode(1)
+        }
+        if json {
+            let object: [String: Any] = ["text": out.text, "tokens": out.tokens, "forced_tokens": out.forcedTokens]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(out.text)
+        }
+        printError(String(format: "skiff generate: %d tokens (%d forced, %d sampled-first hits) in %.2f s, %.1f ms in the constraint",
+                          out.tokens.count, out.forcedTokens, out.sampledFirstHits, out.generationSeconds, out.constraintSeconds * 1000))
     }
 }

@@ -829,3 +829,8 @@ struct RegexVM {
         }
     }
 }
+
+extension RegexClass {
+    /// True when code point `c` is in the class (for automata built from `RegexNode`).
+    public func matches(_ c: UInt32) -> Bool { contains(c) }
+}

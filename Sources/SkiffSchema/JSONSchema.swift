@@ -119,6 +119,18 @@ public struct JSONSchema: Sendable {
         return try v.run(instance)
     }
 
+    /// True when `instance` is valid against `node`, one of this schema's nodes, evaluated as if
+    /// it were the root (constrained decoding checks finished sub-values this way). Dynamic
+    /// scope starts at `node`, so callers must not rely on it for `$dynamicRef` schemas.
+    public func isValid(_ instance: JSONValue, against node: SchemaNode) throws(SchemaError) -> Bool {
+        var v = Validator(schema: self, detailed: false)
+        var ev = Evaluated()
+        return try v.validate(node, instance, &ev, collect: false)
+    }
+
+    /// True when `$dynamicRef`/`$recursiveRef` make evaluation depend on the dynamic scope.
+    public var dependsOnDynamicScope: Bool { usesDynamicScope }
+
     /// Validates `instance` and reports every failure.
     public func validate(_ instance: JSONValue) throws(SchemaError) -> ValidationResult {
         var v = Validator(schema: self, detailed: true)

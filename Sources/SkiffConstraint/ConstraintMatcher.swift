@@ -1,0 +1,427 @@
+import SkiffJSON
+import SkiffSchema
+
+/// The state of one constrained output: a small set of parse configurations over the bytes
+/// written so far. Advance by token or byte, roll back, and compute the mask of tokens that
+/// keep the output on a path to a valid document. Not thread-safe (its grammar memoises).
+public final class ConstraintMatcher {
+    public let grammar: Grammar
+    public let vocabulary: TokenVocabulary
+    private var configs: [Config]
+    private var buffer: [UInt8] = []
+    private var history: [(configs: [Config], length: Int)] = []
+    private var stepper: Stepper
+    /// Tokens consumed so far.
+    public private(set) var tokenCount = 0
+
+    public init(grammar: Grammar, vocabulary: TokenVocabulary) throws(ConstraintError) {
+        self.grammar = grammar
+        self.vocabulary = vocabulary
+        stepper = Stepper(grammar: grammar)
+        var start: [Config] = []
+        stepper.pushValue(grammar.root, nil, &start)
+        if let f = stepper.failure { throw f }
+        configs = start
+        buffer.reserveCapacity(4096)
+    }
+
+    /// The bytes written so far.
+    public var output: [UInt8] { buffer }
+
+    /// False once no continuation is possible (every configuration died).
+    public var isAlive: Bool { !configs.isEmpty }
+
+    /// True when the output so far is a complete, valid document.
+    public var isAccepting: Bool { accepting(configs) }
+
+    /// True when the document is complete and nothing more may follow.
+    public var isFinished: Bool { configs.allSatisfy { if case .done = $0.top { return true } else { return false } } && !configs.isEmpty }
+
+    private func accepting(_ cs: [Config]) -> Bool {
+        for c in cs where c.stack == nil {
+            switch c.top {
+            case .done: return true
+            case .number(let s, let start, let phase) where numberAccepting(phase):
+                var tmp: [Config] = []
+                buffer.withUnsafeBufferPointer { p in stepper.complete(s, start, buffer.count - 1, nil, p, &tmp) }
+                if !tmp.isEmpty { return true }
+            default: continue
+            }
+        }
+        return false
+    }
+
+    /// Feeds one byte to every configuration (the byte is already at the end of `buffer`).
+    @inline(__always) private func step(_ cs: [Config], _ b: UInt8) -> [Config] {
+        var out: [Config] = []
+        let pos = buffer.count - 1
+        buffer.withUnsafeBufferPointer { p in
+            for c in cs { stepper.feed(c, b, pos, p, &out) }
+        }
+        if out.count > 1 {
+            if out.count <= 8 {
+                // Small sets: pairwise comparison is cheaper than hashing whole stacks.
+                var kept: [Config] = []
+                kept.reserveCapacity(out.count)
+                for c in out where !kept.contains(c) { kept.append(c) }
+                out = kept
+            } else {
+                var seen = Set<Config>()
+                out = out.filter { seen.insert($0).inserted }
+            }
+        }
+        if out.count > grammar.options.maxConfigurations {
+            stepper.failure = .limitExceeded("more than \(grammar.options.maxConfigurations) live parses (ambiguous schema)")
+            out.removeAll()
+        }
+        return out
+    }
+
+    /// Appends `bytes`; false (and no change) when they cannot continue the output.
+    @discardableResult
+    public func consume(bytes: [UInt8]) -> Bool {
+        let saved = (configs, buffer.count)
+        var cs = configs
+        for b in bytes {
+            buffer.append(b)
+            cs = step(cs, b)
+            if cs.isEmpty {
+                buffer.removeSubrange(saved.1...)
+                return false
+            }
+        }
+        history.append(saved)
+        configs = cs
+        stepper.committed = buffer.count
+        return true
+    }
+
+    /// Appends a token; false (and no change) when it is not allowed. End of sequence is
+    /// allowed exactly when the document is complete (and changes nothing).
+    @discardableResult
+    public func consume(token: Int) -> Bool {
+        if token == vocabulary.eos { return isAccepting }
+        guard token >= 0 && token < vocabulary.size else { return false }
+        let b = vocabulary.tokenBytes[token]
+        guard !b.isEmpty, consume(bytes: b) else { return false }
+        tokenCount += 1
+        return true
+    }
+
+    /// Undoes the last `n` successful `consume` calls.
+    public func rollback(_ n: Int = 1) {
+        for _ in 0..<min(n, history.count) {
+            guard let h = history.popLast() else { return }
+            configs = h.configs
+            buffer.removeSubrange(h.length...)
+            stepper.committed = buffer.count
+            tokenCount = max(0, tokenCount - 1)
+        }
+    }
+
+    /// Can `bytes` follow the output? (Leaves the state unchanged.)
+    private func admits(_ bytes: [UInt8], _ from: [Config]? = nil) -> Bool {
+        let n = buffer.count
+        defer { buffer.removeSubrange(n...) }
+        var cs = from ?? configs
+        for b in bytes {
+            buffer.append(b)
+            cs = step(cs, b)
+            if cs.isEmpty { return false }
+        }
+        return true
+    }
+
+    /// Would `token` be allowed now? (Cheaper than a full mask: one path through the trie.)
+    public func allows(_ token: Int) -> Bool {
+        if token == vocabulary.eos { return isAccepting }
+        guard token >= 0 && token < vocabulary.size, !vocabulary.tokenBytes[token].isEmpty else { return false }
+        return admits(vocabulary.tokenBytes[token])
+    }
+
+    /// A failure inside the engine (a limit), if one occurred.
+    public var failure: ConstraintError? { stepper.failure }
+
+    /// Writes the set of allowed tokens into `mask` (resized to the vocabulary).
+    public func fillMask(_ mask: inout TokenMask) {
+        guard let key = signature() else {
+            computeMask(&mask)
+            return
+        }
+        let vid = ObjectIdentifier(vocabulary)
+        if grammar.maskCacheVocabulary != vid {
+            grammar.maskCache.removeAll()
+            grammar.maskCacheVocabulary = vid
+        }
+        if let m = grammar.maskCache[key] {
+            mask = m
+            return
+        }
+        computeMask(&mask)
+        if grammar.maskCache.count >= Grammar.maskCacheLimit { grammar.maskCache.removeAll() }
+        grammar.maskCache[key] = mask
+    }
+
+    /// The parse state with everything that cannot change the mask left out (value start
+    /// offsets, code points already read, string lengths without bounds, array indices past
+    /// the last one that matters); nil when a finished-value check could read the output, so
+    /// the mask depends on more than the state.
+    private func signature() -> [Int32]? {
+        var key: [Int32] = []
+        key.reserveCapacity(32)
+        for c in configs {
+            key.append(-1 - Int32(c.ws))
+            var frame: Frame? = c.top
+            var stack = c.stack
+            while let f = frame {
+                guard append(f, &key) else { return nil }
+                frame = stack?.frame
+                stack = stack?.parent
+            }
+        }
+        return key
+    }
+
+    private func append(_ st: StrState, _ bounded: Bool, _ key: inout [Int32]) {
+        key.append(Int32(st.esc) | Int32(st.need) << 8 | Int32(st.lo) << 16)
+        key.append(Int32(st.hi))
+        key.append(bounded ? st.cps : 0)
+        key.append(st.trie)
+        if (2...5).contains(st.esc) || st.esc >= 8 { key.append(Int32(st.hex)) }
+        if st.esc >= 6 { key.append(Int32(st.high)) }
+        if st.need > 0 { key.append(Int32(bitPattern: st.cp)) }
+    }
+
+    private func append(_ info: ObjInfo, _ key: inout [Int32]) {
+        key.append(Int32(info.lastRank))
+        key.append(Int32(info.seen.count))
+        for k in info.seen { key.append(grammar.intern(k)) }
+    }
+
+    private func append(_ f: Frame, _ key: inout [Int32]) -> Bool {
+        switch f {
+        case .done: key.append(0)
+        case .value(let s):
+            guard s.checks.isEmpty && !s.integerOnly else { return false }
+            key += [1, Int32(s.id)]
+        case .string(let s, _, let st):
+            guard s.checks.isEmpty && s.patternNFA == nil else { return false }
+            key += [2, Int32(s.id)]
+            append(st, s.minLength > 0 || s.maxLength != Int.max, &key)
+        case .copy: return false
+        case .number(let s, let start, let phase):
+            guard s.checks.isEmpty && !s.integerOnly else { return false }
+            key += [3, Int32(s.id), Int32(phase)]
+            if grammar.options.maxNumberLength != nil { key.append(Int32(buffer.count - Int(start))) }
+        case .literal(let s, _, let which, let pos):
+            guard s.checks.isEmpty else { return false }
+            key += [4, Int32(s.id), Int32(which), Int32(pos)]
+        case .objStart(let s, _):
+            guard s.checks.isEmpty else { return false }
+            key += [5, Int32(s.id)]
+        case .objKey(let s, _, let info, let keyStart, let st):
+            guard s.checks.isEmpty else { return false }
+            key += [6, Int32(s.id)]
+            append(info, &key)
+            append(st, false, &key)
+            // The key so far decides duplicates, names and order.
+            key.append(Int32(buffer.count - Int(keyStart)))
+            for b in buffer[Int(keyStart)...] { key.append(Int32(b)) }
+        case .objColon(let s, _, let info, let k):
+            guard s.checks.isEmpty else { return false }
+            key += [7, Int32(s.id), grammar.intern(k)]
+            append(info, &key)
+        case .objNext(let s, _, let info):
+            guard s.checks.isEmpty else { return false }
+            key += [8, Int32(s.id)]
+            append(info, &key)
+        case .objComma(let s, _, let info):
+            guard s.checks.isEmpty else { return false }
+            key += [9, Int32(s.id)]
+            append(info, &key)
+        case .arrStart(let s, _):
+            guard s.checks.isEmpty else { return false }
+            key += [10, Int32(s.id)]
+        case .arrNext(let s, _, let count):
+            guard s.checks.isEmpty else { return false }
+            // Past max(minItems, prefix length) every index behaves alike unless maxItems counts.
+            let c = s.maxItems == Int.max ? min(Int(count), max(s.minItems, s.maxPrefix) + 1) : Int(count)
+            key += [11, Int32(s.id), Int32(c)]
+        }
+        return true
+    }
+
+    /// The mask of a set is the union of its configurations' masks, so configurations are
+    /// grouped: plain string bodies share the precomputed slice, pattern-pruned bodies their
+    /// cached inside set, and only the rest walk the token trie.
+    private func computeMask(_ mask: inout TokenMask) {
+        if mask.count != vocabulary.size { mask = TokenMask(count: vocabulary.size) } else { mask.removeAll() }
+        if let eos = vocabulary.eos, isAccepting { mask.insert(eos) }
+        guard !configs.isEmpty else { return }
+        var plain: [Config] = []
+        var budget = -1
+        var patterned: [(Spec, StrState, [Config])] = []
+        var rest: [Config] = []
+        for c in configs {
+            switch c.top {
+            case .string(let s, _, let st) where s.enumTrie == nil && st.isPlain:
+                if s.patternNFA != nil {
+                    if let i = patterned.firstIndex(where: { $0.0 === s && $0.1 == st }) {
+                        patterned[i].2.append(c)
+                    } else {
+                        patterned.append((s, st, [c]))
+                    }
+                } else {
+                    plain.append(c)
+                    budget = max(budget, s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps))
+                }
+            case .objKey(let s, _, _, _, let st) where st.isPlain && s.closedNames == nil && grammar.options.propertyOrder == .any:
+                plain.append(c)
+                budget = Int.max
+            default:
+                rest.append(c)
+            }
+        }
+        if !plain.isEmpty {
+            // Inside a string body: the precomputed slice, then only the tokens that close it.
+            mask.formUnion(vocabulary.insideUpTo[min(budget, TokenVocabulary.maxBucket)])
+            for t in vocabulary.longInside where Int(t.need) <= budget { mask.insert(Int(t.id)) }
+            var slow: [Config] = []
+            for c in plain {
+                // A check-free stack cannot see the string's content: step the shared suffixes.
+                guard case .string(let s, let start, var st) = c.top, s.checks.isEmpty, stackIsCheckFree(c.stack) else {
+                    slow.append(c)
+                    continue
+                }
+                let cps = Int(st.cps)
+                let room = s.maxLength == Int.max ? Int.max : s.maxLength - cps
+                st.cps = Int32(max(cps, s.minLength))
+                let lifted = Config(top: .string(s, start: start, st), stack: c.stack)
+                exitWalk(0, [lifted], &mask) { need in need <= room && cps + need >= s.minLength }
+            }
+            for t in vocabulary.exits where !slow.isEmpty && !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], slow) {
+                mask.insert(Int(t))
+            }
+        }
+        for (s, st, group) in patterned {
+            guard let dfa = s.patternDFA else { continue }
+            let budget = min(s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps), 256)
+            let key = PatKey(pat: st.pat, budget: budget)
+            if let m = s.insideCache[key] {
+                mask.formUnion(m)
+            } else {
+                var inside = TokenMask(count: vocabulary.size)
+                insideWalk(0, StrState(), dfa.id(st.pat), dfa, budget, &inside)
+                s.insideCache[key] = inside
+                mask.formUnion(inside)
+            }
+            let start = dfa.id(st.pat)
+            for t in vocabulary.exits where !mask.contains(Int(t)) {
+                // The content before the closing quote must fit the pattern before the parse is consulted.
+                let bytes = vocabulary.tokenBytes[Int(t)]
+                var lex = StrState()
+                var p = start
+                var ok = true
+                for b in bytes {
+                    let before = lex.cps
+                    if lexString(&lex, b, maxLength: Int.max) != .more { break }
+                    if lex.cps != before {
+                        p = dfa.step(p, lex.cp)
+                        if p < 0 { ok = false; break }
+                    }
+                }
+                if ok && admits(bytes, group) { mask.insert(Int(t)) }
+            }
+        }
+        if !rest.isEmpty { walk(vocabulary.trie, 0, rest, &mask) }
+    }
+
+    public func mask() -> TokenMask {
+        var m = TokenMask(count: vocabulary.size)
+        fillMask(&m)
+        return m
+    }
+
+    /// Tokens that stay inside a string body under a pattern (lexer and pattern DFA only),
+    /// depth-first with an explicit stack.
+    private func insideWalk(_ root: Int, _ st0: StrState, _ pat0: Int32, _ dfa: PatternDFA, _ budget: Int, _ mask: inout TokenMask) {
+        let trie = vocabulary.trie
+        var stack: [(node: Int32, st: StrState, pat: Int32)] = [(Int32(root), st0, pat0)]
+        mask.words.withUnsafeMutableBufferPointer { words in
+            while let (node, st, pat) = stack.popLast() {
+                let start = Int(trie.edgeStart[Int(node)]), end = start + Int(trie.edgeCount[Int(node)])
+                for e in start..<end {
+                    let b = trie.edgeByte[e]
+                    var next = st
+                    guard lexString(&next, b, maxLength: budget) == .more else { continue }
+                    var p = pat
+                    if next.cps != st.cps {
+                        p = dfa.step(pat, next.cp)
+                        guard p >= 0 else { continue }
+                    } else if b >= 0xC0 && next.esc == 0 {
+                        guard dfa.allowsNonASCII(pat) else { continue }
+                    } else if next.esc != 0 {
+                        var probe = next
+                        probe.pat = dfa.states[Int(pat)]
+                        guard dfa.nfa.escapeOK(probe, b) else { continue }
+                    }
+                    let child = Int(trie.edgeTarget[e])
+                    let ts = Int(trie.tokenStart[child])
+                    for t in ts..<(ts + Int(trie.tokenCount[child])) {
+                        let id = Int(trie.tokenList[t])
+                        words[id >> 6] |= 1 << UInt64(id & 63)
+                    }
+                    if trie.edgeCount[child] > 0 { stack.append((Int32(child), next, p)) }
+                }
+            }
+        }
+    }
+
+    private func stackIsCheckFree(_ stack: Stack?) -> Bool {
+        var p = stack
+        while let n = p {
+            switch n.frame {
+            case .objNext(let s, _, _), .arrNext(let s, _, _): if !s.checks.isEmpty || s.integerOnly { return false }
+            default: return false
+            }
+            p = n.parent
+        }
+        return true
+    }
+
+    /// The closing-token suffix trie walked from `cs`; `fits(need)` filters by the code points before the quote.
+    private func exitWalk(_ node: Int, _ cs: [Config], _ mask: inout TokenMask, _ fits: (Int) -> Bool) {
+        let trie = vocabulary.exitTrie
+        let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
+        for e in start..<end {
+            buffer.append(trie.edgeByte[e])
+            let next = step(cs, trie.edgeByte[e])
+            if !next.isEmpty {
+                let child = Int(trie.edgeTarget[e])
+                let ts = Int(trie.tokenStart[child])
+                for t in ts..<(ts + Int(trie.tokenCount[child])) {
+                    let id = Int(trie.tokenList[t])
+                    if fits(Int(vocabulary.exitNeed[id])) { mask.insert(id) }
+                }
+                exitWalk(child, next, &mask, fits)
+            }
+            buffer.removeLast()
+        }
+    }
+
+    private func walk(_ trie: TokenTrie, _ node: Int, _ cs: [Config], _ mask: inout TokenMask) {
+        let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
+        for e in start..<end {
+            let b = trie.edgeByte[e]
+            buffer.append(b)
+            let next = step(cs, b)
+            if !next.isEmpty {
+                let child = Int(trie.edgeTarget[e])
+                let ts = Int(trie.tokenStart[child])
+                for t in ts..<(ts + Int(trie.tokenCount[child])) { mask.insert(Int(trie.tokenList[t])) }
+                walk(trie, child, next, &mask)
+            }
+            buffer.removeLast()
+        }
+    }
+}
