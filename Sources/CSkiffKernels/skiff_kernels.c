@@ -342,7 +342,7 @@ SKIFF_AVX2 static inline float dot_q4_1_avx2(const block_q4_1 *x, const block_q8
     float summs = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
         const float d0 = h2f(x[i].d), d1 = h2f(y[i].d);
-        summs += h2f(x[i].m) * h2f(y[i].s);
+        summs = fmaf(h2f(x[i].m), h2f(y[i].s), summs);  // fused, as ggml's GCC build does
         const __m256 d0d1 = _mm256_mul_ps(_mm256_set1_ps(d0), _mm256_set1_ps(d1));
         const __m256i qx = bytes_from_nibbles_32(x[i].qs);
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
@@ -372,8 +372,8 @@ SKIFF_AVX2 static inline __attribute__((always_inline)) void dot2_q4_1_avx2(cons
         const float d1 = h2f(y[i].d), s1 = h2f(y[i].s);
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         const __m256 dy = _mm256_set1_ps(d1);
-        summs0 += h2f(x0[i].m) * s1;
-        summs1 += h2f(x1[i].m) * s1;
+        summs0 = fmaf(h2f(x0[i].m), s1, summs0);
+        summs1 = fmaf(h2f(x1[i].m), s1, summs1);
         acc0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(h2f(x0[i].d)), dy),
                                mul_sum_us8_pairs_float(bytes_from_nibbles_32(x0[i].qs), qy), acc0);
         acc1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(h2f(x1[i].d)), dy),
@@ -685,9 +685,73 @@ size_t skiff_matmul_scratch_size(int type, int64_t cols, int64_t batch) {
 // share of decoding time (about 200k rows per token).
 typedef void (*rows_fn)(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y, int64_t r0, int64_t r1);
 #if SKIFF_X86
+// Four weight rows against one activation row. Decoding is not limited by memory
+// here (a 135M model, two cores): one row's FMA chains (vector accumulator and the
+// scalar min-term sum) bound the single-row loop by latency, so four independent rows
+// keep the FMA units busy and share the activation loads and scale conversions. Each
+// row's operations and their order are exactly the single-row kernel's.
+SKIFF_AVX2 static inline __attribute__((always_inline)) void dot4_q4_1_avx2(const block_q4_1 *x0, size_t stride, const block_q8_1 *y,
+                                                                        int64_t nb, float *out) {
+    const block_q4_1 *x1 = (const block_q4_1 *)((const uint8_t *)x0 + stride);
+    const block_q4_1 *x2 = (const block_q4_1 *)((const uint8_t *)x0 + 2 * stride);
+    const block_q4_1 *x3 = (const block_q4_1 *)((const uint8_t *)x0 + 3 * stride);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    float m0 = 0.0f, m1 = 0.0f, m2 = 0.0f, m3 = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const float dy = h2f(y[i].d), sy = h2f(y[i].s);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        m0 = fmaf(h2f(x0[i].m), sy, m0);
+        m1 = fmaf(h2f(x1[i].m), sy, m1);
+        m2 = fmaf(h2f(x2[i].m), sy, m2);
+        m3 = fmaf(h2f(x3[i].m), sy, m3);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0[i].d) * dy), mul_sum_us8_pairs_float(bytes_from_nibbles_32(x0[i].qs), qy), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x1[i].d) * dy), mul_sum_us8_pairs_float(bytes_from_nibbles_32(x1[i].qs), qy), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x2[i].d) * dy), mul_sum_us8_pairs_float(bytes_from_nibbles_32(x2[i].qs), qy), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x3[i].d) * dy), mul_sum_us8_pairs_float(bytes_from_nibbles_32(x3[i].qs), qy), acc3);
+    }
+    out[0] = hsum_float_8(acc0) + m0;
+    out[1] = hsum_float_8(acc1) + m1;
+    out[2] = hsum_float_8(acc2) + m2;
+    out[3] = hsum_float_8(acc3) + m3;
+}
+
+SKIFF_AVX2 static inline __attribute__((always_inline)) void dot4_q8_0_avx2(const block_q8_0 *x0, size_t stride, const block_q8_0 *y,
+                                                                        int64_t nb, float *out) {
+    const block_q8_0 *x1 = (const block_q8_0 *)((const uint8_t *)x0 + stride);
+    const block_q8_0 *x2 = (const block_q8_0 *)((const uint8_t *)x0 + 2 * stride);
+    const block_q8_0 *x3 = (const block_q8_0 *)((const uint8_t *)x0 + 3 * stride);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float dy = h2f(y[i].d);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0[i].d) * dy), mul_sum_i8_pairs_float(_mm256_loadu_si256((const __m256i *)x0[i].qs), qy), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x1[i].d) * dy), mul_sum_i8_pairs_float(_mm256_loadu_si256((const __m256i *)x1[i].qs), qy), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x2[i].d) * dy), mul_sum_i8_pairs_float(_mm256_loadu_si256((const __m256i *)x2[i].qs), qy), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x3[i].d) * dy), mul_sum_i8_pairs_float(_mm256_loadu_si256((const __m256i *)x3[i].qs), qy), acc3);
+    }
+    out[0] = hsum_float_8(acc0);
+    out[1] = hsum_float_8(acc1);
+    out[2] = hsum_float_8(acc2);
+    out[3] = hsum_float_8(acc3);
+}
+
+// One core streams weights from memory at ~9.5 GB/s with the hardware prefetcher alone
+// (measured on this machine: a 72 MB Q4_1 matrix, one thread); asking for the next
+// group of rows, a kilobyte further on, while computing the current one gives ~11.5.
+SKIFF_AVX2 static inline __attribute__((always_inline)) void prefetch_ahead(const uint8_t *next, size_t bytes) {
+    const char *p = (const char *)next + 1024;
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
 SKIFF_AVX2 static void rows_q4_1_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
                                       int64_t r0, int64_t r1) {
     int64_t r = r0;
+    for (; r + 3 < r1; r += 4) {
+        prefetch_ahead(w + (size_t)(r + 4) * wrow, 4 * wrow);
+        dot4_q4_1_avx2((const block_q4_1 *)(w + (size_t)r * wrow), wrow, xq, nb, y + r);
+    }
     for (; r + 1 < r1; r += 2)
         dot2_q4_1_avx2((const block_q4_1 *)(w + (size_t)r * wrow), (const block_q4_1 *)(w + (size_t)(r + 1) * wrow),
                        xq, nb, y + r);
@@ -696,6 +760,10 @@ SKIFF_AVX2 static void rows_q4_1_avx2(const uint8_t *w, size_t wrow, const void 
 SKIFF_AVX2 static void rows_q8_0_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
                                       int64_t r0, int64_t r1) {
     int64_t r = r0;
+    for (; r + 3 < r1; r += 4) {
+        prefetch_ahead(w + (size_t)(r + 4) * wrow, 4 * wrow);
+        dot4_q8_0_avx2((const block_q8_0 *)(w + (size_t)r * wrow), wrow, xq, nb, y + r);
+    }
     for (; r + 1 < r1; r += 2)
         dot2_q8_0_avx2((const block_q8_0 *)(w + (size_t)r * wrow), (const block_q8_0 *)(w + (size_t)(r + 1) * wrow),
                        xq, nb, y + r);
@@ -849,7 +917,7 @@ int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const 
     atomic_init(&ctx.next, 0);
     const int nth = skiff_pool_threads(pool);
     const int64_t chunk = ctx.start[count] / ((int64_t)nth * 8);
-    ctx.chunk = chunk < 4 ? 4 : chunk;
+    ctx.chunk = chunk < 4 ? 4 : chunk / 4 * 4;  // whole groups of four rows
     pool_run(pool, matmul_worker, &ctx);
     return 0;
 }
