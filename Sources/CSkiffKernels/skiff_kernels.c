@@ -424,6 +424,65 @@ SKIFF_AVX2 static float dot_f32_avx2(const float *a, const float *b, int64_t n) 
     return s;
 }
 
+// Two dot_f32_avx2 products at once (rows a0, a1 against b), each with exactly its
+// accumulation and reduction; n a multiple of 32. Attention runs ~200k of these per
+// token, so the call and the idle FMA latency of a single product matter.
+SKIFF_AVX2 static inline __attribute__((always_inline)) __m128 reduce_dot_f32(__m256 s0, __m256 s1, __m256 s2, __m256 s3) {
+    s0 = _mm256_add_ps(s0, s2);
+    s1 = _mm256_add_ps(s1, s3);
+    s0 = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    h = _mm_hadd_ps(h, h);
+    return _mm_hadd_ps(h, h);
+}
+
+SKIFF_AVX2 static inline __attribute__((always_inline)) void dot2_f32_avx2(const float *a0, const float *a1, const float *b,
+                                                                       int64_t n, float *out0, float *out1) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    __m256 t0 = _mm256_setzero_ps(), t1 = _mm256_setzero_ps(), t2 = _mm256_setzero_ps(), t3 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32) {
+        const __m256 b0 = _mm256_loadu_ps(b + i), b1 = _mm256_loadu_ps(b + i + 8);
+        const __m256 b2 = _mm256_loadu_ps(b + i + 16), b3 = _mm256_loadu_ps(b + i + 24);
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a0 + i), b0, s0);
+        t0 = _mm256_fmadd_ps(_mm256_loadu_ps(a1 + i), b0, t0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a0 + i + 8), b1, s1);
+        t1 = _mm256_fmadd_ps(_mm256_loadu_ps(a1 + i + 8), b1, t1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a0 + i + 16), b2, s2);
+        t2 = _mm256_fmadd_ps(_mm256_loadu_ps(a1 + i + 16), b2, t2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a0 + i + 24), b3, s3);
+        t3 = _mm256_fmadd_ps(_mm256_loadu_ps(a1 + i + 24), b3, t3);
+    }
+    *out0 = _mm_cvtss_f32(reduce_dot_f32(s0, s1, s2, s3));
+    *out1 = _mm_cvtss_f32(reduce_dot_f32(t0, t1, t2, t3));
+}
+
+// Attention scores p[j] = dot(k_j, q) * scale for j < n (head_dim d a multiple of 32);
+// returns their maximum.
+SKIFF_AVX2 static float scores_avx2(const float *k, int64_t d, const float *q, int64_t n, float scale, float *p) {
+    float maxv = -INFINITY;
+    int64_t j = 0;
+    for (; j + 1 < n; j += 2) {
+        float s0, s1;
+        dot2_f32_avx2(k + j * d, k + (j + 1) * d, q, d, &s0, &s1);
+        p[j] = s0 * scale;
+        p[j + 1] = s1 * scale;
+        if (p[j] > maxv) maxv = p[j];
+        if (p[j + 1] > maxv) maxv = p[j + 1];
+    }
+    for (; j < n; j++) {
+        p[j] = dot_f32_avx2(k + j * d, q, d) * scale;
+        if (p[j] > maxv) maxv = p[j];
+    }
+    return maxv;
+}
+
+// out[i] = dot(v row i, p) over n (a multiple of 32) positions, for d rows `stride` apart.
+SKIFF_AVX2 static void pv_avx2(const float *v, int64_t stride, const float *p, int64_t n, int64_t d, float *out) {
+    int64_t i = 0;
+    for (; i + 1 < d; i += 2) dot2_f32_avx2(v + i * stride, v + (i + 1) * stride, p, n, out + i, out + i + 1);
+    for (; i < d; i++) out[i] = dot_f32_avx2(v + i * stride, p, n);
+}
+
 // exp(x) on 8 lanes with the polynomial ggml's AVX2 build uses in softmax and SiLU
 // (after Arm's optimized-routines expf: x = n ln2 + r with n rounded through the
 // 1.5 * 2^23 shifter, a degree-5 polynomial in r, 2^n by exponent arithmetic, and a
@@ -1021,10 +1080,21 @@ static void attention_worker(void *vctx, int ith, int nth) {
         const float *kbase = c->k + kvh * c->stride * d;
         const float *vbase = c->v + kvh * d * c->stride;  // transposed: head_dim rows of `stride` positions
         float maxv = -INFINITY;
-        for (int64_t j = 0; j < n; j++) {
-            const float s = dot_f32(kbase + j * d, qv, d) * c->scale;
-            p[j] = s;
-            if (s > maxv) maxv = s;
+#if SKIFF_X86
+        const int fast = use_avx2 && d % 32 == 0;
+#else
+        const int fast = 0;
+#endif
+        if (fast) {
+#if SKIFF_X86
+            maxv = scores_avx2(kbase, d, qv, n, c->scale, p);
+#endif
+        } else {
+            for (int64_t j = 0; j < n; j++) {
+                const float s = dot_f32(kbase + j * d, qv, d) * c->scale;
+                p[j] = s;
+                if (s > maxv) maxv = s;
+            }
         }
         for (int64_t j = n; j < n8; j++) p[j] = -INFINITY;
         const double sum = softmax_exp(p, p, n8, maxv);
@@ -1032,7 +1102,13 @@ static void attention_worker(void *vctx, int ith, int nth) {
         for (int64_t j = 0; j < n8; j++) p[j] *= inv;
         for (int64_t j = n8; j < n32; j++) p[j] = 0.0f;
         float *o = c->out + (t * c->heads + h) * d;
-        for (int64_t i = 0; i < d; i++) o[i] = dot_f32(vbase + i * c->stride, p, n32);
+        if (fast) {
+#if SKIFF_X86
+            pv_avx2(vbase, c->stride, p, n32, d, o);
+#endif
+        } else {
+            for (int64_t i = 0; i < d; i++) o[i] = dot_f32(vbase + i * c->stride, p, n32);
+        }
     }
 }
 
