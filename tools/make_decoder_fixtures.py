@@ -11,11 +11,15 @@ llama-cpp-python and writes Tests/SkiffDecoderTests/Fixtures/:
 llama.cpp settings: F32 KV cache (type_k = type_v = 0) and flash attention off,
 so the reference's attention is plain F32 like Skiff's; weights and the
 quantized activation path are llama.cpp's own. The prompt is evaluated one token
-at a time: llama.cpp's batched prompt path gives logits that differ from its own
-token-by-token path by up to ~0.5 on longer prompts (measured with this script's
-model; its single-token path is the one greedy generation uses), and Skiff's
-batched and single-token paths agree exactly, so the single-token path is the
-reference.
+at a time: llama.cpp's batched prompt path (llamafile sgemm for 2+ rows) gives
+logits that differ from its own token-by-token path by up to ~0.5 on longer
+prompts (measured with this script's model; its single-token path is the one
+greedy generation uses), and Skiff's batched and single-token paths agree
+exactly, so the single-token path is the reference.
+
+Skiff reproduces this path's arithmetic bit for bit, so the tests require every
+prompt's 64 greedy tokens (generated from Skiff's own history) and every stored
+logit row to be identical, not just close.
 
 Setup (builds llama.cpp from source, 10-20 minutes):
   python3 -m venv .venv-ref

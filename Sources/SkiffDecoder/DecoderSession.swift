@@ -20,7 +20,12 @@ public final class DecoderSession {
     /// Largest number of tokens run through the blocks at once while prefilling.
     public let batchSize: Int
     private let pool: ThreadPool
+    /// Cache positions per head row: `capacity` rounded up to 32 (the attention kernel
+    /// sums 32 positions at a time).
+    private let stride: Int
+    /// Per layer: kv heads x stride x head dim.
     private var keys: [[Float]]
+    /// Per layer, transposed: kv heads x head dim x stride (llama.cpp's layout without flash attention).
     private var values: [[Float]]
     private var scratch: [UInt8] = []
 
@@ -35,7 +40,8 @@ public final class DecoderSession {
         self.capacity = max(1, capacity ?? min(c.contextLength, 4096))
         self.batchSize = max(1, batchSize)
         pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let size = c.kvHeadCount * self.capacity * c.headDim
+        stride = (self.capacity + 31) / 32 * 32
+        let size = c.kvHeadCount * stride * c.headDim
         keys = Array(repeating: [Float](repeating: 0, count: size), count: c.layerCount)
         values = Array(repeating: [Float](repeating: 0, count: size), count: c.layerCount)
     }
@@ -139,7 +145,7 @@ public final class DecoderSession {
         var proj = [Float](repeating: 0, count: n * hidden)
         var gate = [Float](repeating: 0, count: n * ffn)
         var up = [Float](repeating: 0, count: n * ffn)
-        var scores = [Float](repeating: 0, count: pool.threads * (position + n))
+        var scores = [Float](repeating: 0, count: pool.threads * ((position + n + 31) / 32 * 32))
         let neox: Int32 = c.ropeStyle == .neox ? 1 : 0
         let scale = 1 / Float(c.headDim).squareRoot()
         let pos0 = position
@@ -172,16 +178,17 @@ public final class DecoderSession {
                     keys[li].withUnsafeMutableBufferPointer { kc in
                         values[li].withUnsafeMutableBufferPointer { vc in
                             let kc = kc.baseAddress!, vc = vc.baseAddress!
+                            let d = c.headDim
                             for t in 0..<n {
                                 for h in 0..<c.kvHeadCount {
-                                    let dst = (h * capacity + pos0 + t) * c.headDim
-                                    let src = t * kvDim + h * c.headDim
-                                    (kc + dst).update(from: k + src, count: c.headDim)
-                                    (vc + dst).update(from: v + src, count: c.headDim)
+                                    let src = t * kvDim + h * d
+                                    (kc + (h * stride + pos0 + t) * d).update(from: k + src, count: d)
+                                    let vt = vc + h * d * stride + pos0 + t
+                                    for i in 0..<d { vt[i * stride] = v[src + i] }
                                 }
                             }
                             skiff_attention(pool.handle, q, kc, vc, attn, Int64(n), Int64(pos0), Int64(c.headCount),
-                                            Int64(c.kvHeadCount), Int64(c.headDim), Int64(capacity), scale, sb.baseAddress)
+                                            Int64(c.kvHeadCount), Int64(d), Int64(stride), scale, sb.baseAddress)
                         }
                     }
                     matmul(layer.o, attn, n, proj)

@@ -81,13 +81,15 @@ void skiff_rope(float *x, int64_t batch, int64_t heads, int64_t head_dim, const 
 /// gate[i] = silu(gate[i]) * up[i].
 void skiff_silu_mul(float *gate, const float *up, int64_t n);
 
-/// Causal grouped-query attention for `batch` new tokens whose first position is `pos0`.
-/// q: batch x heads x head_dim. kcache/vcache: kv_heads x capacity x head_dim, already
-/// holding positions 0..pos0+batch-1. out: batch x heads x head_dim.
-/// scratch: threads x (pos0 + batch) floats.
+/// Causal grouped-query attention for `batch` new tokens whose first position is `pos0`,
+/// with llama.cpp's (non-flash, F32 cache) rounding. q: batch x heads x head_dim.
+/// kcache: kv_heads x stride x head_dim; vcache (transposed): kv_heads x head_dim x stride;
+/// both already hold positions 0..pos0+batch-1; `stride` is a multiple of 32 and at least
+/// pos0+batch rounded up to 32 (entries past the filled positions must be finite).
+/// out: batch x heads x head_dim. scratch: threads x round_up(pos0 + batch, 32) floats.
 void skiff_attention(skiff_pool *pool, const float *q, const float *kcache, const float *vcache,
                      float *out, int64_t batch, int64_t pos0, int64_t heads, int64_t kv_heads,
-                     int64_t head_dim, int64_t capacity, float scale, float *scratch);
+                     int64_t head_dim, int64_t stride, float scale, float *scratch);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,100 @@
+// Upper bounds for SmolLM2 decoding speed on this machine (README, Decoder section):
+// 1. read bandwidth: AVX2 loads over a 96.6 MB buffer (the weights read per token),
+//    1 and 2 threads, best of 15 (wall time);
+// 2. the Q4_1 four-row kernel Skiff uses (ggml's per-block arithmetic, which
+//    bit-exactness with llama.cpp fixes), on a 96.5 MB matrix and on 0.7 MB per thread
+//    (cache-resident: no memory traffic), as GB/s of weights per CPU-second summed over
+//    threads (CPU time, so that other processes on the shared machine do not count).
+// Build and run from the repository root:
+//   clang -O2 -ISources/CSkiffKernels/include -o /tmp/decoder_ceilings tools/decoder_ceilings.c -lm -lopenblas -lpthread
+//   /tmp/decoder_ceilings
+#include "../Sources/CSkiffKernels/skiff_kernels.c"
+#include <stdio.h>
+#include <time.h>
+
+static double wall(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+static double cpu(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+
+static const size_t BYTES = 96600000 / 128 * 128;
+static char *buffer;
+static int nth;
+
+SKIFF_AVX2 static void *read_all(void *arg) {
+    const size_t per = BYTES / (size_t)nth;
+    const char *p = buffer + (size_t)(long)arg * per;
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t i = 0; i + 128 <= per; i += 128) {
+        acc = _mm256_add_epi64(acc, _mm256_load_si256((const __m256i *)(p + i)));
+        acc = _mm256_add_epi64(acc, _mm256_load_si256((const __m256i *)(p + i + 32)));
+        acc = _mm256_add_epi64(acc, _mm256_load_si256((const __m256i *)(p + i + 64)));
+        acc = _mm256_add_epi64(acc, _mm256_load_si256((const __m256i *)(p + i + 96)));
+    }
+    return (void *)(long)_mm256_extract_epi64(acc, 0);
+}
+
+enum { COLS = 576, NB = COLS / 32 };
+static const size_t WROW = NB * sizeof(block_q4_1);
+static size_t rows;
+static uint8_t *weights;
+static block_q8_1 act[NB];
+static int resident;
+static double rate[2];
+
+static void *products(void *arg) {
+    const long id = (long)arg;
+    const size_t n = resident ? 2048 : rows / (size_t)nth;
+    const uint8_t *w = weights + (size_t)id * n * WROW;
+    const int reps = resident ? 2000 : 10;
+    float *y = malloc(n * sizeof(float));
+    const double t0 = cpu();
+    for (int i = 0; i < reps; i++) rows_q4_1_avx2(w, WROW, act, NB, y, 0, (int64_t)n);
+    rate[id] = (double)reps * (double)n * (double)WROW / (cpu() - t0) / 1e9;
+    free(y);
+    return NULL;
+}
+
+int main(void) {
+    ensure_init();
+    if (!use_avx2) { puts("needs AVX2"); return 1; }
+    buffer = aligned_alloc(64, BYTES);
+    memset(buffer, 1, BYTES);
+    for (nth = 1; nth <= 2; nth++) {
+        double best = 0;
+        for (int k = 0; k < 15; k++) {
+            pthread_t t[2];
+            const double t0 = wall();
+            for (long i = 0; i < nth; i++) pthread_create(&t[i], NULL, read_all, (void *)i);
+            for (int i = 0; i < nth; i++) pthread_join(t[i], NULL);
+            const double bw = (double)BYTES / (wall() - t0) / 1e9;
+            if (bw > best) best = bw;
+        }
+        printf("read 96.6 MB, %d thread(s): %.1f GB/s\n", nth, best);
+    }
+    free(buffer);
+    rows = 268000;
+    weights = malloc(rows * WROW);
+    for (size_t i = 0; i < rows * WROW; i++) weights[i] = (uint8_t)rand();
+    for (size_t r = 0; r < rows; r++)
+        for (int b = 0; b < NB; b++) {
+            block_q4_1 *x = (block_q4_1 *)(weights + r * WROW) + b;
+            x->d = 0x2000;
+            x->m = 0x2000;
+        }
+    float x[COLS];
+    for (int i = 0; i < COLS; i++) x[i] = (float)(i % 7 - 3);
+    skiff_quantize_row_q8_1(x, act, COLS);
+    for (resident = 0; resident < 2; resident++)
+        for (nth = 1; nth <= 2; nth++) {
+            double best = 0;
+            for (int k = 0; k < 5; k++) {
+                pthread_t t[2];
+                for (long i = 0; i < nth; i++) pthread_create(&t[i], NULL, products, (void *)i);
+                for (int i = 0; i < nth; i++) pthread_join(t[i], NULL);
+                const double r = rate[0] + (nth > 1 ? rate[1] : 0);
+                if (r > best) best = r;
+            }
+            printf("Q4_1 rows, %s, %d thread(s): %.1f GB/s of weights per CPU-second\n",
+                   resident ? "cache-resident 0.7 MB/thread" : "96.5 MB from memory", nth, best);
+        }
+    return 0;
+}
