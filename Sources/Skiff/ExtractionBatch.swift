@@ -80,25 +80,17 @@ public struct ExtractionBatch: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         var summary = Summary()
-        try await withThrowingTaskGroup(of: Outcome.self) { group in
-            var next = 0
-            func submit() {
-                let index = next
-                next += 1
-                group.addTask { await process(inputs[index], stem: stems[index], clock: clock) }
+        await forEachConcurrently(inputs.count, width: jobs, operation: { index in
+            await process(inputs[index], stem: stems[index], clock: clock)
+        }, report: { _, outcome in
+            summary.files += 1
+            switch outcome.status {
+            case .extracted: summary.extracted += 1
+            case .skipped: summary.skipped += 1
+            case .failed(let reason): summary.failures.append(InputFailure(file: outcome.input.url.path, reason: reason))
             }
-            while next < inputs.count && next < jobs { submit() }
-            while let outcome = try await group.next() {
-                summary.files += 1
-                switch outcome.status {
-                case .extracted: summary.extracted += 1
-                case .skipped: summary.skipped += 1
-                case .failed(let reason): summary.failures.append(InputFailure(file: outcome.input.url.path, reason: reason))
-                }
-                await report(outcome)
-                if next < inputs.count { submit() }
-            }
-        }
+            await report(outcome)
+        })
         if format != .json { try writeCombined(inputs, stems: stems) }
         summary.seconds = (clock.now - start).seconds
         return summary
@@ -208,8 +200,4 @@ private func jsonFile(_ value: JSONValue) -> Data {
 private func csvField(_ s: String) -> String {
     s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
         ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

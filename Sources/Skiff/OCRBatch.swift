@@ -1,6 +1,7 @@
 public import Foundation
 public import SkiffImage
 public import SkiffOCR
+import SkiffExtraction
 
 /// The OCR result for one input file, as `skiff ocr --format json` writes it.
 public struct OCRDocument: Sendable, Codable {
@@ -72,33 +73,20 @@ public struct OCRBatch: Sendable {
         let start = clock.now
         var summary = Summary()
 
-        try await withThrowingTaskGroup(of: Outcome.self) { group in
-            var next = 0
-            func submit() {
-                let index = next
-                let input = inputs[index]
-                next += 1
-                group.addTask {
-                    let began = clock.now
-                    let result = await Self.process(input, loader: loader, pool: pool, engine: engine)
-                    let elapsed = clock.now - began
-                    return Outcome(index: index, input: input, result: result,
-                                   seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-                }
+        await forEachConcurrently(inputs.count, width: jobs, operation: { index in
+            let input = inputs[index]
+            let began = clock.now
+            let result = await Self.process(input, loader: loader, pool: pool, engine: engine)
+            return Outcome(index: index, input: input, result: result, seconds: (clock.now - began).seconds)
+        }, report: { _, outcome in
+            summary.files += 1
+            switch outcome.result {
+            case .success(let document): summary.pages += document.pages.count
+            case .failure(let failure): summary.failures.append(failure)
             }
-            while next < inputs.count && next < jobs { submit() }
-            while let outcome = try await group.next() {
-                summary.files += 1
-                switch outcome.result {
-                case .success(let document): summary.pages += document.pages.count
-                case .failure(let failure): summary.failures.append(failure)
-                }
-                await report(outcome)
-                if next < inputs.count { submit() }
-            }
-        }
-        let elapsed = clock.now - start
-        summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            await report(outcome)
+        })
+        summary.seconds = (clock.now - start).seconds
         return summary
     }
 

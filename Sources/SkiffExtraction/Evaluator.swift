@@ -72,23 +72,14 @@ public struct Evaluator: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         var results: [DocumentResult?] = Array(repeating: nil, count: items.count)
-        await withTaskGroup(of: (Int, DocumentResult).self) { group in
-            var next = 0
-            func submit() {
-                let index = next
-                next += 1
-                group.addTask { (index, await evaluate(items[index], clock: clock)) }
-            }
-            while next < items.count && next < jobs { submit() }
-            while let (index, result) = await group.next() {
-                results[index] = result
-                await progress(result)
-                if next < items.count { submit() }
-            }
-        }
+        await forEachConcurrently(items.count, width: jobs, operation: { index in
+            await evaluate(items[index], clock: clock)
+        }, report: { index, result in
+            results[index] = result
+            await progress(result)
+        })
         let documents = results.compactMap { $0 }
-        var report = Report(documents: documents, seconds: (clock.now - start).components.seconds.asDouble
-                            + Double((clock.now - start).components.attoseconds) * 1e-18)
+        var report = Report(documents: documents, seconds: (clock.now - start).seconds)
         var ocrCounts: [ErrorCounts] = []
         for d in documents {
             report.skiff.add(expected: d.expected, predicted: d.skiff)
@@ -124,8 +115,7 @@ public struct Evaluator: Sendable {
         } catch {
             result.error = "\(error)"
         }
-        let elapsed = clock.now - began
-        result.seconds = elapsed.components.seconds.asDouble + Double(elapsed.components.attoseconds) * 1e-18
+        result.seconds = (clock.now - began).seconds
         return result
     }
 
@@ -143,8 +133,4 @@ public struct Evaluator: Sendable {
         default: return [prefix: JSONSerializer.compact.string(from: value)]
         }
     }
-}
-
-private extension Int64 {
-    var asDouble: Double { Double(self) }
 }
