@@ -2,6 +2,7 @@ import CSkiffKernels
 import Foundation
 import SkiffConstraint
 import SkiffDecoder
+import SkiffExtraction
 import SkiffImage
 import SkiffJSON
 import Testing
@@ -258,5 +259,33 @@ struct VisionKernelTests {
         let total = input.reduce(0.0) { $0 + exp(Double($1) - m) }
         let smError = zip(s, input).map { abs(Double($0) - exp(Double($1) - m) / total) }.max() ?? 1
         #expect(smError < 1e-7)
+    }
+}
+
+@Suite("Vision extraction engine")
+struct VisionEngineTests {
+    static let schemaPath = repository.appendingPathComponent("schemas/receipt.json").path
+
+    @Test func writesASchemaValidDocument() async throws {
+        let schema = try ExtractionSchema(contentsOf: Self.schemaPath)
+        let engine = VisionExtractionEngine(model: try ModelCache.shared.model("internvl2-qwen2"), maxTokens: 400, threads: 2,
+                                            maxStringLength: 24)
+        let pipeline = try ExtractionPipeline(schema: schema, engine: .vision, vision: engine)
+        let result = try await pipeline.extract(contentsOf: repository.appendingPathComponent("samples/receipt-004.jpg"))
+        #expect(result.engine == "vision (internvl2-qwen2)")
+        #expect(try schema.validator.validate(result.document).isValid)
+        #expect(result.fields.map(\.field.pointer) == ["/company", "/date", "/address", "/total"])
+        #expect(result.fields.allSatisfy { $0.value?.stringValue != nil })
+        #expect(VisionExtractionEngine.question(for: schema).contains("- total: Total amount paid as printed"))
+    }
+
+    /// An answer cut off before the document is complete does not validate: Tesseract takes over.
+    @Test func fallsBackToTesseractWhenTheAnswerFails() async throws {
+        let schema = try ExtractionSchema(contentsOf: Self.schemaPath)
+        let engine = VisionExtractionEngine(model: try ModelCache.shared.model("h2ovl-llama"), maxTokens: 3, threads: 2)
+        let pipeline = try ExtractionPipeline(schema: schema, engine: .auto, vision: engine)
+        let result = try await pipeline.extract(contentsOf: repository.appendingPathComponent("samples/receipt-007.jpg"))
+        #expect(result.engine.hasPrefix("tesseract+rules (fallback: vision (h2ovl-llama) gave no valid answer"))
+        #expect(try schema.validator.validate(result.document).isValid)
     }
 }
