@@ -2,7 +2,7 @@
 """Tiny random vision-language models in the published InternVL2 / H2OVL-Mississippi layout,
 with reference outputs on a real receipt (SkiffVision tests).
 
-    bash tools/make_vision_fixtures.sh        (makes .venv-vision: torch, transformers, pillow 12)
+    bash tools/make_vision_fixtures.sh    (makes .venv-vision: torch, transformers, pillow 12, then runs this)
 
 For each of
   internvl2-qwen2     InternVL2-1B style: Qwen2 decoder (QKV biases), Hermes-2 (ChatML) template,
