@@ -141,6 +141,39 @@ static void sv_parallel(int64_t count, int threads, int64_t grain, sv_range_fn f
     }
 }
 
+// Like sv_parallel, but every range also knows its slice number (for per-thread scratch),
+// through a thread-local set before the range runs.
+static _Thread_local int64_t sv_slice = 0;
+
+typedef struct { sv_range_fn fn; void *ctx; int64_t begin, end, slice; } sv_slice_job;
+
+static void *sv_slice_main(void *arg) {
+    sv_slice_job *job = arg;
+    sv_slice = job->slice;
+    job->fn(job->ctx, job->begin, job->end);
+    return NULL;
+}
+
+static void sv_parallel_slices(int64_t count, int threads, sv_range_fn fn, void *ctx) {
+    if (threads > 16) threads = 16;
+    sv_slice_job jobs[16];
+    pthread_t ids[16];
+    int started[16] = {0};
+    for (int t = 0; t < threads; t++) jobs[t] = (sv_slice_job){fn, ctx, count * t / threads, count * (t + 1) / threads, t};
+    for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, sv_slice_main, &jobs[t]) == 0;
+    sv_slice = 0;
+    fn(ctx, jobs[0].begin, jobs[0].end);
+    for (int t = 1; t < threads; t++) {
+        if (started[t]) {
+            pthread_join(ids[t], NULL);
+        } else {  // no thread: run its share here, with its own slice
+            sv_slice = t;
+            fn(ctx, jobs[t].begin, jobs[t].end);
+            sv_slice = 0;
+        }
+    }
+}
+
 // ---------------------------------------------------------------- exp and erf
 
 // Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-5 polynomial for e^r (about 1 ulp).
@@ -356,19 +389,44 @@ void skiff_softmax_rows(float *x, int64_t rows, int64_t n, int64_t ld, int threa
     sv_parallel(rows, threads, 32, softmax_range, &c);
 }
 
+typedef struct {
+    const float *qkv;
+    float *out, *scores;
+    int64_t seq, heads, head_dim;
+    float scale;
+} attention_ctx;
+
+// (tile, head) pairs [p0, p1): two products with a softmax between, in this thread.
+static void attention_range(void *vctx, int64_t p0, int64_t p1) {
+    const attention_ctx *c = vctx;
+    const int64_t dim = c->heads * c->head_dim, row = 3 * dim, seq = c->seq;
+    float *scores = c->scores + sv_slice * seq * seq;  // this thread's slice of the scratch
+    for (int64_t p = p0; p < p1; p++) {
+        const int64_t b = p / c->heads, h = p % c->heads;
+        const float *base = c->qkv + b * seq * row;
+        const float *q = base + h * c->head_dim, *k = base + dim + h * c->head_dim, *v = base + 2 * dim + h * c->head_dim;
+        skiff_sgemm_nt(seq, seq, c->head_dim, c->scale, q, row, k, row, 0.0f, scores, seq);
+        softmax_ctx sc = {scores, seq, seq};
+        softmax_range(&sc, 0, seq);
+        skiff_sgemm_nn(seq, c->head_dim, seq, 1.0f, scores, seq, v, row, 0.0f, c->out + b * seq * dim + h * c->head_dim, dim);
+    }
+}
+
 void skiff_self_attention(const float *qkv, float *out, int64_t batch, int64_t seq, int64_t heads,
                           int64_t head_dim, float scale, float *scores, int threads) {
-    const int64_t dim = heads * head_dim, row = 3 * dim;
-    for (int64_t b = 0; b < batch; b++) {
-        const float *base = qkv + b * seq * row;
-        float *o = out + b * seq * dim;
-        for (int64_t h = 0; h < heads; h++) {
-            const float *q = base + h * head_dim, *k = base + dim + h * head_dim, *v = base + 2 * dim + h * head_dim;
-            skiff_sgemm_nt(seq, seq, head_dim, scale, q, row, k, row, 0.0f, scores, seq);
-            skiff_softmax_rows(scores, seq, seq, seq, threads);
-            skiff_sgemm_nn(seq, head_dim, seq, 1.0f, scores, seq, v, row, 0.0f, o + h * head_dim, dim);
-        }
+    sv_ensure();
+    attention_ctx c = {qkv, out, scores, seq, heads, head_dim, scale};
+    const int64_t pairs = batch * heads;
+    if (threads > pairs) threads = (int)pairs;
+    if (threads <= 1) {
+        attention_range(&c, 0, pairs);
+        return;
     }
+    // Heads run in parallel, each thread calling OpenBLAS single-threaded: its own workers
+    // would otherwise spin between the many small products and take the cores from the softmax.
+    if (sv_set_threads) sv_set_threads(1);
+    sv_parallel_slices(pairs, threads, attention_range, &c);
+    if (sv_set_threads) sv_set_threads(threads);
 }
 
 void skiff_patch_rows(const float *image, int64_t size, int64_t patch, float *out) {

@@ -137,7 +137,7 @@ public final class VisionEncoder: Sendable {
         var qkv = [Float](repeating: 0, count: rows * 3 * c)
         var attn = [Float](repeating: 0, count: rows * c)
         var mlp = [Float](repeating: 0, count: rows * inner)
-        var scores = [Float](repeating: 0, count: seq * seq)
+        var scores = [Float](repeating: 0, count: max(1, threads) * seq * seq)
         var patchRows = [Float](repeating: 0, count: patches * patchWidth)
         x.withUnsafeMutableBufferPointer { xb in
             let x = xb.baseAddress!

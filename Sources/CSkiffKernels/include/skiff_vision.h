@@ -56,7 +56,9 @@ void skiff_softmax_rows(float *x, int64_t rows, int64_t n, int64_t ld, int threa
 
 /// Multi-head self-attention over `batch` independent sequences of `seq` tokens.
 /// qkv: batch*seq rows of [q (heads*head_dim) | k | v] (the fused projection's output).
-/// out: batch*seq rows of heads*head_dim. scores: seq*seq floats of scratch.
+/// out: batch*seq rows of heads*head_dim. scores: threads*seq*seq floats of scratch.
+/// With threads > 1, (sequence, head) pairs run in parallel, each thread calling OpenBLAS
+/// with one thread; OpenBLAS is left set to `threads` afterwards.
 void skiff_self_attention(const float *qkv, float *out, int64_t batch, int64_t seq, int64_t heads,
                           int64_t head_dim, float scale, float *scores, int threads);
 
