@@ -35,8 +35,8 @@ void skiff_sgemm_nt(int64_t m, int64_t n, int64_t k, float alpha, const float *a
 void skiff_sgemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                     const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
-/// y = (x - mean) / sqrt(var + eps) * weight + bias for `rows` rows of `n` (mean and variance
-/// accumulated in double, as PyTorch's CPU kernel effectively does for these sizes).
+/// y = (x - mean) / sqrt(var + eps) * weight + bias for `rows` rows of `n` (two passes: the mean,
+/// then the variance around it; 32 float partial sums per pass combined in double).
 /// `x` and `y` may be the same buffer.
 void skiff_layernorm(const float *x, const float *weight, const float *bias, float *y, int64_t n,
                      int64_t rows, float eps, int threads);
