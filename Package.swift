@@ -73,7 +73,7 @@ let package = Package(
             name: "Skiff",
             dependencies: [
                 "SkiffImage", "SkiffOCR", "SkiffScoring", "SkiffJSON", "SkiffSchema", "SkiffDecoder",
-                "SkiffConstraint", "SkiffExtraction",
+                "SkiffConstraint", "SkiffExtraction", "SkiffVision",
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // JSON values with exact numbers and key order; a byte-level parser and serializer.
@@ -85,6 +85,13 @@ let package = Package(
         // JSON-Schema-constrained decoding: schema → byte-level grammar → token masks.
         .target(
             name: "SkiffConstraint", dependencies: ["SkiffJSON", "SkiffSchema", "SkiffTokenizer", "SkiffDecoder"],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
+        // InternVL2 / H2OVL-Mississippi: InternViT encoder, pixel shuffle, projector, multimodal
+        // prompts, generation under the schema constraint, and the vision extraction engine.
+        .target(
+            name: "SkiffVision",
+            dependencies: ["CSkiffKernels", "SkiffModelFiles", "SkiffTokenizer", "SkiffDecoder", "SkiffConstraint",
+                           "SkiffImage", "SkiffJSON", "SkiffSchema", "SkiffExtraction"],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "SkiffCLI",
@@ -121,6 +128,11 @@ let package = Package(
         .testTarget(
             name: "SkiffExtractionTests", dependencies: ["SkiffExtraction", "SkiffImage", "SkiffJSON", "SkiffOCR"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffVisionTests",
+            dependencies: ["SkiffVision", "SkiffImage", "SkiffDecoder", "SkiffConstraint", "SkiffTokenizer", "SkiffJSON",
+                           "SkiffExtraction", "CSkiffKernels"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),
     ]

@@ -10,3 +10,4 @@
 @_exported public import SkiffDecoder
 @_exported public import SkiffConstraint
 @_exported public import SkiffExtraction
+@_exported public import SkiffVision

@@ -6,7 +6,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Skiff's speed next to reference tools, in the same run.",
-        subcommands: [OCRBench.self, JSONBench.self, GenerateBench.self, TokenizerBench.self, MaskBenchCommand.self])
+        subcommands: [OCRBench.self, JSONBench.self, GenerateBench.self, TokenizerBench.self, MaskBenchCommand.self,
+                      VisionBench.self])
 }
 
 /// Decode, tiling and OCR timings per page, next to the `tesseract` CLI on the same pages.

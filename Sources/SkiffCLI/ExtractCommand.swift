@@ -44,8 +44,11 @@ struct ExtractCommand: AsyncParsableCommand {
     @Option(help: "json (a file per input), jsonl or csv (one combined file).")
     var format: ExtractionOutputFormat = .json
 
-    @Option(help: "auto, vision or tesseract.")
+    @Option(help: "auto (the vision-language model when one is installed, else Tesseract), vision or tesseract.")
     var engine: EngineChoice = .auto
+
+    @Option(help: "Vision-language model folder (InternVL2 / H2OVL layout; default: $SKIFF_VISION_MODEL or models/vision).")
+    var model: String?
 
     @Option(help: "Files processed at once.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -74,6 +77,25 @@ struct ExtractCommand: AsyncParsableCommand {
         }
     }
 
+    /// The vision engine for `--engine vision|auto`, or nil (with a message for `vision`) when no
+    /// model folder is installed or it does not load; the pipeline then runs Tesseract.
+    func visionEngine() -> (any ExtractionEngine)? {
+        guard engine != .tesseract else { return nil }
+        let folder = model ?? VisionModelLocation.defaultFolder()
+        guard let folder, FileManager.default.fileExists(atPath: folder) else {
+            if engine == .vision {
+                printError("skiff extract: no vision-language model at \(model ?? VisionModelLocation.description); using tesseract")
+            }
+            return nil
+        }
+        do {
+            return try VisionExtractionEngine(folder: folder)
+        } catch {
+            if engine == .vision || model != nil { printError("skiff extract: \(error); using tesseract") }
+            return nil
+        }
+    }
+
     func run() async throws {
         let (files, missing) = InputFiles.collect(inputs)
         for path in missing { printError("skiff: \(path): no such file or folder") }
@@ -84,7 +106,8 @@ struct ExtractCommand: AsyncParsableCommand {
         let pipeline: ExtractionPipeline
         do {
             let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema("receipt.json"))
-            pipeline = try ExtractionPipeline(schema: schema, engine: engine, passes: ocrPasses, jobs: jobs)
+            pipeline = try ExtractionPipeline(schema: schema, engine: engine, vision: visionEngine(), passes: ocrPasses,
+                                              jobs: jobs)
         } catch {
             printError("skiff extract: \(error)")
             throw ExitCode(2)

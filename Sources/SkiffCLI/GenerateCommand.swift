@@ -6,13 +6,21 @@ import Skiff
 struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate text with a GGUF or safetensors decoder (SmolLM2, Qwen2, Danube).")
+        abstract: "Generate text with a GGUF or safetensors decoder (SmolLM2, Qwen2, Danube), or about an image with a vision-language model.",
+        discussion: """
+            With --image, --model is an InternVL2 / H2OVL-Mississippi folder and --prompt (or --chat) is the \
+            question: it is wrapped in the model's conversation template and the image's tiles go where \
+            <image> stands in it, or before it followed by a newline when it has none (as the models' chat() does).
+            """)
 
     @Option(help: "A .gguf file or a Hugging Face model folder (default: the SmolLM2 GGUF that tools/setup.sh installs).")
     var model: String = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-    @Option(help: "Raw prompt text (special tokens such as <|im_start|> are recognised).")
+    @Option(help: "Raw prompt text (special tokens such as <|im_start|> are recognised); with --image, the question.")
     var prompt: String?
+
+    @Option(help: "A page image (PNG/JPEG) for a vision-language model folder given with --model.")
+    var image: String?
 
     @Option(help: "A user message, wrapped in the model's chat template.")
     var chat: String?
@@ -71,6 +79,10 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let image {
+            try runVision(image: image)
+            return
+        }
         let llm: LlamaModel
         do { llm = try LlamaModel(path: model) } catch {
             printError("skiff generate: \(error)")
@@ -120,6 +132,64 @@ struct GenerateCommand: AsyncParsableCommand {
         printError(String(format: "skiff generate: prompt %d tokens, %.1f tok/s; generated %d tokens, %.1f tok/s (%d threads)",
                           iterator.promptTokens, iterator.promptTokensPerSecond, tokens.count,
                           iterator.generationTokensPerSecond, session.threads))
+    }
+
+    func constraintOptions() -> ConstraintOptions {
+        var options = ConstraintOptions()
+        options.lenient = lenient
+        options.propertyOrder = PropertyOrder(rawValue: propertyOrder) ?? .schema
+        options.maxWhitespace = whitespace
+        options.maxNumberLength = maxNumberLength > 0 ? maxNumberLength : nil
+        options.maxStringLength = maxStringLength > 0 ? maxStringLength : nil
+        return options
+    }
+
+    /// `--image`: tiles → InternViT → projector → the decoder, optionally under `--schema`.
+    func runVision(image: String) throws {
+        let vlm: VisionLanguageModel
+        let page: PixelBuffer
+        do {
+            vlm = try VisionLanguageModel(folder: model)
+            guard let first = try DocumentLoader().load(contentsOf: URL(fileURLWithPath: image)).pages.first else {
+                throw VisionError.prompt("\(image) has no page")
+            }
+            page = first.image
+        } catch {
+            printError("skiff generate: \(error)")
+            throw ExitCode(1)
+        }
+        var grammar: Grammar?
+        if let schema {
+            do {
+                let value = try JSONParser().parse(Array(try Data(contentsOf: URL(fileURLWithPath: schema))))
+                grammar = try Grammar(schema: value, options: constraintOptions())
+            } catch {
+                printError("skiff generate: \(schema): \(error)")
+                throw ExitCode(1)
+            }
+        }
+        let parameters = greedy ? GenerationParameters.greedy(maxTokens: maxTokens)
+            : GenerationParameters(maxTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, seed: seed)
+        let out: VisionGeneration
+        do {
+            out = try vlm.generate(question: prompt ?? chat ?? "", pages: [page], parameters: parameters, grammar: grammar,
+                                   threads: threads)
+        } catch {
+            printError("skiff generate: \(error)")
+            throw ExitCode(1)
+        }
+        if json {
+            let object: [String: Any] = ["text": out.text, "tokens": out.tokens]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(out.text)
+        }
+        let generated = out.tokens.count
+        printError(String(format: "skiff generate: %d tiles encoded in %.2f s; prompt %d tokens in %.2f s (%.1f tok/s); generated %d tokens, %.1f tok/s",
+                          out.tiles, out.encodeSeconds, out.promptTokens, out.prefillSeconds,
+                          out.prefillSeconds > 0 ? Double(out.promptTokens) / out.prefillSeconds : 0, generated,
+                          out.generationSeconds > 0 ? Double(generated) / out.generationSeconds : 0))
     }
 
     func runConstrained(schema path: String, tokenizer: BPETokenizer, session: DecoderSession, prompt: [Int],

@@ -13,7 +13,10 @@ public struct ConstrainedOutput: Sendable {
     public let sampledFirstHits: Int
     /// Seconds spent computing masks and advancing the matcher.
     public let constraintSeconds: Double
+    /// All of it, prefill included.
     public let generationSeconds: Double
+    /// Seconds the prompt took (part of `generationSeconds`).
+    public var prefillSeconds: Double = 0
 }
 
 /// Generation loop with the schema constraint inside it (rather than a plain `LogitsProcessor`)
@@ -33,10 +36,16 @@ public struct ConstrainedGenerator {
     }
 
     public func generate(prompt: [Int], parameters: GenerationParameters) throws -> ConstrainedOutput {
+        try generate(inputs: [.tokens(prompt)], parameters: parameters)
+    }
+
+    /// The same for a prompt of token ids and embeddings (image tokens of a vision-language model).
+    public func generate(inputs: [PromptInput], parameters: GenerationParameters) throws -> ConstrainedOutput {
         let clock = ContinuousClock()
         let started = clock.now
         var constraintTime = Duration.zero
-        var logits = try session.prefill([.tokens(prompt)])
+        var logits = try session.prefill(inputs)
+        let prefilled = clock.now - started
         let matcher = try ConstraintMatcher(grammar: grammar, vocabulary: vocabulary)
         var sampler = Sampler(parameters: parameters)
         var mask = TokenMask(count: vocabulary.size)
@@ -88,8 +97,10 @@ public struct ConstrainedGenerator {
         if !result.isValid {
             throw ConstraintError.invalidOutput(result.errors.map(\.description).joined(separator: "; "))
         }
-        return ConstrainedOutput(text: text, value: value, tokens: tokens, forcedTokens: forced, sampledFirstHits: hits,
+        var output = ConstrainedOutput(text: text, value: value, tokens: tokens, forcedTokens: forced, sampledFirstHits: hits,
                                  constraintSeconds: Double(constraintTime.components.seconds) + Double(constraintTime.components.attoseconds) * 1e-18,
                                  generationSeconds: Double((clock.now - started).components.seconds) + Double((clock.now - started).components.attoseconds) * 1e-18)
+        output.prefillSeconds = Double(prefilled.components.seconds) + Double(prefilled.components.attoseconds) * 1e-18
+        return output
     }
 }

@@ -89,6 +89,17 @@ public struct FieldResult: Sendable {
     public var confidence: Double
     public var rule: String?
     public var warning: String?
+
+    public init(field: PlannedField, value: JSONValue?, raw: String?, source: SourceSpan?, confidence: Double,
+                rule: String?, warning: String?) {
+        self.field = field
+        self.value = value
+        self.raw = raw
+        self.source = source
+        self.confidence = confidence
+        self.rule = rule
+        self.warning = warning
+    }
 }
 
 /// The result for one input: the document (valid against the schema) and where each value came from.
@@ -98,6 +109,14 @@ public struct Extraction: Sendable {
     /// The OCR passes the sources point into.
     public var passes: [String]
     public var engine: String
+
+    public init(document: JSONValue, fields: [FieldResult], passes: [String], engine: String) {
+        self.document = document
+        self.fields = fields
+        self.passes = passes
+        self.engine = engine
+    }
+
     public var warnings: [String] { fields.compactMap { f in f.warning.map { "\(f.field.pointer): \($0)" } } }
 
     /// The per-field provenance, as written to `<stem>.provenance.json`.

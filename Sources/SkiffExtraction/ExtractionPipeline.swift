@@ -17,6 +17,10 @@ public enum EngineChoice: String, Sendable, CaseIterable {
 public final class ExtractionPipeline: Sendable {
     public let schema: ExtractionSchema
     public let engine: any ExtractionEngine
+    /// Runs when the engine (the vision-language model) gives no valid answer; nil when the engine is the rules.
+    public let fallback: (any ExtractionEngine)?
+    /// Why the engine asked for is not the one running (no model installed), for the provenance.
+    public let fallbackReason: String?
     /// The OCR readings made of every page: several passes with different models read
     /// different words right, and the rules let them vote.
     public let passes: [TesseractConfiguration]
@@ -31,14 +35,26 @@ public final class ExtractionPipeline: Sendable {
         TesseractConfiguration(model: .standard, pageSegmentationMode: 4, assumedResolution: 300),
     ]
 
-    public init(schema: ExtractionSchema, engine choice: EngineChoice = .auto,
+    /// - Parameters:
+    ///   - vision: the vision-language engine, when a model is installed (module `SkiffVision`
+    ///     builds it from a model folder). `.vision` and `.auto` use it, with Tesseract and the
+    ///     rules as the fallback; without it both run the rules (`.vision` says why in the provenance).
+    public init(schema: ExtractionSchema, engine choice: EngineChoice = .auto, vision: (any ExtractionEngine)? = nil,
                 passes: [TesseractConfiguration] = ExtractionPipeline.defaultPasses, jobs: Int = 1,
                 decoding: DecodingOptions = .default) throws(ExtractionError) {
-        switch choice {
-        case .vision:
-            throw .engineUnavailable("no vision-language model is installed (the vision engine is not built yet); use --engine tesseract or auto")
-        case .auto, .tesseract:
+        switch (choice, vision) {
+        case (.vision, let vision?), (.auto, let vision?):
+            engine = vision
+            fallback = RuleEngine()
+            fallbackReason = nil
+        case (.vision, nil):
             engine = RuleEngine()
+            fallback = nil
+            fallbackReason = "no vision-language model installed"
+        case (.auto, nil), (.tesseract, _):
+            engine = RuleEngine()
+            fallback = nil
+            fallbackReason = nil
         }
         guard !passes.isEmpty else { throw .engineUnavailable("no OCR pass configured") }
         self.schema = schema
@@ -64,7 +80,20 @@ public final class ExtractionPipeline: Sendable {
     }
 
     public func extract(_ document: Document) async throws(ExtractionError) -> Extraction {
-        try engine.extract(document, ocr: engine.needsOCR ? await recognize(document) : [], schema: schema)
+        if let fallback {
+            do {
+                return try engine.extract(document, ocr: engine.needsOCR ? await recognize(document) : [], schema: schema)
+            } catch {
+                // Only an answer that fails validation falls back; unreadable input stays an error.
+                guard case .noValidOutput(let why) = error else { throw error }
+                var result = try fallback.extract(document, ocr: await recognize(document), schema: schema)
+                result.engine += " (fallback: \(engine.name) gave no valid answer: \(why))"
+                return result
+            }
+        }
+        var result = try engine.extract(document, ocr: engine.needsOCR ? await recognize(document) : [], schema: schema)
+        if let fallbackReason { result.engine += " (fallback: \(fallbackReason))" }
+        return result
     }
 
     /// Reads every page with every OCR pass.

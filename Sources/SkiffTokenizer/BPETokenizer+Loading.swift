@@ -59,12 +59,7 @@ extension BPETokenizer {
         guard let model = json["model"] as? [String: Any] else { throw .missingField("model", source: path) }
         let type = model["type"] as? String ?? "BPE"
         guard type == "BPE" else { throw .unsupportedModel(type, source: path) }
-        // SentencePiece-style BPE (Llama 2, Mistral, H2O-Danube: "▁" for spaces, byte fallback)
-        // is a different algorithm; refuse it rather than tokenize wrongly.
-        let preType = (json["pre_tokenizer"] as? [String: Any])?["type"] as? String
-        if model["byte_fallback"] as? Bool == true || preType == "Metaspace" {
-            throw .unsupportedModel("SentencePiece BPE (byte_fallback/Metaspace)", source: path)
-        }
+        let sentencePiece = try Self.sentencePieceOptions(json, model: model, source: path)
         guard let vocabDict = model["vocab"] as? [String: Int] else { throw .missingField("model.vocab", source: path) }
         var added: [(String, Int)] = []
         for entry in json["added_tokens"] as? [[String: Any]] ?? [] {
@@ -84,9 +79,10 @@ extension BPETokenizer {
                 throw .badMerge(index: i, merge: "\(item)", source: path)
             }
         }
-        let pre = try Self.preTokenizer(json["pre_tokenizer"], source: path)
+        let pre = sentencePiece == nil ? try Self.preTokenizer(json["pre_tokenizer"], source: path) : .gpt2
         let special = Dictionary(added, uniquingKeysWith: { a, _ in a })
         var bos: Int?, eos: Int?, template: String?
+        var addBOS: Bool?
         let configPath = (path as NSString).deletingLastPathComponent + "/tokenizer_config.json"
         if let cdata = FileManager.default.contents(atPath: configPath),
            let config = try? JSONSerialization.jsonObject(with: cdata) as? [String: Any] {
@@ -94,10 +90,77 @@ extension BPETokenizer {
             bos = tokenName(config["bos_token"]).flatMap { special[$0] ?? vocabDict[$0] }
             eos = tokenName(config["eos_token"]).flatMap { special[$0] ?? vocabDict[$0] }
             template = config["chat_template"] as? String
+            addBOS = config["add_bos_token"] as? Bool
         }
+        // Without add_bos_token in tokenizer_config.json, the post-processor decides: a
+        // TemplateProcessing whose single-sequence template starts with a special token.
+        let postBOS = Self.postProcessorPrefix(json["post_processor"]).flatMap { special[$0] ?? vocabDict[$0] }
+        if bos == nil { bos = postBOS }
         let stops = Set(special.filter { Self.endOfTurnTexts.contains($0.key) }.values)
+        var bpeModel = BPEModel.byteLevel
+        if var options = sentencePiece {
+            options.unknownToken = (model["unk_token"] as? String).flatMap { special[$0] ?? vocabDict[$0] }
+            bpeModel = .sentencePiece(options)
+        }
         try self.init(tokens: tokens, merges: merges, preTokenizer: pre, specialTokens: special, bos: bos, eos: eos,
-                      stopTokens: stops, chatTemplate: template, source: path)
+                      stopTokens: stops, chatTemplate: template, model: bpeModel,
+                      addsBOS: bos != nil && (addBOS ?? (postBOS != nil)), source: path)
+    }
+
+    /// The SentencePiece layout of a `tokenizer.json`, or nil for a byte-level one. Recognised:
+    /// the legacy normalizer `Sequence[Prepend("▁"), Replace(" ", "▁")]` with no pre-tokenizer,
+    /// and the `Metaspace` pre-tokenizer (`prepend_scheme` always/first/never, or the older
+    /// `add_prefix_space`). Anything else in a byte-fallback model is refused rather than guessed.
+    static func sentencePieceOptions(_ json: [String: Any], model: [String: Any], source: String) throws(TokenizerError)
+        -> SentencePieceOptions? {
+        let marker = "\u{2581}"
+        let normalizer = json["normalizer"] as? [String: Any]
+        let pre = json["pre_tokenizer"] as? [String: Any]
+        if let pre, pre["type"] as? String == "Metaspace" {
+            guard normalizer == nil, (pre["replacement"] as? String ?? marker) == marker else {
+                throw .unsupportedModel("Metaspace with a normalizer or another replacement", source: source)
+            }
+            let prefix: SentencePieceOptions.Prefix
+            switch pre["prepend_scheme"] as? String {
+            case "always": prefix = .always
+            case "first": prefix = .first
+            case "never": prefix = .never
+            case nil: prefix = (pre["add_prefix_space"] as? Bool ?? true) ? .always : .never
+            case let other?: throw .unsupportedModel("Metaspace prepend_scheme \(other)", source: source)
+            }
+            return SentencePieceOptions(prefix: prefix, split: pre["split"] as? Bool ?? true)
+        }
+        if let normalizer {
+            let steps = normalizer["type"] as? String == "Sequence"
+                ? normalizer["normalizers"] as? [[String: Any]] ?? [] : [normalizer]
+            let types = steps.compactMap { $0["type"] as? String }
+            let prepend = steps.first { $0["type"] as? String == "Prepend" }?["prepend"] as? String
+            let replace = steps.first { $0["type"] as? String == "Replace" }
+            let pattern = (replace?["pattern"] as? [String: Any])?["String"] as? String
+            if types == ["Prepend", "Replace"], prepend == marker, pattern == " ", replace?["content"] as? String == marker,
+               pre == nil {
+                return SentencePieceOptions(prefix: .everySegment, split: false)
+            }
+            if types.contains("Prepend") || model["byte_fallback"] as? Bool == true {
+                throw .unsupportedModel("SentencePiece normalizer \(types)", source: source)
+            }
+        }
+        if model["byte_fallback"] as? Bool == true {
+            throw .unsupportedModel("byte_fallback without a Metaspace or Prepend/Replace layout", source: source)
+        }
+        return nil
+    }
+
+    /// The special token a TemplateProcessing post-processor puts before a single sequence.
+    static func postProcessorPrefix(_ value: Any?) -> String? {
+        guard let post = value as? [String: Any] else { return nil }
+        if post["type"] as? String == "Sequence" {
+            for item in post["processors"] as? [Any] ?? [] { if let s = postProcessorPrefix(item) { return s } }
+            return nil
+        }
+        guard post["type"] as? String == "TemplateProcessing", let single = post["single"] as? [[String: Any]],
+              let first = single.first, let special = first["SpecialToken"] as? [String: Any] else { return nil }
+        return special["id"] as? String
     }
 
     /// Recognises the pre-tokenizer configurations of the supported models.

@@ -1,9 +1,45 @@
 import Foundation
 
-/// A byte-level BPE tokenizer (GPT-2 style), built from a GGUF file's
+/// How text becomes the symbols BPE merges, and how tokens become bytes again.
+public enum BPEModel: Sendable, Equatable {
+    /// GPT-2 style: bytes mapped to printable characters, pre-tokenized by a regex (SmolLM2, Qwen2, Llama 3).
+    case byteLevel
+    /// SentencePiece style (Llama 2, Mistral, H2O-Danube `tokenizer.json`): spaces become U+2581,
+    /// a dummy prefix U+2581 starts the text, characters missing from the vocabulary fall back to
+    /// `<0xXX>` byte tokens.
+    case sentencePiece(SentencePieceOptions)
+}
+
+/// Where the dummy prefix goes, as the two `tokenizer.json` layouts of SentencePiece models say.
+public struct SentencePieceOptions: Sendable, Equatable {
+    public enum Prefix: Sendable, Equatable {
+        /// Legacy normalizer (`Prepend("▁")` + `Replace(" ", "▁")`): every text segment between
+        /// special tokens gets the prefix, even one that already starts with a space.
+        case everySegment
+        /// `Metaspace` pre-tokenizer, `prepend_scheme: always`: every segment not already starting with ▁.
+        case always
+        /// `Metaspace`, `prepend_scheme: first`: only a segment at the very start of the text.
+        case first
+        case never
+    }
+    public var prefix: Prefix
+    /// `Metaspace` with `split: true` cuts the text before every ▁ (BPE never merges across).
+    public var split: Bool
+    public var unknownToken: Int?
+    public init(prefix: Prefix, split: Bool = false, unknownToken: Int? = nil) {
+        self.prefix = prefix
+        self.split = split
+        self.unknownToken = unknownToken
+    }
+}
+
+/// A BPE tokenizer, byte-level (GPT-2 style) or SentencePiece-style, built from a GGUF file's
 /// `tokenizer.ggml.*` metadata or from a Hugging Face `tokenizer.json`.
 public struct BPETokenizer: Sendable {
     public let tokens: [String]
+    public let model: BPEModel
+    /// Whether the model's prompts start with `bosToken` (`add_bos_token`, or the post-processor).
+    public let addsBOS: Bool
     /// Settable so one vocabulary can be checked under each pattern.
     public var preTokenizer: PreTokenizer
     /// Tokens matched literally in text when `parseSpecial` is on (control and user-defined tokens).
@@ -28,8 +64,11 @@ public struct BPETokenizer: Sendable {
 
     public init(tokens: [String], merges mergeList: [(String, String)], preTokenizer: PreTokenizer,
                 specialTokens: [String: Int], bos: Int?, eos: Int?, stopTokens: Set<Int> = [],
-                chatTemplate: String? = nil, source: String = "tokenizer") throws(TokenizerError) {
+                chatTemplate: String? = nil, model: BPEModel = .byteLevel, addsBOS: Bool = false,
+                source: String = "tokenizer") throws(TokenizerError) {
         self.tokens = tokens
+        self.model = model
+        self.addsBOS = addsBOS
         self.preTokenizer = preTokenizer
         self.specialTokens = specialTokens
         bosToken = bos
@@ -51,7 +90,11 @@ public struct BPETokenizer: Sendable {
         }
         self.merges = merges
         let table = Self.byteToUnicode()
-        byteTokens = table.map { Int32(vocab[String(Character($0))] ?? -1) }
+        if case .sentencePiece = model {
+            byteTokens = (0..<256).map { Int32(vocab[String(format: "<0x%02X>", $0)] ?? -1) }
+        } else {
+            byteTokens = table.map { Int32(vocab[String(Character($0))] ?? -1) }
+        }
         var charToByte: [UInt32: UInt8] = [:]
         for (b, s) in table.enumerated() { charToByte[s.value] = UInt8(b) }
         self.charToByte = charToByte
@@ -91,19 +134,23 @@ public struct BPETokenizer: Sendable {
                     }
                 }
                 guard let (range, id) = found else { break }
-                encodeText(rest[rest.startIndex..<range.lowerBound], into: &out)
+                encodeText(rest[rest.startIndex..<range.lowerBound], atStart: rest.startIndex == text.startIndex, into: &out)
                 out.append(id)
                 rest = rest[range.upperBound...]
             }
-            encodeText(rest, into: &out)
+            encodeText(rest, atStart: rest.startIndex == text.startIndex, into: &out)
         } else {
-            encodeText(Substring(text), into: &out)
+            encodeText(Substring(text), atStart: true, into: &out)
         }
         return out
     }
 
-    private func encodeText(_ text: Substring, into out: inout [Int]) {
+    private func encodeText(_ text: Substring, atStart: Bool, into out: inout [Int]) {
         if text.isEmpty { return }
+        if case let .sentencePiece(options) = model {
+            encodeSentencePiece(text, atStart: atStart, options: options, into: &out)
+            return
+        }
         let scalars = Array(text.unicodeScalars)
         var cache: [ArraySlice<Unicode.Scalar>: [Int32]] = [:]
         var symbols: [Int32] = []
@@ -119,6 +166,53 @@ public struct BPETokenizer: Sendable {
             }
             bpe(&symbols)
             if slice.count < 64 { cache[slice] = symbols }
+            out.append(contentsOf: symbols.lazy.map(Int.init))
+        }
+    }
+
+    /// SentencePiece-style: ▁ for spaces, the dummy prefix, then BPE over characters with
+    /// `<0xXX>` tokens for characters the vocabulary lacks (as `tokenizers`' BPE with byte_fallback).
+    private func encodeSentencePiece(_ text: Substring, atStart: Bool, options: SentencePieceOptions,
+                                     into out: inout [Int]) {
+        let marker: Unicode.Scalar = "\u{2581}"
+        var scalars = text.unicodeScalars.map { $0 == " " ? marker : $0 }
+        switch options.prefix {
+        case .everySegment: scalars.insert(marker, at: 0)
+        case .always where scalars.first != marker: scalars.insert(marker, at: 0)
+        case .first where atStart && scalars.first != marker: scalars.insert(marker, at: 0)
+        default: break
+        }
+        var pieces: [ArraySlice<Unicode.Scalar>] = []
+        if options.split {
+            var start = 0
+            for i in scalars.indices where scalars[i] == marker && i > start {
+                pieces.append(scalars[start..<i])
+                start = i
+            }
+            pieces.append(scalars[start...])
+        } else {
+            pieces = [scalars[...]]
+        }
+        var symbols: [Int32] = []
+        for piece in pieces {
+            symbols.removeAll(keepingCapacity: true)
+            var lastUnknown = false
+            for s in piece {
+                if let id = vocab[String(s)] {
+                    symbols.append(Int32(id))
+                    lastUnknown = false
+                    continue
+                }
+                let bytes = Array(String(s).utf8)
+                if bytes.allSatisfy({ byteTokens[Int($0)] >= 0 }) {
+                    for b in bytes { symbols.append(byteTokens[Int(b)]) }
+                    lastUnknown = false
+                } else if let unk = options.unknownToken, !lastUnknown {
+                    symbols.append(Int32(unk))  // fuse_unk: one <unk> for a run
+                    lastUnknown = true
+                }
+            }
+            bpe(&symbols)
             out.append(contentsOf: symbols.lazy.map(Int.init))
         }
     }
@@ -157,6 +251,13 @@ public struct BPETokenizer: Sendable {
         guard id >= 0, id < tokens.count else { return [] }
         let token = tokens[id]
         if specialTokens[token] != nil { return Array(token.utf8) }
+        if case .sentencePiece = model {
+            let u = Array(token.utf8)
+            if u.count == 6, token.hasPrefix("<0x"), token.hasSuffix(">"), let b = UInt8(token.dropFirst(3).prefix(2), radix: 16) {
+                return [b]
+            }
+            return Array(token.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
+        }
         var out: [UInt8] = []
         for s in token.unicodeScalars {
             if let b = charToByte[s.value] { out.append(b) } else { out.append(contentsOf: String(s).utf8) }
@@ -171,6 +272,8 @@ public struct BPETokenizer: Sendable {
             if skipSpecial, id >= 0, id < tokens.count, specialTokens[tokens[id]] != nil { continue }
             bytes.append(contentsOf: self.bytes(of: id))
         }
+        // SentencePiece decoders drop the dummy prefix's space.
+        if case .sentencePiece = model, bytes.first == 0x20 { bytes.removeFirst() }
         return String(decoding: bytes, as: UTF8.self)
     }
 

@@ -170,9 +170,12 @@ struct PipelineTests {
         #expect(FileManager.default.fileExists(atPath: bad.path))
     }
 
-    @Test func visionEngineNotInstalledIsAClearError() throws {
+    @Test func visionEngineNotInstalledFallsBackToTesseract() throws {
         let schema = try ExtractionSchema(contentsOf: Self.receiptSchema)
-        #expect(throws: ExtractionError.self) { try ExtractionPipeline(schema: schema, engine: .vision) }
+        let pipeline = try ExtractionPipeline(schema: schema, engine: .vision)
+        #expect(pipeline.engine.name == RuleEngine().name)
+        #expect(pipeline.fallbackReason == "no vision-language model installed")
+        #expect(try ExtractionPipeline(schema: schema, engine: .auto).fallbackReason == nil)
     }
 
     @Test func sroieSetLoadsWithGroundTruth() throws {
