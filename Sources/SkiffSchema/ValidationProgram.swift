@@ -1,0 +1,717 @@
+import SkiffJSON
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `isValid`'s compiled form: the node graph flattened into buffers of plain values, where
+/// subschemas, property names, patterns and numbers are indexes. Walking the class graph spent
+/// about 45% of `isValid` in `swift_retain`/`swift_release` (every keyword, subschema list and
+/// node reference counted as it was read); here evaluation reads trivially copyable values and
+/// borrows everything else from buffers the program owns.
+///
+/// It answers exactly what `Validator` answers with `detailed: false` (tests run both over the
+/// official suite and the corpus). Schemas whose evaluation depends on annotations or on the
+/// dynamic scope (`unevaluated*`, `$dynamicRef`, `$recursiveRef`) are not flattened and keep
+/// using `Validator`.
+final class ValidationProgram: @unchecked Sendable {
+    /// One node: its operations are `ops[first..<end]`.
+    struct Node {
+        var first: Int32
+        var end: Int32
+        /// -1: not a boolean schema; 0: `false`; 1: `true`.
+        var boolean: Int8
+        /// `type` is the only keyword (checked inline), as `SchemaNode.onlyType`.
+        var onlyType: Keyword.TypeSet?
+    }
+
+    /// A half-open range into one of the program's index buffers.
+    struct Span {
+        var start: Int32
+        var end: Int32
+        static let empty = Span(start: 0, end: 0)
+    }
+
+    /// A table of names (property names, string enums): `strings[names]`, with their
+    /// subschemas in `targets[names]` (same indexes). Wide tables also have an open-addressing
+    /// index, `slots[slots]` (a power of two of entries, -1 for empty).
+    struct Table {
+        var names: Span
+        var slots: Span
+    }
+
+    /// A name's UTF-8: its first 16 bytes as two little-endian words (zero-padded), its length,
+    /// and where the whole of it is in `bytes`. Comparing a key against a name is then two
+    /// word compares for the common short name, memcmp only past 16 bytes.
+    struct Name {
+        var w0: UInt64
+        var w1: UInt64
+        var count: Int32
+        var offset: Int32
+    }
+
+    struct Bound {
+        var int: Int64?
+        var number: JSONNumber
+    }
+
+    /// The operations: trivially copyable, so reading one costs no reference count.
+    enum Op {
+        case type(Keyword.TypeSet)
+        case enumeration(Int32)  // enums[i]
+        case stringEnumeration(Int32)  // tables[i]: an enum of strings only
+        case const(Int32)  // values[i]
+        case multipleOf(Int32)  // decimals[i]
+        case maximum(Int32, exclusive: Bool)  // bounds[i]
+        case minimum(Int32, exclusive: Bool)
+        case maxLength(Int)
+        case minLength(Int)
+        case pattern(Int32)  // regexes[i]
+        case format(Formats.Kind)
+        case content(Int32)  // contents[i]
+        case maxItems(Int)
+        case minItems(Int)
+        case uniqueItems
+        case contains(node: Int32, min: Int, max: Int)  // max < 0: none
+        case maxProperties(Int)
+        case minProperties(Int)
+        case required(Span)  // strings[span]
+        case dependentRequired(Span)  // dependencies[span]
+        case properties(Int32)  // tables[i]
+        case patternProperties(Span)  // patternPairs[span]
+        case additionalProperties(node: Int32, known: Int32, patterns: Span)  // tables[known] or -1; indexes[patterns] → regexes
+        case propertyNames(Int32)
+        case prefixItems(Span)  // indexes[span] → nodes
+        case items(Int32, from: Int)
+        case allOf(Span)
+        case anyOf(Span)
+        case oneOf(Span)
+        case not(Int32)
+        case conditional(if: Int32, then: Int32, else: Int32)  // -1: absent
+        case dependentSchemas(Span)  // keyedNodes[span]
+        case ref(Int32)
+    }
+
+    struct Dependency {
+        var key: Int32  // strings[key]
+        var names: Span  // strings[names]
+    }
+
+    struct KeyedNode {
+        var key: Int32  // strings[key]
+        var node: Int32
+    }
+
+    struct PatternPair {
+        var regex: Int32
+        var node: Int32
+    }
+
+    struct Content {
+        var base64: Bool
+        var json: Bool
+    }
+
+    struct EnumTable {
+        var values: [JSONValue]
+        var lookup: Set<JSONValue>?
+    }
+
+    let nodes: UnsafeMutableBufferPointer<Node>
+    let ops: UnsafeMutableBufferPointer<Op>
+    /// Node, regex and string indexes that spans point into.
+    let indexes: UnsafeMutableBufferPointer<Int32>
+    let strings: UnsafeMutableBufferPointer<String>
+    /// Each string's bytes, for table lookups.
+    let names: UnsafeMutableBufferPointer<Name>
+    let bytes: UnsafeMutableBufferPointer<UInt8>
+    let slots: UnsafeMutableBufferPointer<Int32>
+    let targets: UnsafeMutableBufferPointer<Int32>
+    let tables: UnsafeMutableBufferPointer<Table>
+    let dependencies: UnsafeMutableBufferPointer<Dependency>
+    let keyedNodes: UnsafeMutableBufferPointer<KeyedNode>
+    let patternPairs: UnsafeMutableBufferPointer<PatternPair>
+    /// Retained here, released in deinit; used without reference counting.
+    let regexes: UnsafeMutableBufferPointer<Unmanaged<ECMARegex>>
+    let bounds: UnsafeMutableBufferPointer<Bound>
+    let decimals: UnsafeMutableBufferPointer<ExactDecimal>
+    let values: UnsafeMutableBufferPointer<JSONValue>
+    let enums: UnsafeMutableBufferPointer<EnumTable>
+    let contents: UnsafeMutableBufferPointer<Content>
+    /// Where each node came from, for limit errors.
+    let locations: UnsafeMutableBufferPointer<String>
+    /// Node index of each compiled `SchemaNode`, for `isValid(_:against:)`.
+    let index: [ObjectIdentifier: Int32]
+    let root: Int32
+    let maxDepth: Int
+    let regexStepLimit: Int
+
+    /// Flattens the graph under `root`; nil when it uses keywords the program does not run.
+    init?(root: SchemaNode, options: SchemaOptions, usesDynamicScope: Bool) {
+        guard !usesDynamicScope else { return nil }
+        var b = Builder()
+        guard let r = b.build(root) else { return nil }
+        self.root = r
+        index = b.index
+        maxDepth = options.maxDepth
+        regexStepLimit = options.regexStepLimit
+        nodes = .copy(b.nodes)
+        ops = .copy(b.ops)
+        indexes = .copy(b.indexes)
+        strings = .copy(b.strings)
+        tables = .copy(b.tables)
+        var entries: [Name] = []
+        var all: [UInt8] = []
+        for name in b.strings {
+            let utf8 = Array(name.utf8)
+            let (w0, w1) = utf8.withUnsafeBufferPointer { ProgramRun.words($0) }
+            entries.append(Name(w0: w0, w1: w1, count: Int32(utf8.count), offset: Int32(all.count)))
+            all.append(contentsOf: utf8)
+        }
+        names = .copy(entries)
+        bytes = .copy(all)
+        // Open-addressing indexes for the wide tables (load factor at most 1/2).
+        var slotList: [Int32] = []
+        for t in b.tables.indices where b.tables[t].slots.end == -1 {
+            let span = b.tables[t].names
+            var capacity = 4
+            while capacity < 2 * Int(span.end - span.start) { capacity *= 2 }
+            let start = slotList.count
+            slotList.append(contentsOf: repeatElement(-1, count: capacity))
+            for j in Int(span.start)..<Int(span.end) {
+                let e = entries[j]
+                var h = Int(ProgramRun.hash(e.w0, e.w1, e.count, all.withUnsafeBufferPointer {
+                    UnsafeBufferPointer(rebasing: $0[Int(e.offset)..<Int(e.offset) + Int(e.count)]) }) & UInt64(capacity - 1))
+                // The first of equal names wins, as in a linear scan.
+                var duplicate = false
+                while slotList[start + h] >= 0 {
+                    let other = entries[Int(slotList[start + h])]
+                    if other.count == e.count && all[Int(other.offset)..<Int(other.offset + other.count)] == all[Int(e.offset)..<Int(e.offset + e.count)] {
+                        duplicate = true
+                        break
+                    }
+                    h = (h + 1) & (capacity - 1)
+                }
+                if !duplicate { slotList[start + h] = Int32(j) }
+            }
+            b.tables[t].slots = Span(start: Int32(start), end: Int32(slotList.count))
+        }
+        slots = .copy(slotList)
+        targets = .copy(b.targets)
+        dependencies = .copy(b.dependencies)
+        keyedNodes = .copy(b.keyedNodes)
+        patternPairs = .copy(b.patternPairs)
+        regexes = .copy(b.regexes.map { Unmanaged.passRetained($0) })
+        bounds = .copy(b.bounds)
+        decimals = .copy(b.decimals)
+        values = .copy(b.values)
+        enums = .copy(b.enums)
+        contents = .copy(b.contents)
+        locations = .copy(b.locations)
+    }
+
+    deinit {
+        for r in regexes { r.release() }
+        for buffer in [nodes.release, ops.release, indexes.release, strings.release, names.release, bytes.release,
+                       slots.release, targets.release, tables.release, dependencies.release, keyedNodes.release, patternPairs.release, regexes.release,
+                       bounds.release, decimals.release, values.release, enums.release, contents.release,
+                       locations.release] {
+            buffer()
+        }
+    }
+
+    /// True when `instance` is valid against node `start` (the root by default).
+    func isValid(_ instance: JSONValue, from start: Int32? = nil) throws(SchemaError) -> Bool {
+        var run = ProgramRun(program: self)
+        return try run.valid(start ?? root, instance)
+    }
+
+    /// Collects the graph into the flat buffers, breadth first from the root.
+    private struct Builder {
+        var nodes: [Node] = []
+        var ops: [Op] = []
+        var indexes: [Int32] = []
+        var strings: [String] = []
+        var targets: [Int32] = []
+        var tables: [Table] = []
+        var dependencies: [Dependency] = []
+        var keyedNodes: [KeyedNode] = []
+        var patternPairs: [PatternPair] = []
+        var regexes: [ECMARegex] = []
+        var regexIndex: [ObjectIdentifier: Int32] = [:]
+        var bounds: [Bound] = []
+        var decimals: [ExactDecimal] = []
+        var values: [JSONValue] = []
+        var enums: [EnumTable] = []
+        var contents: [Content] = []
+        var locations: [String] = []
+        var index: [ObjectIdentifier: Int32] = [:]
+        var pending: [SchemaNode] = []
+
+        mutating func build(_ root: SchemaNode) -> Int32? {
+            let r = id(root)
+            var next = 0
+            while next < pending.count {
+                let node = pending[next]
+                guard fill(Int(index[ObjectIdentifier(node)] ?? 0), node) else { return nil }
+                next += 1
+            }
+            return r
+        }
+
+        /// The node's index, reserving a slot (filled later) the first time it is seen.
+        mutating func id(_ node: SchemaNode) -> Int32 {
+            if let i = index[ObjectIdentifier(node)] { return i }
+            let i = Int32(nodes.count)
+            index[ObjectIdentifier(node)] = i
+            nodes.append(Node(first: 0, end: 0, boolean: -1, onlyType: nil))
+            locations.append(node.absoluteLocation)
+            pending.append(node)
+            return i
+        }
+
+        mutating func string(_ s: String) -> Int32 {
+            strings.append(s)
+            targets.append(-1)
+            return Int32(strings.count - 1)
+        }
+
+        mutating func names(_ list: [String]) -> Span {
+            let start = Int32(strings.count)
+            for n in list { _ = string(n) }
+            return Span(start: start, end: Int32(strings.count))
+        }
+
+        mutating func regex(_ r: ECMARegex) -> Int32 {
+            if let i = regexIndex[ObjectIdentifier(r)] { return i }
+            regexes.append(r)
+            let i = Int32(regexes.count - 1)
+            regexIndex[ObjectIdentifier(r)] = i
+            return i
+        }
+
+        mutating func nodeList(_ list: [SchemaNode]) -> Span {
+            let ids = list.map { id($0) }
+            let start = Int32(indexes.count)
+            indexes.append(contentsOf: ids)
+            return Span(start: start, end: Int32(indexes.count))
+        }
+
+        mutating func table(_ t: PropertyTable<SchemaNode>) -> Int32 {
+            let ids = t.values.map { id($0) }
+            let start = Int32(strings.count)
+            for (name, target) in zip(t.names, ids) {
+                strings.append(name)
+                targets.append(target)
+            }
+            return addTable(Span(start: start, end: Int32(strings.count)))
+        }
+
+        /// Registers a table over `strings[names]`; wide ones get a hash index when the
+        /// program is assembled (marked by `slots.end == -1`).
+        mutating func addTable(_ names: Span) -> Int32 {
+            let wide = names.end - names.start > 8
+            tables.append(Table(names: names, slots: wide ? Span(start: 0, end: -1) : .empty))
+            return Int32(tables.count - 1)
+        }
+
+        mutating func bound(_ n: JSONNumber) -> Int32 {
+            bounds.append(Bound(int: Int64(n.literal), number: n))
+            return Int32(bounds.count - 1)
+        }
+
+        mutating func fill(_ slot: Int, _ node: SchemaNode) -> Bool {
+            if let b = node.boolean {
+                nodes[slot].boolean = b ? 1 : 0
+                return true
+            }
+            if node.hasUnevaluated { return false }
+            let first = Int32(ops.count)
+            for keyword in node.keywords {
+                guard let op = op(keyword.kind) else { return false }
+                if let op { ops.append(op) }
+            }
+            nodes[slot].first = first
+            nodes[slot].end = Int32(ops.count)
+            nodes[slot].onlyType = node.onlyType
+            return true
+        }
+
+        /// The keyword's operation: `.some(nil)` for one that never fails, nil for one the
+        /// program does not run.
+        mutating func op(_ kind: Keyword) -> Op??  {
+            switch kind {
+            case .type(let set, _): return .type(set)
+            case .enumeration(let list, _) where !list.isEmpty && list.allSatisfy({ $0.stringValue != nil }):
+                return .stringEnumeration(addTable(self.names(list.compactMap(\.stringValue))))
+            case .enumeration(let list, let lookup):
+                enums.append(EnumTable(values: list, lookup: lookup))
+                return .enumeration(Int32(enums.count - 1))
+            case .const(let v):
+                values.append(v)
+                return .const(Int32(values.count - 1))
+            case .multipleOf(let m):
+                decimals.append(m.decimal)
+                return .multipleOf(Int32(decimals.count - 1))
+            case .maximum(let m, let exclusive): return .maximum(bound(m), exclusive: exclusive)
+            case .minimum(let m, let exclusive): return .minimum(bound(m), exclusive: exclusive)
+            case .maxLength(let m): return .maxLength(m)
+            case .minLength(let m): return .minLength(m)
+            case .pattern(let r): return .pattern(regex(r))
+            case .format(_, let kind, let assert):
+                guard assert, let kind else { return .some(nil) }
+                return .format(kind)
+            case .content(let encoding, let mediaType):
+                contents.append(Content(base64: encoding?.lowercased() == "base64",
+                                        json: mediaType?.lowercased().hasPrefix("application/json") ?? false))
+                return .content(Int32(contents.count - 1))
+            case .maxItems(let m): return .maxItems(m)
+            case .minItems(let m): return .minItems(m)
+            case .uniqueItems: return .uniqueItems
+            case .contains(let s, let minC, let maxC): return .contains(node: id(s), min: minC, max: maxC ?? -1)
+            case .maxProperties(let m): return .maxProperties(m)
+            case .minProperties(let m): return .minProperties(m)
+            case .required(let list): return .required(names(list))
+            case .dependentRequired(let pairs):
+                let start = Int32(dependencies.count)
+                for (k, list) in pairs {
+                    let key = string(k)
+                    dependencies.append(Dependency(key: key, names: names(list)))
+                }
+                return .dependentRequired(Span(start: start, end: Int32(dependencies.count)))
+            case .properties(let map): return .properties(table(map))
+            case .patternProperties(let list):
+                let pairs = list.map { PatternPair(regex: regex($0.0), node: id($0.1)) }
+                let start = Int32(patternPairs.count)
+                patternPairs.append(contentsOf: pairs)
+                return .patternProperties(Span(start: start, end: Int32(patternPairs.count)))
+            case .additionalProperties(let s, let known, let patterns):
+                let target = id(s)
+                let t = known.count == 0 ? -1 : table(known)
+                let ids = patterns.map { regex($0) }
+                let start = Int32(indexes.count)
+                indexes.append(contentsOf: ids)
+                return .additionalProperties(node: target, known: t, patterns: Span(start: start, end: Int32(indexes.count)))
+            case .propertyNames(let s): return .propertyNames(id(s))
+            case .prefixItems(let list): return .prefixItems(nodeList(list))
+            case .items(let s, let from): return .items(id(s), from: from)
+            case .allOf(let list): return .allOf(nodeList(list))
+            case .anyOf(let list): return .anyOf(nodeList(list))
+            case .oneOf(let list): return .oneOf(nodeList(list))
+            case .not(let s): return .not(id(s))
+            case .conditional(let i, let t, let e):
+                return .conditional(if: id(i), then: t.map { id($0) } ?? -1, else: e.map { id($0) } ?? -1)
+            case .dependentSchemas(let list):
+                let pairs = list.map { (string($0.0), id($0.1)) }
+                let start = Int32(keyedNodes.count)
+                for (k, n) in pairs { keyedNodes.append(KeyedNode(key: k, node: n)) }
+                return .dependentSchemas(Span(start: start, end: Int32(keyedNodes.count)))
+            case .ref(let target): return .ref(id(target))
+            case .dynamicRef, .recursiveRef, .unevaluatedProperties, .unevaluatedItems: return nil
+            }
+        }
+    }
+}
+
+extension UnsafeMutableBufferPointer {
+    fileprivate static func copy(_ array: [Element]) -> UnsafeMutableBufferPointer<Element> {
+        let buffer = UnsafeMutableBufferPointer<Element>.allocate(capacity: Swift.max(1, array.count))
+        _ = buffer.initialize(from: array)
+        return UnsafeMutableBufferPointer(rebasing: buffer[..<array.count])
+    }
+
+    /// Deinitializes and frees a buffer made by `copy`.
+    fileprivate var release: () -> Void {
+        { [self] in
+            if let base = baseAddress {
+                base.deinitialize(count: count)
+                base.deallocate()
+            }
+        }
+    }
+}
+
+/// One evaluation of a program (the regex scratch space and the depth guards).
+struct ProgramRun: ~Copyable {
+    let p: ValidationProgram
+    var depth = 0
+    var stack: StackGuard? = nil
+    var regexScratch = RegexScratch()
+
+    init(program: ValidationProgram) { p = program }
+
+    mutating func valid(_ n: Int32, _ value: JSONValue) throws(SchemaError) -> Bool {
+        let node = p.nodes[Int(n)]
+        if node.boolean >= 0 { return node.boolean == 1 }
+        if let t = node.onlyType { return Validator.isType(value, t) }
+        depth += 1
+        defer { depth -= 1 }
+        if depth > p.maxDepth {
+            throw .limitExceeded("schema evaluation nested deeper than \(p.maxDepth) levels at \(p.locations[Int(n)])")
+        }
+        if depth > 32 && depth % 4 == 0 {
+            if stack == nil { stack = StackGuard() }
+            if stack?.isExhausted() == true {
+                throw .limitExceeded("schema evaluation \(depth) levels deep exhausts this thread's stack at \(p.locations[Int(n)])")
+            }
+        }
+        var i = Int(node.first)
+        let end = Int(node.end)
+        while i < end {
+            if !(try apply(p.ops[i], value)) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    mutating func matches(_ r: Int32, _ s: String) throws(SchemaError) -> Bool {
+        let limit = p.regexStepLimit
+        let outcome: Result<Bool, RegexError> = p.regexes[Int(r)]._withUnsafeGuaranteedRef { regex in
+            do throws(RegexError) { return .success(try regex.firstMatch(in: s, stepLimit: limit, scratch: &regexScratch)) } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case .success(let matched): return matched
+        case .failure(let error):
+            throw .limitExceeded("pattern \"\(p.regexes[Int(r)].takeUnretainedValue().source)\": \(error.description)")
+        }
+    }
+
+    /// Position of `key` in table `t` (an index into `strings`/`targets`).
+    /// Position of `key` in table `t` (an index into `strings`/`targets`): its bytes compared
+    /// with each name's, or looked up in the table's hash index.
+    func lookup(_ t: Int32, _ key: String) -> Int? {
+        if let found = key.utf8.withContiguousStorageIfAvailable({ find(t, $0) }) { return found }
+        return Array(key.utf8).withUnsafeBufferPointer { find(t, $0) }
+    }
+
+    @inline(__always) func find(_ t: Int32, _ key: UnsafeBufferPointer<UInt8>) -> Int? {
+        let table = p.tables[Int(t)]
+        let (w0, w1) = Self.words(key)
+        let n = Int32(key.count)
+        if table.slots.end > table.slots.start {
+            let mask = Int(table.slots.end - table.slots.start) - 1
+            var h = Int(Self.hash(w0, w1, n, key) & UInt64(mask))
+            while true {
+                let j = p.slots[Int(table.slots.start) + h]
+                if j < 0 { return nil }
+                if same(p.names[Int(j)], w0, w1, n, key) { return Int(j) }
+                h = (h + 1) & mask
+            }
+        }
+        var j = Int(table.names.start)
+        let end = Int(table.names.end)
+        while j < end {
+            if same(p.names[j], w0, w1, n, key) { return j }
+            j += 1
+        }
+        return nil
+    }
+
+    @inline(__always) func same(_ e: ValidationProgram.Name, _ w0: UInt64, _ w1: UInt64, _ n: Int32, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard e.count == n && e.w0 == w0 && e.w1 == w1 else { return false }
+        if n <= 16 { return true }
+        guard let base = p.bytes.baseAddress, let k = key.baseAddress else { return false }
+        return memcmp(base + Int(e.offset) + 16, k + 16, Int(n) - 16) == 0
+    }
+
+    /// The first 16 bytes as two little-endian words, zero-padded.
+    @inline(__always) static func words(_ b: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64) {
+        guard let base = b.baseAddress else { return (0, 0) }
+        let raw = UnsafeRawPointer(base)
+        if b.count >= 16 {
+            return (UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)),
+                    UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
+        var w: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &w) { $0.baseAddress?.copyMemory(from: raw, byteCount: b.count) }
+        return (UInt64(littleEndian: w.0), UInt64(littleEndian: w.1))
+    }
+
+    /// A hash of a name's bytes (its two leading words, its length, and any bytes past 16).
+    static func hash(_ w0: UInt64, _ w1: UInt64, _ n: Int32, _ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &+ UInt64(UInt32(bitPattern: n)))
+        if n > 16 {
+            for i in 16..<Int(n) { h = (h ^ UInt64(b[i])) &* 0x0000_0100_0000_01B3 }
+        }
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        return h ^ (h >> 32)
+    }
+
+    func compare(_ n: JSONNumber, _ b: Int32) -> Int {
+        let bound = p.bounds[Int(b)]
+        if let bi = bound.int, let ni = Int64(n.literal) { return ni < bi ? -1 : ni == bi ? 0 : 1 }
+        return n < bound.number ? -1 : bound.number < n ? 1 : 0
+    }
+
+    mutating func apply(_ op: ValidationProgram.Op, _ value: JSONValue) throws(SchemaError) -> Bool {
+        switch op {
+        case .type(let set):
+            return Validator.isType(value, set)
+        case .enumeration(let e):
+            if let found = p.enums[Int(e)].lookup?.contains(value) { return found }
+            return p.enums[Int(e)].values.contains(value)
+        case .stringEnumeration(let t):
+            guard case .string(let s) = value else { return false }
+            return lookup(t, s) != nil
+        case .const(let c):
+            return value == p.values[Int(c)]
+        case .multipleOf(let m):
+            guard case .number(let n) = value else { return true }
+            return n.decimal.isMultiple(of: p.decimals[Int(m)])
+        case .maximum(let b, let exclusive):
+            guard case .number(let n) = value else { return true }
+            let c = compare(n, b)
+            return exclusive ? c < 0 : c <= 0
+        case .minimum(let b, let exclusive):
+            guard case .number(let n) = value else { return true }
+            let c = compare(n, b)
+            return exclusive ? c > 0 : c >= 0
+        case .maxLength(let m):
+            guard case .string(let s) = value else { return true }
+            return s.utf8.count <= m || s.unicodeScalars.count <= m
+        case .minLength(let m):
+            guard case .string(let s) = value else { return true }
+            return s.utf8.count / 4 >= m || s.unicodeScalars.count >= m  // a code point is at most 4 bytes
+        case .pattern(let r):
+            guard case .string(let s) = value else { return true }
+            return try matches(r, s)
+        case .format(let kind):
+            guard case .string(let s) = value else { return true }
+            return Formats.check(kind, s)
+        case .content(let c):
+            guard case .string(let s) = value else { return true }
+            let rule = p.contents[Int(c)]
+            var bytes = Array(s.utf8)
+            if rule.base64 {
+                guard let decoded = Base64.decode(s) else { return false }
+                bytes = decoded
+            }
+            if rule.json {
+                do { _ = try JSONParser().parse(bytes) } catch { return false }
+            }
+            return true
+        case .maxItems(let m):
+            guard case .array(let a) = value else { return true }
+            return a.count <= m
+        case .minItems(let m):
+            guard case .array(let a) = value else { return true }
+            return a.count >= m
+        case .uniqueItems:
+            guard case .array(let a) = value else { return true }
+            return Validator.firstDuplicate(a) == nil
+        case .contains(let s, let minC, let maxC):
+            guard case .array(let a) = value else { return true }
+            return try a.withUnsafeBufferPointer { (items) throws(SchemaError) in
+                var count = 0
+                for i in 0..<items.count where try valid(s, items[i]) {
+                    count += 1
+                    if maxC < 0 && count >= minC { break }
+                    if maxC >= 0 && count > maxC { return false }
+                }
+                return count >= minC
+            }
+        case .maxProperties(let m):
+            guard case .object(let o) = value else { return true }
+            return o.count <= m
+        case .minProperties(let m):
+            guard case .object(let o) = value else { return true }
+            return o.count >= m
+        case .required(let span):
+            guard case .object(let o) = value else { return true }
+            var j = Int(span.start)
+            while j < Int(span.end) {
+                if o.position(of: p.strings[j]) == nil { return false }
+                j += 1
+            }
+            return true
+        case .dependentRequired(let span):
+            guard case .object(let o) = value else { return true }
+            for d in Int(span.start)..<Int(span.end) {
+                let dep = p.dependencies[d]
+                guard o.position(of: p.strings[Int(dep.key)]) != nil else { continue }
+                for j in Int(dep.names.start)..<Int(dep.names.end) where o.position(of: p.strings[j]) == nil { return false }
+            }
+            return true
+        case .properties(let t):
+            guard case .object(let o) = value else { return true }
+            return try o.withMembers { (keys, values) throws(SchemaError) in
+                for i in 0..<keys.count {
+                    if let j = lookup(t, keys[i]), !(try valid(p.targets[j], values[i])) { return false }
+                }
+                return true
+            }
+        case .patternProperties(let span):
+            guard case .object(let o) = value else { return true }
+            return try o.withMembers { (keys, values) throws(SchemaError) in
+                for i in 0..<keys.count {
+                    for k in Int(span.start)..<Int(span.end) {
+                        let pair = p.patternPairs[k]
+                        if try matches(pair.regex, keys[i]), !(try valid(pair.node, values[i])) { return false }
+                    }
+                }
+                return true
+            }
+        case .additionalProperties(let s, let known, let patterns):
+            guard case .object(let o) = value else { return true }
+            let refuse = p.nodes[Int(s)].boolean == 0
+            return try o.withMembers { (keys, values) throws(SchemaError) in
+                members: for i in 0..<keys.count {
+                    if known >= 0, lookup(known, keys[i]) != nil { continue }
+                    for k in Int(patterns.start)..<Int(patterns.end) where try matches(p.indexes[k], keys[i]) { continue members }
+                    if refuse { return false }
+                    if !(try valid(s, values[i])) { return false }
+                }
+                return true
+            }
+        case .propertyNames(let s):
+            guard case .object(let o) = value else { return true }
+            for k in o.keys where !(try valid(s, .string(k))) { return false }
+            return true
+        case .prefixItems(let span):
+            guard case .array(let a) = value else { return true }
+            let n = min(a.count, Int(span.end - span.start))
+            return try a.withUnsafeBufferPointer { (items) throws(SchemaError) in
+                for i in 0..<n where !(try valid(p.indexes[Int(span.start) + i], items[i])) { return false }
+                return true
+            }
+        case .items(let s, let from):
+            guard case .array(let a) = value else { return true }
+            guard from < a.count else { return true }
+            return try a.withUnsafeBufferPointer { (items) throws(SchemaError) in
+                for i in from..<items.count where !(try valid(s, items[i])) { return false }
+                return true
+            }
+        case .allOf(let span):
+            for k in Int(span.start)..<Int(span.end) where !(try valid(p.indexes[k], value)) { return false }
+            return true
+        case .anyOf(let span):
+            for k in Int(span.start)..<Int(span.end) where try valid(p.indexes[k], value) { return true }
+            return false
+        case .oneOf(let span):
+            var passing = 0
+            for k in Int(span.start)..<Int(span.end) where try valid(p.indexes[k], value) {
+                passing += 1
+                if passing > 1 { return false }
+            }
+            return passing == 1
+        case .not(let s):
+            return !(try valid(s, value))
+        case .conditional(let i, let t, let e):
+            let next = try valid(i, value) ? t : e
+            return next < 0 ? true : try valid(next, value)
+        case .dependentSchemas(let span):
+            guard case .object(let o) = value else { return true }
+            for k in Int(span.start)..<Int(span.end) {
+                let pair = p.keyedNodes[k]
+                if o.position(of: p.strings[Int(pair.key)]) != nil, !(try valid(pair.node, value)) { return false }
+            }
+            return true
+        case .ref(let target):
+            return try valid(target, value)
+        }
+    }
+}
