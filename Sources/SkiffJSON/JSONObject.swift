@@ -16,11 +16,18 @@ public struct JSONObject: Sendable {
     /// Members in document order.
     public var members: Zip2Sequence<[String], [JSONValue]> { zip(keys, values) }
 
+    /// Where `key` is, comparing code points: JSON does not equate canonically equivalent
+    /// strings ("é" and "e\u{301}" are different keys), which Swift's `==` would.
     public func position(of key: String) -> Int? {
-        if let index { return index[key] }
+        if let index {
+            // The index hashes with Swift's equality: a hit is exact unless the key only
+            // matched a canonically equivalent one, and then a scan decides.
+            guard let i = index[key] else { return nil }
+            if JSONValue.sameCodePoints(keys[i], key) { return i }
+        }
         // Byte length first: O(1), and it rejects almost every non-matching key.
         let n = key.utf8.count
-        for i in keys.indices where keys[i].utf8.count == n && keys[i] == key { return i }
+        for i in keys.indices where keys[i].utf8.count == n && JSONValue.sameCodePoints(keys[i], key) { return i }
         return nil
     }
 

@@ -91,6 +91,20 @@ final class ValidationProgram: @unchecked Sendable {
         case conditional(if: Int32, then: Int32, else: Int32)  // -1: absent
         case dependentSchemas(Span)  // keyedNodes[span]
         case ref(Int32)
+        /// `properties`, `additionalProperties` and `required` of one schema in one pass over
+        /// the members (each key looked up once): shapes[i].
+        case object(Int32)
+    }
+
+    /// A fused `properties` / `additionalProperties` / `required`.
+    struct Shape {
+        var table: Int32  // tables[i], or -1 when there is no `properties`
+        var additional: Int32  // node for members the table does not name, or -1
+        /// The `required` names found in the table: each has a bit in `requiredBits` at its
+        /// table entry; all of them must be seen.
+        var requiredMask: UInt64
+        /// `required` names the table does not have (strings[span]), checked by lookup.
+        var extraRequired: Span
     }
 
     struct Dependency {
@@ -128,6 +142,9 @@ final class ValidationProgram: @unchecked Sendable {
     let bytes: UnsafeMutableBufferPointer<UInt8>
     let slots: UnsafeMutableBufferPointer<Int32>
     let targets: UnsafeMutableBufferPointer<Int32>
+    /// Per string: the `required` bit its table entry sets in a fused object operation.
+    let requiredBits: UnsafeMutableBufferPointer<UInt64>
+    let shapes: UnsafeMutableBufferPointer<Shape>
     let tables: UnsafeMutableBufferPointer<Table>
     let dependencies: UnsafeMutableBufferPointer<Dependency>
     let keyedNodes: UnsafeMutableBufferPointer<KeyedNode>
@@ -199,6 +216,8 @@ final class ValidationProgram: @unchecked Sendable {
         }
         slots = .copy(slotList)
         targets = .copy(b.targets)
+        requiredBits = .copy(b.requiredBits)
+        shapes = .copy(b.shapes)
         dependencies = .copy(b.dependencies)
         keyedNodes = .copy(b.keyedNodes)
         patternPairs = .copy(b.patternPairs)
@@ -214,7 +233,7 @@ final class ValidationProgram: @unchecked Sendable {
     deinit {
         for r in regexes { r.release() }
         for buffer in [nodes.release, ops.release, indexes.release, strings.release, names.release, bytes.release,
-                       slots.release, targets.release, tables.release, dependencies.release, keyedNodes.release, patternPairs.release, regexes.release,
+                       slots.release, targets.release, requiredBits.release, shapes.release, tables.release, dependencies.release, keyedNodes.release, patternPairs.release, regexes.release,
                        bounds.release, decimals.release, values.release, enums.release, contents.release,
                        locations.release] {
             buffer()
@@ -234,6 +253,8 @@ final class ValidationProgram: @unchecked Sendable {
         var indexes: [Int32] = []
         var strings: [String] = []
         var targets: [Int32] = []
+        var requiredBits: [UInt64] = []
+        var shapes: [Shape] = []
         var tables: [Table] = []
         var dependencies: [Dependency] = []
         var keyedNodes: [KeyedNode] = []
@@ -274,6 +295,7 @@ final class ValidationProgram: @unchecked Sendable {
         mutating func string(_ s: String) -> Int32 {
             strings.append(s)
             targets.append(-1)
+            requiredBits.append(0)
             return Int32(strings.count - 1)
         }
 
@@ -304,6 +326,7 @@ final class ValidationProgram: @unchecked Sendable {
             for (name, target) in zip(t.names, ids) {
                 strings.append(name)
                 targets.append(target)
+                requiredBits.append(0)
             }
             return addTable(Span(start: start, end: Int32(strings.count)))
         }
@@ -328,7 +351,14 @@ final class ValidationProgram: @unchecked Sendable {
             }
             if node.hasUnevaluated { return false }
             let first = Int32(ops.count)
-            for keyword in node.keywords {
+            let fused = fusable(node.keywords)
+            var shapeAdded = false
+            for (k, keyword) in node.keywords.enumerated() {
+                if fused.contains(k) {
+                    if !shapeAdded { ops.append(shape(node.keywords, fused)) }
+                    shapeAdded = true
+                    continue
+                }
                 guard let op = op(keyword.kind) else { return false }
                 if let op { ops.append(op) }
             }
@@ -336,6 +366,61 @@ final class ValidationProgram: @unchecked Sendable {
             nodes[slot].end = Int32(ops.count)
             nodes[slot].onlyType = node.onlyType
             return true
+        }
+
+        /// Which of `properties`, `additionalProperties` (when it knows exactly the
+        /// `properties` names and has no patterns) and `required` (up to 64 names) can run as
+        /// one `.object` operation; empty when fusing would not save a lookup.
+        func fusable(_ keywords: [CompiledKeyword]) -> Set<Int> {
+            var properties: (Int, PropertyTable<SchemaNode>)?
+            var additional: (Int, PropertyTable<SchemaNode>, Bool)?
+            var required: Int?
+            for (k, keyword) in keywords.enumerated() {
+                switch keyword.kind {
+                case .properties(let map): properties = (k, map)
+                case .additionalProperties(_, let known, let patterns): additional = (k, known, patterns.isEmpty)
+                case .required(let names) where names.count <= 64: required = k
+                default: break
+                }
+            }
+            var set: Set<Int> = []
+            if let (k, _) = properties { set.insert(k) }
+            if let (k, known, plain) = additional, plain {
+                if let (_, map) = properties, known === map { set.insert(k) } else if properties == nil && known.count == 0 { set.insert(k) }
+            }
+            guard !set.isEmpty else { return [] }
+            if let required { set.insert(required) }
+            return set.count > 1 ? set : []
+        }
+
+        mutating func shape(_ keywords: [CompiledKeyword], _ fused: Set<Int>) -> Op {
+            var shape = Shape(table: -1, additional: -1, requiredMask: 0, extraRequired: .empty)
+            var requiredNames: [String] = []
+            for k in fused.sorted() {
+                switch keywords[k].kind {
+                case .properties(let map): shape.table = table(map)
+                case .additionalProperties(let s, _, _): shape.additional = id(s)
+                case .required(let names): requiredNames = names
+                default: break
+                }
+            }
+            var extra: [String] = []
+            var bit: [String: UInt64] = [:]
+            for name in requiredNames {
+                if let span = shape.table >= 0 ? tables[Int(shape.table)].names : nil,
+                    let j = (Int(span.start)..<Int(span.end)).first(where: { JSONValue.sameCodePoints(strings[$0], name) })
+                {
+                    let b = bit[name] ?? (1 << UInt64(bit.count))
+                    bit[name] = b
+                    requiredBits[j] |= b
+                    shape.requiredMask |= b
+                } else {
+                    extra.append(name)
+                }
+            }
+            shape.extraRequired = names(extra)
+            shapes.append(shape)
+            return .object(Int32(shapes.count - 1))
         }
 
         /// The keyword's operation: `.some(nil)` for one that never fails, nil for one the
@@ -712,6 +797,30 @@ struct ProgramRun: ~Copyable {
             return true
         case .ref(let target):
             return try valid(target, value)
+        case .object(let i):
+            guard case .object(let o) = value else { return true }
+            let shape = p.shapes[Int(i)]
+            let refuse = shape.additional >= 0 && p.nodes[Int(shape.additional)].boolean == 0
+            var seen: UInt64 = 0
+            let ok = try o.withMembers { (keys, values) throws(SchemaError) in
+                for m in 0..<keys.count {
+                    if shape.table >= 0, let j = lookup(shape.table, keys[m]) {
+                        seen |= p.requiredBits[j]
+                        if !(try valid(p.targets[j], values[m])) { return false }
+                    } else if shape.additional >= 0 {
+                        if refuse { return false }
+                        if !(try valid(shape.additional, values[m])) { return false }
+                    }
+                }
+                return true
+            }
+            guard ok, seen & shape.requiredMask == shape.requiredMask else { return false }
+            var j = Int(shape.extraRequired.start)
+            while j < Int(shape.extraRequired.end) {
+                if o.position(of: p.strings[j]) == nil { return false }
+                j += 1
+            }
+            return true
         }
     }
 }
