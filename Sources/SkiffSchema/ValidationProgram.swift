@@ -610,9 +610,20 @@ struct ProgramRun: ~Copyable {
             return (UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)),
                     UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
         }
-        var w: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &w) { $0.baseAddress?.copyMemory(from: raw, byteCount: b.count) }
-        return (UInt64(littleEndian: w.0), UInt64(littleEndian: w.1))
+        // Overlapping loads inside the buffer rather than a copy into a zeroed pair: a
+        // variable-length memcpy followed by word loads stalls store-to-load forwarding.
+        let n = b.count
+        func load8(_ o: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+        func load4(_ o: Int) -> UInt64 { UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt32.self))) }
+        if n >= 8 {
+            return (load8(0), n == 8 ? 0 : load8(n - 8) >> UInt64(8 * (16 - n)))
+        }
+        if n >= 4 {
+            return (load4(0) | load4(n - 4) << UInt64(8 * (n - 4)), 0)
+        }
+        var w: UInt64 = 0
+        for i in 0..<n { w |= UInt64(base[i]) << UInt64(8 * i) }
+        return (w, 0)
     }
 
     /// A hash of a name's bytes (its two leading words, its length, and any bytes past 16).
