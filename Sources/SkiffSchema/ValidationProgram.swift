@@ -550,6 +550,32 @@ struct ProgramRun: ~Copyable {
         return true
     }
 
+    /// `valid` for a member or item, read in place: leaves (boolean schemas and a lone `type`)
+    /// are decided from the buffer without copying the value out, which would retain and
+    /// release its payload.
+    @inline(__always)
+    mutating func validAt(_ n: Int32, _ buffer: UnsafeBufferPointer<JSONValue>, _ i: Int) throws(SchemaError) -> Bool {
+        let node = p.nodes[Int(n)]
+        if node.boolean >= 0 { return node.boolean == 1 }
+        guard let base = buffer.baseAddress else { return true }
+        if let t = node.onlyType { return Self.isType(base + i, t) }
+        return try valid(n, buffer[i])
+    }
+
+    @inline(__always) static func isType(_ v: UnsafePointer<JSONValue>, _ set: Keyword.TypeSet) -> Bool {
+        switch v.pointee {
+        case .null: return set.contains(.null)
+        case .bool: return set.contains(.boolean)
+        case .object: return set.contains(.object)
+        case .array: return set.contains(.array)
+        case .string: return set.contains(.string)
+        case .number:
+            if set.contains(.number) { return true }
+            guard set.contains(.integer), case .number(let n) = v.pointee else { return false }
+            return n.isInteger
+        }
+    }
+
     mutating func matches(_ r: Int32, _ s: String) throws(SchemaError) -> Bool {
         let limit = p.regexStepLimit
         let outcome: Result<Bool, RegexError> = p.regexes[Int(r)]._withUnsafeGuaranteedRef { regex in
@@ -703,7 +729,7 @@ struct ProgramRun: ~Copyable {
             guard case .array(let a) = value else { return true }
             return try a.withUnsafeBufferPointer { (items) throws(SchemaError) in
                 var count = 0
-                for i in 0..<items.count where try valid(s, items[i]) {
+                for i in 0..<items.count where try validAt(s, items, i) {
                     count += 1
                     if maxC < 0 && count >= minC { break }
                     if maxC >= 0 && count > maxC { return false }
@@ -736,7 +762,7 @@ struct ProgramRun: ~Copyable {
             guard case .object(let o) = value else { return true }
             return try o.withMembers { (keys, values) throws(SchemaError) in
                 for i in 0..<keys.count {
-                    if let j = lookup(t, keys[i]), !(try valid(p.targets[j], values[i])) { return false }
+                    if let j = lookup(t, keys[i]), !(try validAt(p.targets[j], values, i)) { return false }
                 }
                 return true
             }
@@ -746,7 +772,7 @@ struct ProgramRun: ~Copyable {
                 for i in 0..<keys.count {
                     for k in Int(span.start)..<Int(span.end) {
                         let pair = p.patternPairs[k]
-                        if try matches(pair.regex, keys[i]), !(try valid(pair.node, values[i])) { return false }
+                        if try matches(pair.regex, keys[i]), !(try validAt(pair.node, values, i)) { return false }
                     }
                 }
                 return true
@@ -759,7 +785,7 @@ struct ProgramRun: ~Copyable {
                     if known >= 0, lookup(known, keys[i]) != nil { continue }
                     for k in Int(patterns.start)..<Int(patterns.end) where try matches(p.indexes[k], keys[i]) { continue members }
                     if refuse { return false }
-                    if !(try valid(s, values[i])) { return false }
+                    if !(try validAt(s, values, i)) { return false }
                 }
                 return true
             }
@@ -771,14 +797,14 @@ struct ProgramRun: ~Copyable {
             guard case .array(let a) = value else { return true }
             let n = min(a.count, Int(span.end - span.start))
             return try a.withUnsafeBufferPointer { (items) throws(SchemaError) in
-                for i in 0..<n where !(try valid(p.indexes[Int(span.start) + i], items[i])) { return false }
+                for i in 0..<n where !(try validAt(p.indexes[Int(span.start) + i], items, i)) { return false }
                 return true
             }
         case .items(let s, let from):
             guard case .array(let a) = value else { return true }
             guard from < a.count else { return true }
             return try a.withUnsafeBufferPointer { (items) throws(SchemaError) in
-                for i in from..<items.count where !(try valid(s, items[i])) { return false }
+                for i in from..<items.count where !(try validAt(s, items, i)) { return false }
                 return true
             }
         case .allOf(let span):
@@ -817,10 +843,10 @@ struct ProgramRun: ~Copyable {
                 for m in 0..<keys.count {
                     if shape.table >= 0, let j = lookup(shape.table, keys[m]) {
                         seen |= p.requiredBits[j]
-                        if !(try valid(p.targets[j], values[m])) { return false }
+                        if !(try validAt(p.targets[j], values, m)) { return false }
                     } else if shape.additional >= 0 {
                         if refuse { return false }
-                        if !(try valid(shape.additional, values[m])) { return false }
+                        if !(try validAt(shape.additional, values, m)) { return false }
                     }
                 }
                 return true
