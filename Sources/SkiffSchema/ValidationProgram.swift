@@ -164,6 +164,60 @@ final class ValidationProgram: @unchecked Sendable {
     let maxDepth: Int
     let regexStepLimit: Int
 
+    /// The buffers, copied out as plain values: a run reads them without touching the
+    /// program object (whose reference count every access through it would otherwise bump).
+    struct Buffers {
+        let nodes: UnsafeMutableBufferPointer<Node>
+        let ops: UnsafeMutableBufferPointer<Op>
+        let indexes: UnsafeMutableBufferPointer<Int32>
+        let strings: UnsafeMutableBufferPointer<String>
+        let names: UnsafeMutableBufferPointer<Name>
+        let bytes: UnsafeMutableBufferPointer<UInt8>
+        let slots: UnsafeMutableBufferPointer<Int32>
+        let targets: UnsafeMutableBufferPointer<Int32>
+        let requiredBits: UnsafeMutableBufferPointer<UInt64>
+        let shapes: UnsafeMutableBufferPointer<Shape>
+        let tables: UnsafeMutableBufferPointer<Table>
+        let dependencies: UnsafeMutableBufferPointer<Dependency>
+        let keyedNodes: UnsafeMutableBufferPointer<KeyedNode>
+        let patternPairs: UnsafeMutableBufferPointer<PatternPair>
+        let regexes: UnsafeMutableBufferPointer<Unmanaged<ECMARegex>>
+        let bounds: UnsafeMutableBufferPointer<Bound>
+        let decimals: UnsafeMutableBufferPointer<ExactDecimal>
+        let values: UnsafeMutableBufferPointer<JSONValue>
+        let enums: UnsafeMutableBufferPointer<EnumTable>
+        let contents: UnsafeMutableBufferPointer<Content>
+        let locations: UnsafeMutableBufferPointer<String>
+        let maxDepth: Int
+        let regexStepLimit: Int
+
+        init(_ program: ValidationProgram) {
+            nodes = program.nodes
+            ops = program.ops
+            indexes = program.indexes
+            strings = program.strings
+            names = program.names
+            bytes = program.bytes
+            slots = program.slots
+            targets = program.targets
+            requiredBits = program.requiredBits
+            shapes = program.shapes
+            tables = program.tables
+            dependencies = program.dependencies
+            keyedNodes = program.keyedNodes
+            patternPairs = program.patternPairs
+            regexes = program.regexes
+            bounds = program.bounds
+            decimals = program.decimals
+            values = program.values
+            enums = program.enums
+            contents = program.contents
+            locations = program.locations
+            maxDepth = program.maxDepth
+            regexStepLimit = program.regexStepLimit
+        }
+    }
+
     /// Flattens the graph under `root`; nil when it uses keywords the program does not run.
     init?(root: SchemaNode, options: SchemaOptions, usesDynamicScope: Bool) {
         guard !usesDynamicScope else { return nil }
@@ -177,7 +231,6 @@ final class ValidationProgram: @unchecked Sendable {
         ops = .copy(b.ops)
         indexes = .copy(b.indexes)
         strings = .copy(b.strings)
-        tables = .copy(b.tables)
         var entries: [Name] = []
         var all: [UInt8] = []
         for name in b.strings {
@@ -215,6 +268,7 @@ final class ValidationProgram: @unchecked Sendable {
             b.tables[t].slots = Span(start: Int32(start), end: Int32(slotList.count))
         }
         slots = .copy(slotList)
+        tables = .copy(b.tables)  // after their hash indexes are placed
         targets = .copy(b.targets)
         requiredBits = .copy(b.requiredBits)
         shapes = .copy(b.shapes)
@@ -519,12 +573,12 @@ extension UnsafeMutableBufferPointer {
 
 /// One evaluation of a program (the regex scratch space and the depth guards).
 struct ProgramRun: ~Copyable {
-    let p: ValidationProgram
+    let p: ValidationProgram.Buffers
     var depth = 0
     var stack: StackGuard? = nil
     var regexScratch = RegexScratch()
 
-    init(program: ValidationProgram) { p = program }
+    init(program: ValidationProgram) { p = ValidationProgram.Buffers(program) }
 
     mutating func valid(_ n: Int32, _ value: JSONValue) throws(SchemaError) -> Bool {
         let node = p.nodes[Int(n)]
@@ -590,7 +644,6 @@ struct ProgramRun: ~Copyable {
         }
     }
 
-    /// Position of `key` in table `t` (an index into `strings`/`targets`).
     /// Position of `key` in table `t` (an index into `strings`/`targets`): its bytes compared
     /// with each name's, or looked up in the table's hash index.
     func lookup(_ t: Int32, _ key: String) -> Int? {
@@ -598,10 +651,28 @@ struct ProgramRun: ~Copyable {
         return Array(key.utf8).withUnsafeBufferPointer { find(t, $0) }
     }
 
+    /// `lookup` for member `i` of an object's keys, reading the key's bytes in place (see
+    /// `StringBytes`) so that walking an object's members costs no reference counting; keys
+    /// in a form it does not know take the ordinary path.
+    @inline(__always) func lookup(_ t: Int32, _ keys: UnsafeBufferPointer<String>, _ i: Int) -> Int? {
+        if StringBytes.available, let base = keys.baseAddress {
+            switch StringBytes(base + i) {
+            case .small(let w0, let w1, let n): return find(t, w0, w1, Int32(n), UnsafeBufferPointer(start: nil, count: 0))
+            case .contiguous(let bytes): return find(t, bytes)
+            case .other: break
+            }
+        }
+        return lookup(t, keys[i])
+    }
+
     @inline(__always) func find(_ t: Int32, _ key: UnsafeBufferPointer<UInt8>) -> Int? {
-        let table = p.tables[Int(t)]
         let (w0, w1) = Self.words(key)
-        let n = Int32(key.count)
+        return find(t, w0, w1, Int32(key.count), key)
+    }
+
+    /// `key` is only read past its first 16 bytes (whose words are `w0`, `w1`).
+    @inline(__always) func find(_ t: Int32, _ w0: UInt64, _ w1: UInt64, _ n: Int32, _ key: UnsafeBufferPointer<UInt8>) -> Int? {
+        let table = p.tables[Int(t)]
         if table.slots.end > table.slots.start {
             let mask = Int(table.slots.end - table.slots.start) - 1
             var h = Int(Self.hash(w0, w1, n, key) & UInt64(mask))
@@ -655,8 +726,21 @@ struct ProgramRun: ~Copyable {
     /// A hash of a name's bytes (its two leading words, its length, and any bytes past 16).
     static func hash(_ w0: UInt64, _ w1: UInt64, _ n: Int32, _ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &+ UInt64(UInt32(bitPattern: n)))
-        if n > 16 {
-            for i in 16..<Int(n) { h = (h ^ UInt64(b[i])) &* 0x0000_0100_0000_01B3 }
+        if n > 16, let base = b.baseAddress {
+            // Eight bytes at a time; the last partial word by an overlapping load (n > 16,
+            // so it stays inside the buffer).
+            let raw = UnsafeRawPointer(base)
+            let count = Int(n)
+            var i = 16
+            while i + 8 <= count {
+                h = (h ^ UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))) &* 0x9FB2_1C65_1E98_DF25
+                h ^= h >> 31
+                i += 8
+            }
+            if i < count {
+                let last = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)) >> UInt64(8 * (8 - (count - i)))
+                h = (h ^ last) &* 0x9FB2_1C65_1E98_DF25
+            }
         }
         h ^= h >> 29
         h = h &* 0xBF58_476D_1CE4_E5B9
@@ -762,7 +846,7 @@ struct ProgramRun: ~Copyable {
             guard case .object(let o) = value else { return true }
             return try o.withMembers { (keys, values) throws(SchemaError) in
                 for i in 0..<keys.count {
-                    if let j = lookup(t, keys[i]), !(try validAt(p.targets[j], values, i)) { return false }
+                    if let j = lookup(t, keys, i), !(try validAt(p.targets[j], values, i)) { return false }
                 }
                 return true
             }
@@ -782,7 +866,7 @@ struct ProgramRun: ~Copyable {
             let refuse = p.nodes[Int(s)].boolean == 0
             return try o.withMembers { (keys, values) throws(SchemaError) in
                 members: for i in 0..<keys.count {
-                    if known >= 0, lookup(known, keys[i]) != nil { continue }
+                    if known >= 0, lookup(known, keys, i) != nil { continue }
                     for k in Int(patterns.start)..<Int(patterns.end) where try matches(p.indexes[k], keys[i]) { continue members }
                     if refuse { return false }
                     if !(try validAt(s, values, i)) { return false }
@@ -841,7 +925,7 @@ struct ProgramRun: ~Copyable {
             var seen: UInt64 = 0
             let ok = try o.withMembers { (keys, values) throws(SchemaError) in
                 for m in 0..<keys.count {
-                    if shape.table >= 0, let j = lookup(shape.table, keys[m]) {
+                    if shape.table >= 0, let j = lookup(shape.table, keys, m) {
                         seen |= p.requiredBits[j]
                         if !(try validAt(p.targets[j], values, m)) { return false }
                     } else if shape.additional >= 0 {
@@ -860,4 +944,68 @@ struct ProgramRun: ~Copyable {
             return true
         }
     }
+}
+
+/// The UTF-8 of a `String` read from where it is stored, without copying the `String` (a
+/// copy retains its storage, and releasing it afterwards costs two atomic operations per
+/// object member — more than the rest of a property lookup).
+///
+/// Swift does not expose this. It decodes the standard library's 64-bit string layout
+/// (`StringObject.swift`: small strings hold up to 15 bytes in the two words; large native and
+/// literal strings keep their count in the low 48 bits of the first word and, when tail
+/// allocated, their bytes 32 bytes past the object address in the second word). That layout is
+/// ABI on Apple platforms and the same on Linux; still, `available` is only true when a self
+/// test against the public API passes in this process, and any form it does not recognise
+/// (bridged or shared strings) is `.other`, for the caller's ordinary path.
+enum StringBytes {
+    /// Up to 15 bytes as little-endian words, zero-padded.
+    case small(UInt64, UInt64, Int)
+    case contiguous(UnsafeBufferPointer<UInt8>)
+    case other
+
+    @inline(__always) init(_ string: UnsafePointer<String>) {
+        let raw = UnsafeRawPointer(string)
+        let first = raw.load(as: UInt64.self)
+        let second = raw.load(fromByteOffset: 8, as: UInt64.self)
+        if second & (1 << 61) != 0 {
+            let n = Int((second >> 56) & 0xF)
+            guard n <= 15 else { self = .other; return }
+            let w0 = n >= 8 ? first : first & ((1 << UInt64(8 * n)) &- 1)
+            let w1 = n <= 8 ? 0 : (second & 0x00FF_FFFF_FFFF_FFFF) & ((1 << UInt64(8 * (n - 8))) &- 1)
+            self = .small(w0, w1, n)
+        } else if first & (1 << 60) != 0, let bytes = UnsafePointer<UInt8>(bitPattern: UInt(second & 0x0FFF_FFFF_FFFF_FFFF) &+ 32) {
+            self = .contiguous(UnsafeBufferPointer(start: bytes, count: Int(first & 0xFFFF_FFFF_FFFF)))
+        } else {
+            self = .other
+        }
+    }
+
+    /// True when decoding agrees with `String.utf8` on strings of every form this process
+    /// makes (checked once).
+    static let available: Bool = {
+        guard MemoryLayout<String>.size == 16, MemoryLayout<String>.stride == 16 else { return false }
+        var probes: [String] = ["", "a", "abc", "\u{E9}", "1234567", "12345678", "123456789", "abcdefghijklmno",
+                                "abcdefghijklmnop", "\u{E9}\u{E9}\u{E9}\u{E9}\u{E9}\u{E9}\u{E9}x",
+                                "a literal long enough to be stored out of line"]
+        probes.append(String(repeating: "possibleErrors/", count: 3))
+        probes.append(String(decoding: Array("key \u{2581} with \u{1F600} and more bytes".utf8), as: UTF8.self))
+        probes.append(String(Substring("a substring turned into a string, long")))
+        probes.append(String(repeating: "\u{E9}", count: 7))
+        for probe in probes {
+            let expected = Array(probe.utf8)
+            let ok = withUnsafePointer(to: probe) { pointer -> Bool in
+                switch StringBytes(pointer) {
+                case .small(let w0, let w1, let n):
+                    guard n == expected.count else { return false }
+                    var words = (w0.littleEndian, w1.littleEndian)
+                    return withUnsafeBytes(of: &words) { Array($0.prefix(n)) } == expected
+                        && withUnsafeBytes(of: &words) { $0.dropFirst(n).allSatisfy { $0 == 0 } }
+                case .contiguous(let bytes): return Array(bytes) == expected
+                case .other: return true  // unrecognised forms are never decoded
+                }
+            }
+            if !ok { return false }
+        }
+        return true
+    }()
 }
