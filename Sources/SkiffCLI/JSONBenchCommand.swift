@@ -58,11 +58,13 @@ struct JSONBench: AsyncParsableCommand {
         var options = SkiffSchema.SchemaOptions()
         options.formatAssertion = true
         var cases: [(JSONSchema, [(JSONValue, Bool)])] = []
+        var caseFiles: [String] = []
         var instanceCount = 0
         let compileTime = try measure(minimum: 0) {
             cases.removeAll()
+            caseFiles.removeAll()
             instanceCount = 0
-            for a in arrays {
+            for (a, file) in zip(arrays, files) {
                 let doc = try parser.parse(a)
                 guard let s = doc["schema"], let tests = doc["tests"]?.arrayValue, !tests.isEmpty else { continue }
                 let compiled = try JSONSchema(s, options: options)
@@ -71,6 +73,7 @@ struct JSONBench: AsyncParsableCommand {
                     return (d, v)
                 }
                 cases.append((compiled, list))
+                caseFiles.append(file.lastPathComponent)
                 instanceCount += list.count
             }
         }
@@ -83,7 +86,7 @@ struct JSONBench: AsyncParsableCommand {
                 per.append((t / 20, i))
             }
             for (t, i) in per.sorted(by: { $0.0 > $1.0 }).prefix(slowest) {
-                emit(String(format: "  slow: case %d (%d instances): %.1f µs per pass", i, cases[i].1.count, t * 1e6))
+                emit(String(format: "  slow: %@ (%d instances): %.1f µs per pass", caseFiles[i], cases[i].1.count, t * 1e6))
             }
         }
         let validateTime = try measure {

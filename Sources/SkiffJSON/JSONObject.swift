@@ -16,11 +16,18 @@ public struct JSONObject: Sendable {
     /// Members in document order.
     public var members: Zip2Sequence<[String], [JSONValue]> { zip(keys, values) }
 
+    /// Where `key` is, comparing code points: JSON does not equate canonically equivalent
+    /// strings ("é" and "e\u{301}" are different keys), which Swift's `==` would.
     public func position(of key: String) -> Int? {
-        if let index { return index[key] }
+        if let index {
+            // The index hashes with Swift's equality: a hit is exact unless the key only
+            // matched a canonically equivalent one, and then a scan decides.
+            guard let i = index[key] else { return nil }
+            if JSONValue.sameCodePoints(keys[i], key) { return i }
+        }
         // Byte length first: O(1), and it rejects almost every non-matching key.
         let n = key.utf8.count
-        for i in keys.indices where keys[i].utf8.count == n && keys[i] == key { return i }
+        for i in keys.indices where keys[i].utf8.count == n && JSONValue.sameCodePoints(keys[i], key) { return i }
         return nil
     }
 
@@ -82,5 +89,21 @@ extension JSONObject: Equatable, Hashable {
         }
         hasher.combine(count)
         hasher.combine(acc)
+    }
+}
+
+extension JSONObject {
+    /// Calls `body` with the keys and values in document order, borrowed rather than copied
+    /// (a validator walking members this way does no reference counting per member).
+    @inlinable
+    public func withMembers<R, E: Error>(
+        _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSONValue>) throws(E) -> R
+    ) throws(E) -> R {
+        let result: Result<R, E> = keys.withUnsafeBufferPointer { k in
+            values.withUnsafeBufferPointer { v in
+                do throws(E) { return .success(try body(k, v)) } catch { return .failure(error) }
+            }
+        }
+        return try result.get()
     }
 }

@@ -59,7 +59,7 @@ extension JSONValue: Equatable, Hashable {
     }
 
     /// Byte-wise UTF-8 equality (a memcmp for native strings).
-    @inline(__always) static func sameCodePoints(_ a: String, _ b: String) -> Bool {
+    @inline(__always) public static func sameCodePoints(_ a: String, _ b: String) -> Bool {
         let n = a.utf8.count
         guard n == b.utf8.count else { return false }
         if let r = a.utf8.withContiguousStorageIfAvailable({ pa in

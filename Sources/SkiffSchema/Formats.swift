@@ -214,6 +214,32 @@ public enum Formats {
     // MARK: Host names and email
 
     static func isHostname(_ s: String, international: Bool) -> Bool {
+        if let answer = s.utf8.withContiguousStorageIfAvailable({ plainASCIIHostname($0) }), let answer { return answer }
+        return hostnameByLabels(s, international: international)
+    }
+
+    /// The answer for an all-ASCII name whose labels are letters, digits and inner hyphens and
+    /// none of which looks like an A-label (`??--`): what `hostnameByLabels` would say,
+    /// from the bytes alone. Nil when the name needs the full rules.
+    static func plainASCIIHostname(_ b: UnsafeBufferPointer<UInt8>) -> Bool? {
+        guard !b.isEmpty else { return false }
+        var labelStart = 0
+        for i in 0...b.count {
+            if i == b.count || b[i] == UInt8(ascii: ".") {
+                let length = i - labelStart
+                guard length >= 1, length <= 63 else { return false }
+                guard b[labelStart] != UInt8(ascii: "-"), b[i - 1] != UInt8(ascii: "-") else { return false }
+                if length >= 4 && b[labelStart + 2] == UInt8(ascii: "-") && b[labelStart + 3] == UInt8(ascii: "-") { return nil }
+                labelStart = i + 1
+                continue
+            }
+            let c = b[i]
+            guard (c | 0x20) &- 0x61 < 26 || c &- 0x30 < 10 || c == UInt8(ascii: "-") else { return c < 0x80 ? false : nil }
+        }
+        return b.count <= 253
+    }
+
+    static func hostnameByLabels(_ s: String, international: Bool) -> Bool {
         let host = Substring(s)
         guard !host.isEmpty else { return false }
         // IDNA allows the ideographic and fullwidth full stops as label separators.
@@ -372,6 +398,29 @@ public enum Formats {
     static let emailSpecials = Set("!#$%&'*+-/=?^_`{|}~.".unicodeScalars)
 
     static func isEmail(_ s: String, international: Bool) -> Bool {
+        if let answer = s.utf8.withContiguousStorageIfAvailable({ plainASCIIEmail($0) }), let answer { return answer }
+        return emailByParts(s, international: international)
+    }
+
+    /// The answer for `local@domain` with an unquoted ASCII local part and a plain ASCII
+    /// hostname (see `plainASCIIHostname`), from the bytes alone; nil when it needs the full rules.
+    static func plainASCIIEmail(_ b: UnsafeBufferPointer<UInt8>) -> Bool? {
+        guard let at = b.lastIndex(of: UInt8(ascii: "@")) else { return false }
+        guard at > 0, at + 1 < b.count else { return false }
+        guard b[0] != UInt8(ascii: "\""), b[at + 1] != UInt8(ascii: "[") else { return nil }
+        guard b[0] != UInt8(ascii: "."), b[at - 1] != UInt8(ascii: ".") else { return false }
+        for i in 0..<at {
+            let c = b[i]
+            if c >= 0x80 { return nil }
+            if c == UInt8(ascii: "."), i + 1 < at, b[i + 1] == UInt8(ascii: ".") { return false }
+            guard (c | 0x20) &- 0x61 < 26 || c &- 0x30 < 10 || asciiEmailSpecials[Int(c)] else { return false }
+        }
+        return plainASCIIHostname(UnsafeBufferPointer(rebasing: b[(at + 1)...]))
+    }
+
+    static let asciiEmailSpecials: [Bool] = (0..<128).map { emailSpecials.contains(Unicode.Scalar(UInt8($0))) }
+
+    static func emailByParts(_ s: String, international: Bool) -> Bool {
         guard let at = s.lastIndex(of: "@") else { return false }
         let local = s[..<at]
         let domain = s[s.index(after: at)...]

@@ -31,6 +31,9 @@ public struct JSONSchema: Sendable {
     let dynamicAnchorNames: [String: Set<String>]
     let resourceURIs: [String]
     let usesDynamicScope: Bool
+    /// The flattened form `isValid` runs (nil for schemas that need `Validator`'s annotations
+    /// or dynamic scope).
+    let program: ValidationProgram?
 
     /// Compiles `schema`. `uri` is its retrieval URI (relative `$ref`s resolve against it);
     /// `registry` supplies documents that references name.
@@ -74,6 +77,7 @@ public struct JSONSchema: Sendable {
         self.options = options
         arena = NodeArena(Array(c.nodes.values))
         try Self.checkRefCycles(root)
+        program = ValidationProgram(root: root, options: options, usesDynamicScope: c.usesDynamicScope)
     }
 
     /// Parses and compiles schema text.
@@ -115,6 +119,7 @@ public struct JSONSchema: Sendable {
 
     /// True when `instance` is valid (stops at the first failure).
     public func isValid(_ instance: JSONValue) throws(SchemaError) -> Bool {
+        if let program { return try program.isValid(instance) }
         var v = Validator(schema: self, detailed: false)
         return try v.run(instance)
     }
@@ -123,6 +128,7 @@ public struct JSONSchema: Sendable {
     /// it were the root (constrained decoding checks finished sub-values this way). Dynamic
     /// scope starts at `node`, so callers must not rely on it for `$dynamicRef` schemas.
     public func isValid(_ instance: JSONValue, against node: SchemaNode) throws(SchemaError) -> Bool {
+        if let program, let start = program.index[ObjectIdentifier(node)] { return try program.isValid(instance, from: start) }
         var v = Validator(schema: self, detailed: false)
         var ev = Evaluated()
         return try v.validate(node, instance, &ev, collect: false)

@@ -108,7 +108,8 @@ public indirect enum Keyword {
     case unevaluatedItems(SchemaNode)
 }
 
-/// Property names mapped to values, in schema order. Small tables are searched linearly:
+/// Property names mapped to values, in schema order; names compare code point by code point
+/// (JSON does not equate canonically equivalent strings). Small tables are searched linearly:
 /// comparing short Swift strings is far cheaper than hashing them, and most schemas list
 /// only a few properties per object.
 public final class PropertyTable<Value>: @unchecked Sendable {
@@ -139,7 +140,7 @@ public final class PropertyTable<Value>: @unchecked Sendable {
     @inline(__always) public func position(of name: String) -> Int? {
         if let index { return index[name] }
         let n = name.utf8.count
-        for i in names.indices where names[i].utf8.count == n && names[i] == name { return i }
+        for i in names.indices where names[i].utf8.count == n && JSONValue.sameCodePoints(names[i], name) { return i }
         return nil
     }
 
