@@ -1,0 +1,110 @@
+public import SkiffOCR
+
+/// Turns detected lines into the shared page model: boxes on one row (a receipt's item and its
+/// price) become one line in reading order, and each line is split into words where the
+/// recogniser put a space or where the CTC frames of two characters are far apart, each word
+/// with its own box and confidence.
+public struct PageLayout: Sendable {
+    /// A gap wider than this many line heights between two characters' frames is a space.
+    public var spaceGap: Double
+
+    public init(spaceGap: Double) {
+        self.spaceGap = spaceGap
+    }
+
+    struct Piece {
+        var text: String
+        var box: BoundingBox
+        var confidence: Double
+    }
+
+    /// The words of one detected line, in page pixels.
+    public func words(_ line: PPOCRLine) -> [(text: String, box: BoundingBox, confidence: Double)] {
+        let r = line.reading
+        let quad = line.box.corners
+        let cropWidth = max(quad[0].distance(to: quad[1]), quad[2].distance(to: quad[3]))
+        let cropHeight = max(quad[0].distance(to: quad[3]), quad[1].distance(to: quad[2]))
+        let whole = Self.bounds(quad)
+        var groups: [[CharacterTiming]] = [[]]
+        for (i, c) in r.characters.enumerated() {
+            if c.character.allSatisfy(\.isWhitespace) {
+                if !(groups.last?.isEmpty ?? true) { groups.append([]) }
+                continue
+            }
+            if i > 0, let prev = groups.last?.last {
+                let gap = Double(c.firstFrame - prev.lastFrame - 1) * r.inputPixelsPerFrame / 48
+                if gap > spaceGap { groups.append([]) }
+            }
+            groups[groups.count - 1].append(c)
+        }
+        groups.removeAll { $0.isEmpty }
+        guard !line.rotated, cropWidth > 0 else {
+            let text = groups.map { $0.map(\.character).joined() }.joined(separator: " ")
+            return text.isEmpty ? [] : [(text, whole, r.confidence)]
+        }
+        let map = Geometry.perspective(to: quad, width: cropWidth, height: cropHeight)
+        return groups.map { g in
+            let x0 = min(Double(g[0].firstFrame) * r.cropPixelsPerFrame, cropWidth)
+            let x1 = min(Double(g[g.count - 1].lastFrame + 1) * r.cropPixelsPerFrame, cropWidth)
+            let pts = [map(x0, 0), map(x1, 0), map(x1, cropHeight), map(x0, cropHeight)]
+            let conf = g.map(\.probability).reduce(0, +) / Double(g.count)
+            return (g.map(\.character).joined(), Self.bounds(pts), conf)
+        }
+    }
+
+    static func bounds(_ pts: [Point]) -> BoundingBox {
+        BoundingBox(x0: Int(pts.map(\.x).min()!.rounded(.down)), y0: Int(pts.map(\.y).min()!.rounded(.down)),
+                    x1: Int(pts.map(\.x).max()!.rounded(.up)), y1: Int(pts.map(\.y).max()!.rounded(.up)))
+    }
+
+    /// Groups lines into rows: a line joins the row it overlaps vertically by at least half of
+    /// the smaller height; rows top to bottom, lines in a row left to right.
+    public func rows(_ lines: [PPOCRLine]) -> [[PPOCRLine]] {
+        struct Row { var top: Double; var bottom: Double; var items: [PPOCRLine] }
+        let sorted = lines.sorted { Self.centerY($0) < Self.centerY($1) }
+        var rows: [Row] = []
+        for line in sorted {
+            let ys = line.box.corners.map(\.y)
+            let top = ys.min()!, bottom = ys.max()!
+            var best: Int?, bestOverlap = 0.0
+            for (k, row) in rows.enumerated().suffix(4) {
+                let overlap = min(bottom, row.bottom) - max(top, row.top)
+                let need = 0.5 * min(bottom - top, row.bottom - row.top)
+                if overlap >= need, overlap > bestOverlap { best = k; bestOverlap = overlap }
+            }
+            if let best {
+                rows[best].items.append(line)
+                // The row's band follows its first line, so a long row does not swallow its neighbours.
+            } else {
+                rows.append(Row(top: top, bottom: bottom, items: [line]))
+            }
+        }
+        return rows.map { $0.items.sorted { $0.box.corners[0].x < $1.box.corners[0].x } }
+    }
+
+    static func centerY(_ line: PPOCRLine) -> Double { line.box.corners.map(\.y).reduce(0, +) / 4 }
+
+    public func page(_ lines: [PPOCRLine], page: Int, width: Int, height: Int, dpi: Double?) -> OCRPage {
+        var words: [OCRWord] = [], outLines: [OCRLine] = []
+        for row in rows(lines) {
+            let first = words.count
+            var confidences: [Double] = []
+            for line in row {
+                for w in self.words(line) {
+                    words.append(OCRWord(text: w.text, box: w.box, confidence: w.confidence, line: outLines.count))
+                }
+                confidences.append(line.reading.confidence)
+            }
+            guard words.count > first else { continue }
+            let box = words[first..<words.count].map(\.box).reduce(words[first].box) { $0.union($1) }
+            outLines.append(OCRLine(text: words[first..<words.count].map(\.text).joined(separator: " "), box: box,
+                                    confidence: confidences.reduce(0, +) / Double(confidences.count), block: 0,
+                                    words: first..<words.count))
+        }
+        let blocks = outLines.isEmpty ? [] : [OCRBlock(box: outLines.map(\.box).reduce(outLines[0].box) { $0.union($1) },
+                                                       lines: 0..<outLines.count)]
+        let text = outLines.map(\.text).joined(separator: "\n") + (outLines.isEmpty ? "" : "\n")
+        return OCRPage(page: page, width: width, height: height, dpi: dpi, text: text, words: words,
+                       lines: outLines, blocks: blocks)
+    }
+}

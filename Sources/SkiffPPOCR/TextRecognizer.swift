@@ -1,0 +1,127 @@
+public import SkiffImage
+public import SkiffONNX
+internal import Foundation
+
+/// One recognised character and where the network saw it: frames are the CTC time steps of
+/// the network input (8 pixels of the 48-pixel-high line each).
+public struct CharacterTiming: Sendable, Hashable {
+    public var character: String
+    /// First and last frame of the character's run (inclusive), in input frames.
+    public var firstFrame: Int
+    public var lastFrame: Int
+    public var probability: Double
+}
+
+/// The recognition of one line crop.
+public struct LineReading: Sendable, Hashable {
+    public var text: String
+    /// Mean probability of the kept characters (rapidocr's score).
+    public var confidence: Double
+    public var characters: [CharacterTiming]
+    /// Crop pixels per frame: frame f starts at crop x = f * cropPixelsPerFrame.
+    public var cropPixelsPerFrame: Double
+    /// Network-input pixels per frame (the line is 48 of them high).
+    public var inputPixelsPerFrame: Double = 8
+}
+
+/// The PP-OCRv5 recognition network with CTC greedy decoding.
+public struct TextRecognizer: Sendable {
+    public let session: InferenceSession
+    /// keys[i] is class i ("blank" at 0).
+    public let keys: [String]
+    /// Lines per network run; rapidocr uses 6. Lines are sorted by aspect ratio first and padded
+    /// to the widest of their batch.
+    public var batchSize: Int
+
+    public static let height = 48
+
+    public init(session: InferenceSession, keysPath: String, batchSize: Int = 6) throws(PPOCRError) {
+        self.session = session
+        self.batchSize = max(1, batchSize)
+        guard let data = FileManager.default.contents(atPath: keysPath) else {
+            throw .modelNotFound(file: keysPath, searched: [keysPath])
+        }
+        var lines = String(decoding: data, as: UTF8.self).components(separatedBy: "\n")
+        if lines.last == "" { lines.removeLast() }
+        keys = lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+    }
+
+    /// The network's probabilities for lines already scaled to height 48 and of one width
+    /// (`input` is [n, 3, 48, width]): [n, frames, classes].
+    public func probabilities(_ input: Tensor) throws(PPOCRError) -> Tensor {
+        let out: Tensor
+        do { out = try session.run(input) } catch { throw .runtime(error) }
+        guard out.shape.count == 3 else { throw .runtime(.badInput("recognition output has shape \(out.shape)")) }
+        guard out.shape[2] == keys.count else {
+            throw .keysMismatch(path: "keys file", keys: keys.count, classes: out.shape[2])
+        }
+        return out
+    }
+
+    /// Recognises line crops (any size; each is scaled to height 48).
+    public func recognize(_ crops: [PixelBuffer]) throws(PPOCRError) -> [LineReading] {
+        let ratios = crops.map { Double($0.width) / Double(max($0.height, 1)) }
+        let order = ratios.indices.sorted { ratios[$0] != ratios[$1] ? ratios[$0] < ratios[$1] : $0 < $1 }
+        var results = [LineReading?](repeating: nil, count: crops.count)
+        var start = 0
+        while start < order.count {
+            let batch = Array(order[start..<min(start + batchSize, order.count)])
+            start += batchSize
+            let maxRatio = max(320.0 / 48.0, batch.map { ratios[$0] }.max() ?? 0)
+            let width = Int(Double(Self.height) * maxRatio)
+            let h = Self.height
+            var data = [Float](repeating: 0, count: batch.count * 3 * h * width)
+            var contentWidths: [Int] = []
+            data.withUnsafeMutableBufferPointer { p in
+                for (k, index) in batch.enumerated() {
+                    let crop = crops[index]
+                    let wanted = Int((Double(h) * ratios[index]).rounded(.up))
+                    let resizedWidth = max(1, min(wanted, width))
+                    contentWidths.append(resizedWidth)
+                    let line = ImageOps.resize(crop, width: resizedWidth, height: h)
+                    ImageOps.normalize(line, into: p.baseAddress! + k * 3 * h * width, stride: width)
+                }
+            }
+            let probs = try probabilities(Tensor(shape: [batch.count, 3, h, width], floats: data))
+            let frames = probs.shape[1], classes = probs.shape[2]
+            let values = probs.floats
+            for (k, index) in batch.enumerated() {
+                let pixelsPerFrame = Double(width) / Double(frames) * Double(crops[index].width) / Double(contentWidths[k])
+                results[index] = values.withUnsafeBufferPointer { p in
+                    var reading = decode(p.baseAddress! + k * frames * classes, frames: frames, classes: classes,
+                                         cropPixelsPerFrame: pixelsPerFrame)
+                    reading.inputPixelsPerFrame = Double(width) / Double(frames)
+                    return reading
+                }
+            }
+        }
+        return results.map { $0 ?? LineReading(text: "", confidence: 0, characters: [], cropPixelsPerFrame: 1) }
+    }
+
+    /// CTC greedy decoding: the best class per frame, repeats collapsed, blanks dropped.
+    func decode(_ p: UnsafePointer<Float>, frames: Int, classes: Int, cropPixelsPerFrame: Double) -> LineReading {
+        var best = [Int](repeating: 0, count: frames), bestP = [Float](repeating: 0, count: frames)
+        for t in 0..<frames {
+            let row = p + t * classes
+            var m = row[0], mi = 0
+            for c in 1..<classes where row[c] > m { m = row[c]; mi = c }
+            best[t] = mi
+            bestP[t] = m
+        }
+        var chars: [CharacterTiming] = []
+        for t in 0..<frames {
+            let c = best[t]
+            if t > 0 && best[t - 1] == c {
+                if c != 0, !chars.isEmpty { chars[chars.count - 1].lastFrame = t }
+                continue
+            }
+            guard c != 0 else { continue }
+            chars.append(CharacterTiming(character: c < keys.count ? keys[c] : "", firstFrame: t, lastFrame: t,
+                                         probability: Double(bestP[t])))
+        }
+        // rapidocr rounds each probability to 5 digits before averaging.
+        let confidence = chars.isEmpty ? 0 : chars.map { ($0.probability * 1e5).rounded() / 1e5 }.reduce(0, +) / Double(chars.count)
+        return LineReading(text: chars.map(\.character).joined(), confidence: confidence, characters: chars,
+                           cropPixelsPerFrame: cropPixelsPerFrame)
+    }
+}
