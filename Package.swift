@@ -83,7 +83,7 @@ let package = Package(
             name: "Skiff",
             dependencies: [
                 "SkiffImage", "SkiffOCR", "SkiffScoring", "SkiffJSON", "SkiffSchema", "SkiffDecoder",
-                "SkiffConstraint", "SkiffExtraction", "SkiffVision",
+                "SkiffConstraint", "SkiffExtraction", "SkiffVision", "SkiffPPOCR", "SkiffONNX",
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // JSON values with exact numbers and key order; a byte-level parser and serializer.

@@ -3,6 +3,7 @@ import Foundation
 import Skiff
 
 extension EngineChoice: ExpressibleByArgument {}
+extension OCREngineChoice: ExpressibleByArgument {}
 extension ExtractionOutputFormat: ExpressibleByArgument {}
 
 /// Where the bundled schemas are: next to the executable's package when run from a

@@ -20,14 +20,18 @@ public struct PPOCRConfiguration: Sendable, Hashable {
     public var db: DBSettings
     /// Lines per recognition run.
     public var recognitionBatch: Int
+    /// Lines are padded to at least this width at height 48 (rapidocr: 320).
+    public var recognitionMinimumWidth: Int
     /// Lines whose mean character probability is below this are dropped (rapidocr: 0.5).
     public var textScore: Double
-    /// A gap between two characters wider than this many line heights becomes a space.
+    /// Two characters whose centres are further apart than this many times the line's median
+    /// character pitch get a space between them (where the recogniser put none).
     public var spaceGap: Double
 
     public init(modelDirectory: String? = nil, threads: Int = 2, limitSideLength: Int = 736,
                 limitType: LimitType = .min, db: DBSettings = DBSettings(), recognitionBatch: Int = 6,
-                textScore: Double = 0.5, spaceGap: Double = 0.45) {
+                recognitionMinimumWidth: Int = 320, textScore: Double = 0.5, spaceGap: Double = 1.8) {
+        self.recognitionMinimumWidth = recognitionMinimumWidth
         self.modelDirectory = modelDirectory
         self.threads = threads
         self.limitSideLength = limitSideLength
@@ -61,8 +65,9 @@ public final class PPOCREngine: OCREngine, Sendable {
         let options = SessionOptions(threads: configuration.threads)
         do {
             detector = try InferenceSession(path: models.detection, options: options)
-            let rec = try InferenceSession(path: models.recognition, options: options)
-            recognizer = try TextRecognizer(session: rec, keysPath: models.keys, batchSize: configuration.recognitionBatch)
+            let rec = try TextRecognizer.session(path: models.recognition, options: options)
+            recognizer = try TextRecognizer(session: rec, keysPath: models.keys, batchSize: configuration.recognitionBatch,
+                                            minimumWidth: configuration.recognitionMinimumWidth)
         } catch let error as ONNXError {
             throw .runtime(error)
         } catch let error as PPOCRError {

@@ -5,7 +5,7 @@ public import SkiffOCR
 /// recogniser put a space or where the CTC frames of two characters are far apart, each word
 /// with its own box and confidence.
 public struct PageLayout: Sendable {
-    /// A gap wider than this many line heights between two characters' frames is a space.
+    /// Centre distance, in median character pitches, above which two characters get a space.
     public var spaceGap: Double
 
     public init(spaceGap: Double) {
@@ -25,15 +25,27 @@ public struct PageLayout: Sendable {
         let cropWidth = max(quad[0].distance(to: quad[1]), quad[2].distance(to: quad[3]))
         let cropHeight = max(quad[0].distance(to: quad[3]), quad[1].distance(to: quad[2]))
         let whole = Self.bounds(quad)
+        // The line's character pitch: the median distance between the centres of neighbours
+        // that the recogniser did not separate with a space.
+        func centre(_ c: CharacterTiming) -> Double { Double(c.firstFrame + c.lastFrame) / 2 }
+        var pitches: [Double] = []
+        for i in 1..<max(r.characters.count, 1) {
+            let a = r.characters[i - 1], b = r.characters[i]
+            if !a.character.allSatisfy(\.isWhitespace), !b.character.allSatisfy(\.isWhitespace) {
+                pitches.append(centre(b) - centre(a))
+            }
+        }
+        pitches.sort()
+        let pitch = pitches.isEmpty ? 0 : pitches[pitches.count / 2]
         var groups: [[CharacterTiming]] = [[]]
-        for (i, c) in r.characters.enumerated() {
+        for c in r.characters {
             if c.character.allSatisfy(\.isWhitespace) {
                 if !(groups.last?.isEmpty ?? true) { groups.append([]) }
                 continue
             }
-            if i > 0, let prev = groups.last?.last {
-                let gap = Double(c.firstFrame - prev.lastFrame - 1) * r.inputPixelsPerFrame / 48
-                if gap > spaceGap { groups.append([]) }
+            if let prev = groups.last?.last, pitches.count >= 2, pitch > 0,
+               centre(c) - centre(prev) > spaceGap * pitch, c.firstFrame - prev.lastFrame >= 3 {
+                groups.append([])
             }
             groups[groups.count - 1].append(c)
         }

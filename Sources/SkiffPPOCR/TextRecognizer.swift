@@ -32,12 +32,17 @@ public struct TextRecognizer: Sendable {
     /// Lines per network run; rapidocr uses 6. Lines are sorted by aspect ratio first and padded
     /// to the widest of their batch.
     public var batchSize: Int
+    /// Lines narrower than this (at height 48) are padded to it; rapidocr uses 320. Padding
+    /// short lines costs frames through the whole network (and the padded frames take part in
+    /// the attention, so results move slightly with it).
+    public var minimumWidth: Int
 
     public static let height = 48
 
-    public init(session: InferenceSession, keysPath: String, batchSize: Int = 6) throws(PPOCRError) {
+    public init(session: InferenceSession, keysPath: String, batchSize: Int = 6, minimumWidth: Int = 320) throws(PPOCRError) {
         self.session = session
         self.batchSize = max(1, batchSize)
+        self.minimumWidth = max(8, minimumWidth)
         guard let data = FileManager.default.contents(atPath: keysPath) else {
             throw .modelNotFound(file: keysPath, searched: [keysPath])
         }
@@ -46,9 +51,11 @@ public struct TextRecognizer: Sendable {
         keys = lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
     }
 
-    /// The network's probabilities for lines already scaled to height 48 and of one width
-    /// (`input` is [n, 3, 48, width]): [n, frames, classes].
-    public func probabilities(_ input: Tensor) throws(PPOCRError) -> Tensor {
+    /// The network's class scores for lines already scaled to height 48 and of one width
+    /// (`input` is [n, 3, 48, width]): [n, frames, classes]. The session ends before the final
+    /// Softmax when it was loaded with `TextRecognizer.session(path:options:)`: decoding needs only
+    /// each frame's best class and its probability, which `decode` takes from the logits.
+    public func logits(_ input: Tensor) throws(PPOCRError) -> Tensor {
         let out: Tensor
         do { out = try session.run(input) } catch { throw .runtime(error) }
         guard out.shape.count == 3 else { throw .runtime(.badInput("recognition output has shape \(out.shape)")) }
@@ -67,8 +74,8 @@ public struct TextRecognizer: Sendable {
         while start < order.count {
             let batch = Array(order[start..<min(start + batchSize, order.count)])
             start += batchSize
-            let maxRatio = max(320.0 / 48.0, batch.map { ratios[$0] }.max() ?? 0)
-            let width = Int(Double(Self.height) * maxRatio)
+            let maxRatio = max(Double(minimumWidth) / 48.0, batch.map { ratios[$0] }.max() ?? 0)
+            let width = max(8, Int(Double(Self.height) * maxRatio))
             let h = Self.height
             var data = [Float](repeating: 0, count: batch.count * 3 * h * width)
             var contentWidths: [Int] = []
@@ -82,7 +89,7 @@ public struct TextRecognizer: Sendable {
                     ImageOps.normalize(line, into: p.baseAddress! + k * 3 * h * width, stride: width)
                 }
             }
-            let probs = try probabilities(Tensor(shape: [batch.count, 3, h, width], floats: data))
+            let probs = try logits(Tensor(shape: [batch.count, 3, h, width], floats: data))
             let frames = probs.shape[1], classes = probs.shape[2]
             let values = probs.floats
             for (k, index) in batch.enumerated() {
@@ -98,15 +105,42 @@ public struct TextRecognizer: Sendable {
         return results.map { $0 ?? LineReading(text: "", confidence: 0, characters: [], cropPixelsPerFrame: 1) }
     }
 
+    /// Loads the recognition network without its final Softmax (see `logits`).
+    public static func session(path: String, options: SessionOptions) throws(ONNXError) -> InferenceSession {
+        var model = try ONNXModel(contentsOf: path)
+        var graph = model.graph
+        if let last = graph.nodes.last, last.opType == "Softmax", graph.outputs == last.outputs, let input = last.inputs.first {
+            graph.nodes.removeLast()
+            graph.outputs = [input]
+            model.graph = graph
+        }
+        return try InferenceSession(model: model, options: options)
+    }
+
+    /// Softmax of one frame's logits (what the full network outputs), for tests and reports.
+    public static func softmax(_ row: UnsafePointer<Float>, classes: Int) -> [Float] {
+        var m = row[0]
+        for c in 1..<classes { m = max(m, row[c]) }
+        var e = (0..<classes).map { expf(row[$0] - m) }
+        let s = e.reduce(0, +)
+        for c in e.indices { e[c] /= s }
+        return e
+    }
+
     /// CTC greedy decoding: the best class per frame, repeats collapsed, blanks dropped.
+    /// The best class's probability is 1 / sum(exp(l - l_max)); classes more than 30 below the
+    /// maximum add less than 1e-13 each and are skipped.
     func decode(_ p: UnsafePointer<Float>, frames: Int, classes: Int, cropPixelsPerFrame: Double) -> LineReading {
         var best = [Int](repeating: 0, count: frames), bestP = [Float](repeating: 0, count: frames)
         for t in 0..<frames {
             let row = p + t * classes
             var m = row[0], mi = 0
             for c in 1..<classes where row[c] > m { m = row[c]; mi = c }
+            var sum: Float = 0
+            let floor = m - 30
+            for c in 0..<classes where row[c] > floor { sum += expf(row[c] - m) }
             best[t] = mi
-            bestP[t] = m
+            bestP[t] = 1 / sum
         }
         var chars: [CharacterTiming] = []
         for t in 0..<frames {
