@@ -27,6 +27,8 @@ public struct PPOCRConfiguration: Sendable, Hashable {
     /// Two characters whose centres are further apart than this many times the line's median
     /// character pitch get a space between them (where the recogniser put none).
     public var spaceGap: Double
+    /// An ink-free gap between two characters at least this many line heights wide is a space.
+    public var blankGap: Double = 0.23
 
     public init(modelDirectory: String? = nil, threads: Int = 2, limitSideLength: Int = 736,
                 limitType: LimitType = .min, db: DBSettings = DBSettings(), recognitionBatch: Int = 6,
@@ -139,7 +141,7 @@ public final class PPOCREngine: OCREngine, Sendable {
     public func recognize(_ image: PixelBuffer, page: Int) throws(OCRError) -> OCRPage {
         let lines: [PPOCRLine]
         do { lines = try self.lines(image) } catch { throw OCRError.recognitionFailed(error.description) }
-        return PageLayout(spaceGap: configuration.spaceGap).page(lines, page: page, width: image.width,
+        return PageLayout(spaceGap: configuration.spaceGap, blankGap: configuration.blankGap).page(lines, page: page, width: image.width,
                                                                  height: image.height, dpi: image.resolution?.y)
     }
 }

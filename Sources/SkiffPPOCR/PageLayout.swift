@@ -1,4 +1,7 @@
 public import SkiffOCR
+internal import Foundation
+
+let debugTiming = ProcessInfo.processInfo.environment["SKIFF_PPOCR_TIMING"] != nil
 
 /// Turns detected lines into the shared page model: boxes on one row (a receipt's item and its
 /// price) become one line in reading order, and each line is split into words where the
@@ -7,9 +10,12 @@ public import SkiffOCR
 public struct PageLayout: Sendable {
     /// Centre distance, in median character pitches, above which two characters get a space.
     public var spaceGap: Double
+    /// Width, in line heights, of an ink-free gap between two characters that makes a space.
+    public var blankGap: Double
 
-    public init(spaceGap: Double) {
+    public init(spaceGap: Double, blankGap: Double = 0.23) {
         self.spaceGap = spaceGap
+        self.blankGap = blankGap
     }
 
     struct Piece {
@@ -35,6 +41,10 @@ public struct PageLayout: Sendable {
                 pitches.append(centre(b) - centre(a))
             }
         }
+        if debugTiming {
+            let frames = r.characters.map { "\($0.character)\($0.firstFrame)-\($0.lastFrame)" }.joined(separator: " ")
+            FileHandle.standardError.write(Data("timing: \(r.text) | \(frames) | blanks \(r.blankColumns.map { "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ","))\n".utf8))
+        }
         pitches.sort()
         let pitch = pitches.isEmpty ? 0 : pitches[pitches.count / 2]
         var groups: [[CharacterTiming]] = [[]]
@@ -43,8 +53,7 @@ public struct PageLayout: Sendable {
                 if !(groups.last?.isEmpty ?? true) { groups.append([]) }
                 continue
             }
-            if let prev = groups.last?.last, pitches.count >= 2, pitch > 0,
-               centre(c) - centre(prev) > spaceGap * pitch, c.firstFrame - prev.lastFrame >= 3 {
+            if let prev = groups.last?.last, isSpace(between: prev, and: c, reading: r, pitch: pitch) {
                 groups.append([])
             }
             groups[groups.count - 1].append(c)
@@ -62,6 +71,23 @@ public struct PageLayout: Sendable {
             let conf = g.map(\.probability).reduce(0, +) / Double(g.count)
             return (g.map(\.character).joined(), Self.bounds(pts), conf)
         }
+    }
+
+    /// A space where the recogniser wrote none: an ink-free run between the two characters'
+    /// frames at least `blankGap` line heights wide, or (without usable columns) centres more
+    /// than `spaceGap` median pitches apart.
+    func isSpace(between a: CharacterTiming, and b: CharacterTiming, reading r: LineReading, pitch: Double) -> Bool {
+        let ppf = r.inputPixelsPerFrame
+        let from = Int((Double(a.lastFrame) + 0.5) * ppf), to = Int((Double(b.firstFrame) + 0.5) * ppf)
+        if !r.blankColumns.isEmpty {
+            let need = Int((blankGap * 48).rounded(.up))
+            return r.blankColumns.contains { run in
+                let lo = max(run.lowerBound, from), hi = min(run.upperBound, to)
+                return hi - lo + 1 >= need
+            }
+        }
+        let ca = Double(a.firstFrame + a.lastFrame) / 2, cb = Double(b.firstFrame + b.lastFrame) / 2
+        return pitch > 0 && cb - ca > spaceGap * pitch && b.firstFrame - a.lastFrame >= 3
     }
 
     static func bounds(_ pts: [Point]) -> BoundingBox {

@@ -22,6 +22,50 @@ public struct LineReading: Sendable, Hashable {
     public var cropPixelsPerFrame: Double
     /// Network-input pixels per frame (the line is 48 of them high).
     public var inputPixelsPerFrame: Double = 8
+    /// Runs of ink-free columns of the 48-high line image (network-input pixels), where the
+    /// line has enough contrast to tell ink from paper. CTC frames are 8 pixels wide, too coarse
+    /// to see a word space in tight print; the columns show it.
+    public var blankColumns: [ClosedRange<Int>] = []
+}
+
+/// Ink-free column runs of a line image: a pixel is ink when it is darker than the midpoint of
+/// the line's 5th and 95th grey percentiles (lighter, for light-on-dark lines).
+func blankColumnRuns(_ line: PixelBuffer) -> [ClosedRange<Int>] {
+    let w = line.width, h = line.height
+    guard w > 0, h > 0 else { return [] }
+    var gray = [UInt8](repeating: 0, count: w * h)
+    line.pixels.withUnsafeBufferPointer { p in
+        for i in 0..<(w * h) { gray[i] = UInt8((Int(p[3 * i]) + Int(p[3 * i + 1]) + Int(p[3 * i + 2])) / 3) }
+    }
+    var histogram = [Int](repeating: 0, count: 256)
+    for g in gray { histogram[Int(g)] += 1 }
+    func percentile(_ q: Double) -> Int {
+        let target = Int(Double(w * h) * q)
+        var acc = 0
+        for v in 0..<256 { acc += histogram[v]; if acc > target { return v } }
+        return 255
+    }
+    let lo = percentile(0.05), hi = percentile(0.95), median = percentile(0.5)
+    guard hi - lo >= 40 else { return [] }
+    let mid = (lo + hi) / 2
+    let darkText = median >= mid
+    var runs: [ClosedRange<Int>] = []
+    var start: Int?
+    for x in 0..<w {
+        var ink = 0
+        for y in (h / 8)..<(h - h / 8) {
+            let g = Int(gray[y * w + x])
+            if darkText ? g < mid : g > mid { ink += 1 }
+        }
+        if ink == 0 {
+            if start == nil { start = x }
+        } else if let s = start {
+            runs.append(s...(x - 1))
+            start = nil
+        }
+    }
+    if let s = start { runs.append(s...(w - 1)) }
+    return runs
 }
 
 /// The PP-OCRv5 recognition network with CTC greedy decoding.
@@ -79,6 +123,7 @@ public struct TextRecognizer: Sendable {
             let h = Self.height
             var data = [Float](repeating: 0, count: batch.count * 3 * h * width)
             var contentWidths: [Int] = []
+            var blanks: [[ClosedRange<Int>]] = []
             data.withUnsafeMutableBufferPointer { p in
                 for (k, index) in batch.enumerated() {
                     let crop = crops[index]
@@ -86,6 +131,7 @@ public struct TextRecognizer: Sendable {
                     let resizedWidth = max(1, min(wanted, width))
                     contentWidths.append(resizedWidth)
                     let line = ImageOps.resize(crop, width: resizedWidth, height: h)
+                    blanks.append(blankColumnRuns(line))
                     ImageOps.normalize(line, into: p.baseAddress! + k * 3 * h * width, stride: width)
                 }
             }
@@ -98,6 +144,7 @@ public struct TextRecognizer: Sendable {
                     var reading = decode(p.baseAddress! + k * frames * classes, frames: frames, classes: classes,
                                          cropPixelsPerFrame: pixelsPerFrame)
                     reading.inputPixelsPerFrame = Double(width) / Double(frames)
+                    reading.blankColumns = blanks[k]
                     return reading
                 }
             }
