@@ -69,6 +69,7 @@ struct PPOCRBench: AsyncParsableCommand {
         config.blankGap = blankGap
         let pp = try PPOCREngine(configuration: config)
         let tesseract = skipTesseract ? nil : try TesseractEngine(configuration: TesseractConfiguration(pageSegmentationMode: psm))
+        emit("graphs: detection \(pp.detector.stepCount) steps, recognition \(pp.recognizer.session.stepCount) steps (after folding and fusion)")
         var refPages: [String: [[String: Any]]] = [:]
         if let reference {
             let data = try Data(contentsOf: URL(fileURLWithPath: reference))

@@ -66,6 +66,8 @@ public final class InferenceSession: Sendable {
     public let outputNames: [String]
     public let options: SessionOptions
     let steps: [Step]
+    /// Steps a run executes (after aliasing, constant folding and fusion).
+    public var stepCount: Int { steps.count }
     let constants: [Int: Tensor]
     let slotCount: Int
     let inputSlots: [Int]
