@@ -7,7 +7,8 @@ struct EvalCommand: AsyncParsableCommand {
         commandName: "eval",
         abstract: "Score extraction on a labelled set, next to the regex baseline.",
         discussion: """
-            DATASET in the SROIE layout (img/, key/, box/). Prints per-field accuracy and F1 and \
+            DATASET in the SROIE layout (img/, key/, box/), or an invoice2data or ZUGFeRD \
+            folder (manifest.jsonl; PDFs are rendered at 300 DPI with pdftoppm). Prints per-field accuracy and F1 and \
             the micro F1 of Skiff and of the regex baseline (first date, largest amount on a TOTAL \
             line, first line as company), on the OCR and on the ground-truth text, the OCR's CER, \
             and seconds per document. Values compare as SROIE does: case and runs of spaces \
@@ -17,7 +18,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Argument(help: "The evaluation set folder.")
     var dataset: String
 
-    @Option(help: "The JSON Schema to fill (default: the bundled schemas/receipt.json).")
+    @Option(help: "The JSON Schema to fill (default: schemas/receipt.json for SROIE, schemas/invoice.json for invoice sets).")
     var schema: String?
 
     @Option(help: "Documents processed at once.")
@@ -46,8 +47,9 @@ struct EvalCommand: AsyncParsableCommand {
         let items: [EvaluationItem]
         let pipeline: ExtractionPipeline
         do {
-            items = Array(try EvaluationSet.sroie(root).prefix(limit ?? Int.max))
-            let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema("receipt.json"))
+            let (layout, all) = try EvaluationSet.load(root)
+            items = Array(all.prefix(limit ?? Int.max))
+            let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema(layout.schemaName))
             let passes = ocr.split(separator: ",").map {
                 TesseractConfiguration(model: TesseractModel(argument: String($0)), pageSegmentationMode: 4,
                                        assumedResolution: dpi > 0 ? dpi : nil)

@@ -11,12 +11,13 @@ public enum EvaluationText {
         let fields = Set(report.documents.flatMap(\.expected.keys)).sorted()
         let truth = report.hasTruthText
         var out = "skiff eval: \(report.documents.count) documents, \(passes) OCR pass(es), \(jobs) job(s)\n"
-        var header = "field".padding(toLength: 10, withPad: " ", startingAt: 0)
+        let width = max(10, fields.map(\.count).max() ?? 0)
+        var header = "field".padding(toLength: width, withPad: " ", startingAt: 0)
             + "  skiff acc   F1    sim  | regex acc   F1"
         if truth { header += "  || on ground-truth text: skiff F1  regex F1" }
         out += header + "\n"
         func row(_ name: String, _ s: FieldTally.Counts, _ b: FieldTally.Counts, _ st: FieldTally.Counts?, _ bt: FieldTally.Counts?) -> String {
-            var line = name.padding(toLength: 10, withPad: " ", startingAt: 0)
+            var line = name.padding(toLength: width, withPad: " ", startingAt: 0)
                 + "  \(pct(s.accuracy)) \(pct(s.f1)) \(pct(s.meanSimilarity)) | \(pct(b.accuracy)) \(pct(b.f1))"
             if let st, let bt { line += "  || \(pct(st.f1))            \(pct(bt.f1))" }
             return line + "\n"

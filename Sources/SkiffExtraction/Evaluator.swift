@@ -96,14 +96,14 @@ public struct Evaluator: Sendable {
         let began = clock.now
         var result = DocumentResult(name: item.name, expected: item.expected)
         do {
-            let document = try pipeline.load(item.image)
+            let document = try load(item)
             let readings = try await readings(item, document: document)
             let extraction = try pipeline.engine.extract(document, ocr: readings, schema: pipeline.schema)
             result.skiff = Self.flatten(extraction.document)
             result.warnings = extraction.warnings
-            if let first = readings.first { result.baseline = RegexBaseline.receiptFields(first) }
+            if let first = readings.first { result.baseline = baselineFields(first) }
             if let truth = item.groundTruth {
-                result.baselineOnTruth = RegexBaseline.receiptFields(truth)
+                result.baselineOnTruth = baselineFields(truth)
                 let onTruth = try? pipeline.engine.extract(document, ocr: [truth], schema: pipeline.schema)
                 result.skiffOnTruth = onTruth.map { Self.flatten($0.document) } ?? [:]
                 if let first = readings.first {
@@ -117,6 +117,37 @@ public struct Evaluator: Sendable {
         }
         result.seconds = (clock.now - began).seconds
         return result
+    }
+
+    /// The document of an item: the image itself, or a PDF's pages rendered at 300 DPI
+    /// (into the OCR cache when there is one, so a rerun does not render again).
+    func load(_ item: EvaluationItem) throws(ExtractionError) -> Document {
+        guard item.image.pathExtension.lowercased() == "pdf" else { return try pipeline.load(item.image) }
+        let folder = ocrCache?.appendingPathComponent("pages", isDirectory: true)
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("skiff-eval-pages", isDirectory: true)
+        let files = try PDFPages.render(item.image, dpi: 300, into: folder)
+        var pages: [Page] = []
+        var first: Document?
+        for file in files {
+            let page = try pipeline.load(file)
+            first = first ?? page
+            pages += page.pages.map { Page(index: pages.count, image: $0.image) }
+        }
+        guard let first else { throw .input(file: item.image.path, reason: "no page") }
+        return Document(source: item.image.path, format: first.format, details: first.details, pages: pages)
+    }
+
+    /// The regex baseline's receipt fields, written under the schema's own keys (the first
+    /// field of each kind: `vendor.name` for company, `invoice_date` for date …).
+    func baselineFields(_ reading: OCRPass) -> [String: String] {
+        let found = RegexBaseline.receiptFields(reading)
+        var out: [String: String] = [:]
+        for (name, kind) in [("company", FieldKind.company), ("date", .date), ("address", .address), ("total", .total)] {
+            guard let value = found[name],
+                  let field = pipeline.schema.plan.fields.first(where: { $0.kind == kind }) else { continue }
+            out[field.path.joined(separator: ".")] = value
+        }
+        return out
     }
 
     /// Leaf values by dotted path; strings as they are, other scalars as JSON text.
