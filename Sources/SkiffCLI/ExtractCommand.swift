@@ -29,7 +29,8 @@ struct ExtractCommand: AsyncParsableCommand {
             OUT/extracted.jsonl or OUT/extracted.csv instead. An input whose output is newer than \
             it is skipped unless --force, so a stopped run resumes; every file is written under a \
             temporary name and renamed into place. A failing input gets OUT/<stem>.error.json and \
-            the others go on. Exit status 1 if any input failed.
+            the others go on; rerun, an unchanged failed input is reported from that entry, not redone. \
+            Exit status 1 if any input failed.
             """)
 
     @Argument(help: "Image files or folders.")
