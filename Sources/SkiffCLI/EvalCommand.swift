@@ -21,6 +21,11 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "The JSON Schema to fill (default: schemas/receipt.json for SROIE, schemas/invoice.json for invoice sets).")
     var schema: String?
 
+    @Option(help: "tesseract (OCR and rules) or lm (OCR, rules and SmolLM2 ranking company and address; prints rules, lm and combined per field).")
+    var engine: EngineChoice = .tesseract
+
+    @OptionGroup var rankerOptions: RankerOptions
+
     @Option(help: "Documents processed at once.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -54,7 +59,12 @@ struct EvalCommand: AsyncParsableCommand {
                 TesseractConfiguration(model: TesseractModel(argument: String($0)), pageSegmentationMode: 4,
                                        assumedResolution: dpi > 0 ? dpi : nil)
             }
-            pipeline = try ExtractionPipeline(schema: schema, engine: .tesseract, passes: passes, jobs: jobs)
+            guard engine == .tesseract || engine == .lm else {
+                throw ValidationError("skiff eval runs --engine tesseract or lm")
+            }
+            pipeline = try ExtractionPipeline(schema: schema, engine: engine,
+                                              ranker: rankerOptions.ranker(engine: engine, jobs: jobs),
+                                              rankingMode: rankerOptions.ranking, passes: passes, jobs: jobs)
         } catch {
             printError("skiff eval: \(error)")
             throw ExitCode(2)

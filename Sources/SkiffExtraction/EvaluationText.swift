@@ -29,6 +29,18 @@ public enum EvaluationText {
         }
         out += row("micro", report.skiff.overall, report.baseline.overall,
                    truth ? report.skiffOnTruth.overall : nil, truth ? report.baselineOnTruth.overall : nil)
+        if !report.modes.isEmpty {
+            let modes = RankingMode.allCases.filter { report.modes[$0] != nil }
+            out += "ranking, F1 per field (same OCR, same run): " + "field".padding(toLength: width, withPad: " ", startingAt: 0)
+                + modes.map { "  " + $0.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "\n"
+            for f in fields + ["micro"] {
+                out += String(repeating: " ", count: 45) + f.padding(toLength: width, withPad: " ", startingAt: 0)
+                    + modes.map { m in
+                        let t = report.modes[m] ?? FieldTally()
+                        return "  " + pct(f == "micro" ? t.overall.f1 : (t.fields[f] ?? .init()).f1) + "   "
+                    }.joined() + "\n"
+            }
+        }
         let b = report.baseline.overall.f1
         out += "micro F1: skiff \(pct(report.skiff.overall.f1)), regex baseline \(pct(b))"
             + (b > 0 ? String(format: " (%.2fx)", report.skiff.overall.f1 / b) : "") + "\n"

@@ -50,6 +50,8 @@ public struct Evaluator: Sendable {
         public var baseline: [String: String] = [:]
         public var skiffOnTruth: [String: String]?
         public var baselineOnTruth: [String: String]?
+        /// With a ranker: the fields as each ranking mode chose them, from the same OCR.
+        public var modes: [RankingMode: [String: String]] = [:]
         /// The first OCR pass against the ground-truth lines (profile `casefold`).
         public var ocr: TextScore?
         public var warnings: [String] = []
@@ -61,6 +63,8 @@ public struct Evaluator: Sendable {
         public var documents: [DocumentResult]
         public var skiff = FieldTally(), baseline = FieldTally()
         public var skiffOnTruth = FieldTally(), baselineOnTruth = FieldTally()
+        /// Per ranking mode (rules, lm, combined), when the engine has a ranker.
+        public var modes: [RankingMode: FieldTally] = [:]
         public var ocr: ErrorCounts?
         /// Wall-clock time of the whole run and the number of documents per minute.
         public var seconds: Double
@@ -86,6 +90,7 @@ public struct Evaluator: Sendable {
             report.baseline.add(expected: d.expected, predicted: d.baseline)
             if let t = d.skiffOnTruth { report.skiffOnTruth.add(expected: d.expected, predicted: t) }
             if let t = d.baselineOnTruth { report.baselineOnTruth.add(expected: d.expected, predicted: t) }
+            for (mode, fields) in d.modes { report.modes[mode, default: FieldTally()].add(expected: d.expected, predicted: fields) }
             if let o = d.ocr { ocrCounts.append(o.characters) }
         }
         if !ocrCounts.isEmpty { report.ocr = ErrorCounts.sum(ocrCounts, profile: .casefold) }
@@ -98,7 +103,15 @@ public struct Evaluator: Sendable {
         do {
             let document = try load(item)
             let readings = try await readings(item, document: document)
-            let extraction = try pipeline.engine.extract(document, ocr: readings, schema: pipeline.schema)
+            let extraction: Extraction
+            if let rules = pipeline.engine as? RuleEngine, rules.ranker != nil {
+                let all = try rules.extractAll(ocr: readings, schema: pipeline.schema, modes: RankingMode.allCases)
+                for (mode, e) in all { result.modes[mode] = Self.flatten(e.document) }
+                guard let chosen = all[rules.mode] else { throw ExtractionError.noValidOutput("no \(rules.mode.rawValue) result") }
+                extraction = chosen
+            } else {
+                extraction = try pipeline.engine.extract(document, ocr: readings, schema: pipeline.schema)
+            }
             result.skiff = Self.flatten(extraction.document)
             result.warnings = extraction.warnings
             if let first = readings.first { result.baseline = baselineFields(first) }

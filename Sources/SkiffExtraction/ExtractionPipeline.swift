@@ -10,6 +10,9 @@ public enum EngineChoice: String, Sendable, CaseIterable {
     case vision
     /// Tesseract and the rules, the baseline and fallback.
     case tesseract
+    /// Tesseract and the rules, with a language model (SmolLM2) ranking the candidate spans of
+    /// the fields the rules are weak at (company, address).
+    case lm
 }
 
 /// Decode → OCR passes → engine → validated JSON, for one file at a time; safe to call
@@ -40,9 +43,14 @@ public final class ExtractionPipeline: Sendable {
     ///     builds it from a model folder). `.vision` and `.auto` use it, with Tesseract and the
     ///     rules as the fallback; without it both run the rules (`.vision` says why in the provenance).
     public init(schema: ExtractionSchema, engine choice: EngineChoice = .auto, vision: (any ExtractionEngine)? = nil,
+                ranker: (any CandidateRanker)? = nil, rankingMode: RankingMode = .combined,
                 passes: [TesseractConfiguration] = ExtractionPipeline.defaultPasses, jobs: Int = 1,
                 decoding: DecodingOptions = .default) throws(ExtractionError) {
         switch (choice, vision) {
+        case (.lm, _):
+            engine = RuleEngine(ranker: ranker, mode: rankingMode)
+            fallback = nil
+            fallbackReason = ranker == nil ? "no language model installed" : nil
         case (.vision, let vision?), (.auto, let vision?):
             engine = vision
             fallback = RuleEngine()
