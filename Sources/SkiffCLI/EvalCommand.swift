@@ -35,6 +35,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Resolution (DPI) to assume for scans that state none; 0 lets Tesseract guess.")
     var dpi: Int = 300
 
+    @Option(help: "Image steps before OCR, comma-separated: upscale, contrast, binarize, deskew (default: none).")
+    var preprocess: String = ""
+
     @Option(help: "Only the first N documents.")
     var limit: Int?
 
@@ -64,7 +67,8 @@ struct EvalCommand: AsyncParsableCommand {
             }
             pipeline = try ExtractionPipeline(schema: schema, engine: engine,
                                               ranker: rankerOptions.ranker(engine: engine, jobs: jobs),
-                                              rankingMode: rankerOptions.ranking, passes: passes, jobs: jobs)
+                                              rankingMode: rankerOptions.ranking, passes: passes,
+                                              preprocessing: try preprocessSteps(preprocess), jobs: jobs)
         } catch {
             printError("skiff eval: \(error)")
             throw ExitCode(2)
@@ -83,4 +87,16 @@ struct EvalCommand: AsyncParsableCommand {
                                  to: folder.appendingPathComponent("report.html"))
         }
     }
+}
+
+/// `upscale,contrast` → the steps; an unknown name is an error naming the choices.
+func preprocessSteps(_ list: String) throws -> Set<PreprocessStep> {
+    var steps: Set<PreprocessStep> = []
+    for name in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+        guard let step = PreprocessStep(rawValue: name) else {
+            throw ValidationError("unknown preprocessing step “\(name)” (choose from \(PreprocessStep.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        steps.insert(step)
+    }
+    return steps
 }

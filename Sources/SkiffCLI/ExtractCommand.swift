@@ -83,6 +83,9 @@ struct ExtractCommand: AsyncParsableCommand {
     @Option(help: "Resolution (DPI) to assume for scans that state none; 0 lets Tesseract guess.")
     var dpi: Int = 300
 
+    @Option(help: "Image steps before OCR, comma-separated: upscale, contrast, binarize, deskew (default: none).")
+    var preprocess: String = ""
+
     @Flag(help: "Redo inputs whose output is up to date.")
     var force = false
 
@@ -132,7 +135,8 @@ struct ExtractCommand: AsyncParsableCommand {
             let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema("receipt.json"))
             pipeline = try ExtractionPipeline(schema: schema, engine: engine, vision: visionEngine(),
                                               ranker: rankerOptions.ranker(engine: engine, jobs: jobs),
-                                              rankingMode: rankerOptions.ranking, passes: ocrPasses, jobs: jobs)
+                                              rankingMode: rankerOptions.ranking, passes: ocrPasses,
+                                              preprocessing: try preprocessSteps(preprocess), jobs: jobs)
         } catch {
             printError("skiff extract: \(error)")
             throw ExitCode(2)

@@ -300,21 +300,21 @@ struct CandidateFinder {
             && text.filter(\.isLetter).count <= 6
     }
 
-    /// Other spans a ranker may prefer to the rules' pick (strength 0: no rule chose them):
+    /// Other spans a ranker may prefer to the rules' pick (weaker than the rules' own):
     /// for a company, the name-like lines near the top of each reading; for an address, the
     /// rules' address cut after each of its lines, and one line further.
     func alternatives(for kind: FieldKind) -> [Candidate] {
         switch kind {
         case .company:
             return Set(lines.map(\.pass)).sorted().flatMap { pass in
-                lines.filter { $0.pass == pass && $0.relativeTop < 0.4 }.prefix(10).filter(isNameLine).map { line in
+                lines.filter { $0.pass == pass && $0.relativeTop < 0.4 }.prefix(8).filter(isNameLine).map { line in
                     let name = Self.fixLegalForm(Self.stripRegistration(line.text))
                     return Candidate(kind: .company, raw: name, normalized: name.collapsingSpaces(), span: nameSpan(line),
-                                     strength: 0, rule: "a name-like line near the top")
+                                     strength: 0.3, rule: "a name-like line near the top")
                 }
             }
         case .address:
-            return addresses(cuts: true).filter { $0.strength == 0 }
+            return addresses(cuts: true).filter { $0.rule.hasSuffix("for the ranker") }
         default:
             return []
         }
@@ -322,7 +322,7 @@ struct CandidateFinder {
 
     /// The lines after the company's: preamble without a number or street word skipped, then
     /// consecutive lines up to a contact, tax or document cue, a phone number or a gap.
-    /// With `cuts`, also every shorter run of those lines and the run one line longer (strength 0).
+    /// With `cuts`, also every shorter run of those lines and the run one line longer (weaker).
     func addresses(cuts: Bool = false) -> [Candidate] {
         var found: [Candidate] = []
         for company in companies() {
@@ -364,7 +364,7 @@ struct CandidateFinder {
                 for run in runs {
                     let s = run.dropFirst().reduce(run[0].span) { $0.joined(with: $1.span) }
                     found.append(Candidate(kind: .address, raw: s.text, normalized: s.text.collapsingSpaces(), span: s,
-                                           strength: 0, rule: "lines under the company, cut for the ranker"))
+                                           strength: company.strength * 0.55, rule: "lines under the company, cut for the ranker"))
                 }
             }
         }

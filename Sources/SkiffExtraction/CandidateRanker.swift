@@ -13,8 +13,8 @@ public protocol CandidateRanker: Sendable {
 
 /// One document read by a ranker. Not shared between tasks.
 public protocol RankingSession: AnyObject {
-    /// The log-probability of each value (followed by the end of the value), in order, as
-    /// the field `kind`, after the values already chosen for `context`.
+    /// The mean log-probability per token of each value (followed by the end of the value),
+    /// in order, as the field `kind`, after the values already chosen for `context`.
     func logLikelihoods(of values: [String], kind: FieldKind, context: [(FieldKind, String)]) throws(ExtractionError) -> [Double]
 }
 
@@ -24,6 +24,7 @@ public enum RankingMode: String, Sendable, CaseIterable {
     case rules
     /// The ranker's likelihood alone, over the rules' candidates and the page's other lines.
     case lm
-    /// Rule score plus the ranker's probability (softmax of the likelihoods over the candidates).
+    /// Rule score plus the ranker's probability (softmax over the candidates of 3 × the mean
+    /// log-probability per token).
     case combined
 }

@@ -80,6 +80,7 @@ public enum EvaluationText {
         var root = JSONObject()
         root["skiff"] = tally(report.skiff)
         root["baseline"] = tally(report.baseline)
+        for (mode, t) in report.modes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { root["ranking_" + mode.rawValue] = tally(t) }
         if report.hasTruthText {
             root["skiff_on_ground_truth_text"] = tally(report.skiffOnTruth)
             root["baseline_on_ground_truth_text"] = tally(report.baselineOnTruth)
@@ -93,6 +94,7 @@ public enum EvaluationText {
             o["expected"] = strings(d.expected)
             o["skiff"] = strings(d.skiff)
             o["baseline"] = strings(d.baseline)
+            for (mode, fields) in d.modes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { o["ranking_" + mode.rawValue] = strings(fields) }
             o["skiff_on_ground_truth_text"] = strings(d.skiffOnTruth)
             o["ocr_cer"] = d.ocr.map { number($0.cer) } ?? .null
             o["warnings"] = .array(d.warnings.map(JSONValue.string))

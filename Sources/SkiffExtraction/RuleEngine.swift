@@ -78,10 +78,11 @@ public struct RuleEngine: ExtractionEngine {
                 }
                 let scores = try ranking.logLikelihoods(of: pool.map(\.normalized), kind: kind, context: context)
                 let top = scores.max() ?? 0
-                let weights = scores.map { exp($0 - top) }
+                let weights = scores.map { exp(3 * ($0 - top)) }
                 let sum = weights.reduce(0, +)
                 let probability = weights.map { $0 / sum }
-                let ruleScores = pool.map { c in candidates.contains(c) ? Self.score(c, among: candidates, passes: ocr.count) : 0 }
+                // The page's other spans count with their own (weak) strength.
+                let ruleScores = pool.map { c in candidates.contains(c) ? Self.score(c, among: candidates, passes: ocr.count) : c.strength }
                 let pick = pool.indices.max { a, b in
                     m == .lm ? scores[a] < scores[b]
                         : ruleScores[a] + rankerWeight * probability[a] < ruleScores[b] + rankerWeight * probability[b]

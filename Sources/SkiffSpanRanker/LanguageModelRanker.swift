@@ -30,7 +30,7 @@ public final class LanguageModelRanker: CandidateRanker, @unchecked Sendable {
     /// - Parameters:
     ///   - threads: kernel threads per document (1 when several documents run at once).
     public init(modelPath: String = LanguageModelRanker.defaultModel, kinds: Set<FieldKind> = [.company, .address],
-                maxLines: Int = 14, threads: Int = 1) throws(ExtractionError) {
+                maxLines: Int = 10, threads: Int = 1) throws(ExtractionError) {
         do {
             model = try LlamaModel(path: modelPath)
         } catch {
@@ -83,6 +83,8 @@ public final class LanguageModelRanker: CandidateRanker, @unchecked Sendable {
         let decoder: DecoderSession
         /// Positions holding the prompt.
         let promptLength: Int
+        /// Scores already computed, by cue and value (the ranking modes ask for the same ones).
+        var known: [String: Double] = [:]
 
         init(ranker: LanguageModelRanker, decoder: DecoderSession) {
             self.ranker = ranker
@@ -93,17 +95,21 @@ public final class LanguageModelRanker: CandidateRanker, @unchecked Sendable {
         deinit { ranker.give(decoder) }
 
         func logLikelihoods(of values: [String], kind: FieldKind, context: [(FieldKind, String)]) throws(ExtractionError) -> [Double] {
+            let cue = context.map { "\(LanguageModelRanker.label($0.0)): \($0.1)\n" }.joined() + LanguageModelRanker.label(kind) + ":"
+            let missing = Array(Set(values.filter { known[cue + "\u{0}" + $0] == nil }))
             do {
-                return try score(values, kind: kind, context: context)
+                if !missing.isEmpty {
+                    for (value, score) in zip(missing, try score(missing, cue: cue)) { known[cue + "\u{0}" + value] = score }
+                }
+                return values.map { known[cue + "\u{0}" + $0] ?? -.infinity }
             } catch {
                 throw .engineUnavailable("language model ranking: \(error)")
             }
         }
 
-        private func score(_ values: [String], kind: FieldKind, context: [(FieldKind, String)]) throws -> [Double] {
+        private func score(_ values: [String], cue: String) throws -> [Double] {
             let tok = ranker.tokenizer
             decoder.truncate(to: promptLength)
-            let cue = context.map { "\(LanguageModelRanker.label($0.0)): \($0.1)\n" }.joined() + LanguageModelRanker.label(kind) + ":"
             let cueLogits = try decoder.prefill([.tokens(tok.encode(cue, parseSpecial: false))])
             let base = decoder.position
             let newline = tok.encode("\n", parseSpecial: false)
@@ -122,15 +128,18 @@ public final class LanguageModelRanker: CandidateRanker, @unchecked Sendable {
                 rows.removeSubrange((common + 1)...)
                 cumulative.removeSubrange((common + 1)...)
                 decoder.truncate(to: base + common)
+                // The tokens after the shared prefix in one pass (the last one, the newline
+                // that ends the value, is only scored).
+                let fresh = Array(sequence[common..<(sequence.count - 1)])
+                if !fresh.isEmpty {
+                    rows += try decoder.logitsAfterEach(fresh).map(Row.init)
+                    path += fresh
+                }
                 for j in common..<sequence.count {
                     cumulative.append(cumulative[j] + rows[j].logProbability(sequence[j]))
-                    // The last token (the newline) ends the value; nothing follows it.
-                    if j < sequence.count - 1 {
-                        rows.append(Row(try decoder.step(sequence[j])))
-                        path.append(sequence[j])
-                    }
                 }
-                out[index] = cumulative[sequence.count]
+                // Per token, so a value cut short is not favoured for being short.
+                out[index] = cumulative[sequence.count] / Double(sequence.count)
             }
             return out
         }
