@@ -32,6 +32,7 @@ struct CandidateFinder {
         case .company: companies()
         case .address: addresses()
         case .invoiceNumber: invoiceNumbers()
+        case .taxId: taxIds()
         case .currency: currencies()
         case .other: []
         }
@@ -430,6 +431,43 @@ struct CandidateFinder {
                                        span: line.span(characters: start..<(start + word.text.count)),
                                        strength: 0.8, rule: "first word with a digit after “\(cue.lowercased())”"))
                 break
+            }
+        }
+        return found
+    }
+
+    static let taxIdCues = ["UST-ID", "UST.-ID", "UST-IDNR", "USTID", "UST ID", "VAT", "TVA", "BTW", "MWST-NR", "TAX ID",
+                            "GST ID", "GST REG", "GSTIN", "P.IVA"]
+
+    /// EU-style VAT ids after their label: a country code and 8-12 digits or letters, printed
+    /// with or without spaces and dots. The first on the page is the issuer's (the seller's
+    /// block comes first), so later ones rank lower.
+    func taxIds() -> [Candidate] {
+        var found: [Candidate] = []
+        for line in lines {
+            // At the start of a word: `PRIVATE` holds no VAT label.
+            let padded = " " + line.upper
+            guard let cue = Self.taxIdCues.first(where: { padded.contains(" " + $0) }),
+                  let cueRange = padded.range(of: " " + cue) else { continue }
+            let after = padded.distance(from: padded.startIndex, to: cueRange.upperBound) - 1
+            var offset = 0
+            var words: [(text: String, start: Int)] = []
+            for word in line.words {
+                if offset >= after { words.append((word.text, offset)) }
+                offset += word.text.count + 1
+            }
+            // Up to four words joined (`NL 8104.33.941.B01`, `GB 318 4620 57`).
+            search: for i in words.indices {
+                for n in (1...min(4, words.count - i)).reversed() {
+                    let joined = words[i..<(i + n)].map(\.text).joined().uppercased().filter { $0.isLetter || $0.isNumber }
+                    guard joined.count >= 10, joined.count <= 14, joined.prefix(2).allSatisfy(\.isLetter),
+                          joined.dropFirst(2).filter(\.isNumber).count >= 8 else { continue }
+                    let last = words[i + n - 1]
+                    let span = line.span(characters: words[i].start..<(last.start + last.text.count))
+                    found.append(Candidate(kind: .taxId, raw: span.text, normalized: joined, span: span,
+                                           strength: 0.8 - 0.01 * Double(found.count), rule: "VAT id after “\(cue.lowercased())”"))
+                    break search
+                }
             }
         }
         return found

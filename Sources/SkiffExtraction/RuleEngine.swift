@@ -135,7 +135,7 @@ public struct RuleEngine: ExtractionEngine {
             }
         case .date, .dueDate:
             value = field.types.string ? .string(field.isoDate ? candidate.normalized : candidate.raw.collapsingSpaces()) : nil
-        case .currency:
+        case .currency, .taxId:
             value = field.types.string ? .string(candidate.normalized) : nil
         case .company, .address, .invoiceNumber, .other:
             value = field.types.string ? .string(candidate.raw.collapsingSpaces()) : nil

@@ -62,7 +62,8 @@ struct FieldPlanTests {
         #expect(FieldPlan.kind(of: ["invoiceDate"]) == .date)
         #expect(FieldPlan.kind(of: ["SubTotal"]) == .subtotal)
         #expect(FieldPlan.kind(of: ["grand-total"]) == .total)
-        #expect(FieldPlan.kind(of: ["vat_id"]) == .other)
+        #expect(FieldPlan.kind(of: ["vat_id"]) == .taxId)
+        #expect(FieldPlan.kind(of: ["customer", "vat_id"]) == .other, "only the issuer's")
         #expect(FieldPlan.kind(of: ["seller", "name"]) == .company)
     }
 
@@ -233,6 +234,14 @@ struct PipelineTests {
 
     func modificationDate(_ url: URL) throws -> Date {
         try #require(try FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date)
+    }
+
+    @Test func vatIdsAfterTheirLabel() {
+        let c = best(.taxId, ["Lieferant GmbH", "Steuernummer: 201/113/40209", "USt.-Id.-Nr.: DE123456789",
+                              "Kunde", "USt-IdNr: DE987654321"])
+        #expect(c?.normalized == "DE123456789", "the first, the issuer's")
+        #expect(best(.taxId, ["BTW nummer NL 8104.33.941.B01"])?.normalized == "NL810433941B01")
+        #expect(best(.taxId, ["Total 12.50"]) == nil)
     }
 
     @Test func tallyComparesAsSROIEDoes() {
