@@ -75,7 +75,7 @@ public actor Inbox {
     public func run() async throws(InboxError) -> Summary {
         let lock = try takeLock()
         defer { close(lock) }
-        AtomicFile.removeAbandoned(in: configuration.output)
+        for folder in [configuration.output, configuration.done, configuration.failed] { removeAbandoned(under: folder) }
         try recover()
 
         let pipelines: [ExtractionPipeline]
@@ -486,6 +486,15 @@ public actor Inbox {
             throw .locked(path: path)
         }
         return fd
+    }
+}
+
+/// Temporary files of killed writers, in every folder of a tree (outputs mirror the inbox's folders).
+func removeAbandoned(under root: URL) {
+    AtomicFile.removeAbandoned(in: root)
+    guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isDirectoryKey]) else { return }
+    for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true {
+        AtomicFile.removeAbandoned(in: url)
     }
 }
 

@@ -15,7 +15,8 @@ struct FileSignature: Equatable {
 }
 
 /// Walks the inbox and tells which files are complete: seen at least twice with the same size,
-/// modification time and inode, the first time at least the quiet period ago.
+/// modification time and inode, the first time at least the quiet period ago (or last modified
+/// that long ago). Whether it decodes is the worker's check; a partial file is retried.
 struct InboxScanner {
     let root: URL
     let ignore: IgnoreRules
@@ -51,7 +52,10 @@ struct InboxScanner {
             if var seen = observations[path], seen.signature == signature {
                 seen.checks += 1
                 observations[path] = seen
-                if seen.checks >= 2 && now - seen.since >= quietPeriod {
+                // Unchanged since it was first seen, and either watched for the quiet period or,
+                // by its modification time, untouched for that long already (found after a restart).
+                let untouched = now - Double(signature.modified) / 1e9
+                if seen.checks >= 2 && (now - seen.since >= quietPeriod || untouched >= quietPeriod) {
                     complete.append((path, signature.size))
                 } else {
                     settling = true
