@@ -160,7 +160,7 @@ let package = Package(
                            "SkiffExtraction", "CSkiffKernels"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SkiffCLITests", dependencies: ["SkiffCLI", "SkiffInbox", "SkiffImage"], swiftSettings: swiftSettings),
+            name: "SkiffCLITests", dependencies: ["SkiffCLI", "SkiffInbox", "SkiffImage", "SkiffServer", "SkiffSchema", "SkiffJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffInboxTests", dependencies: ["SkiffInbox", "SkiffImage", "SkiffJSON", "CSkiffHash"],
             swiftSettings: swiftSettings),

@@ -23,6 +23,7 @@ public struct LoopbackHTTPClient: Sendable {
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     public init(host: String = "127.0.0.1", port: Int, timeout: Double = 120) {
