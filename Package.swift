@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI", "SkiffInbox", "SkiffImage", "SkiffServer", "SkiffSchema", "SkiffJSON"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SkiffInboxTests", dependencies: ["SkiffInbox", "SkiffImage", "SkiffJSON", "CSkiffHash"],
+            name: "SkiffInboxTests", dependencies: ["SkiffInbox", "SkiffImage", "SkiffJSON", "SkiffExtraction", "SkiffOCR"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffServerTests", dependencies: ["SkiffServer", "SkiffJSON", "SkiffSchema"],

@@ -136,7 +136,9 @@ public actor Inbox {
         let now = Date().timeIntervalSince1970
         var wait = events == nil ? configuration.pollInterval : configuration.rescanInterval - (now - lastRescan)
         if settling {
-            wait = min(wait, events == nil ? configuration.pollInterval : max(0.05, configuration.quietPeriod / 2))
+            // Polling on purpose checks at its own pace; otherwise settling files are checked often.
+            wait = min(wait, configuration.mode == .poll && !configuration.once
+                ? configuration.pollInterval : max(0.05, configuration.quietPeriod / 2))
         }
         if let retryAt { wait = min(wait, max(0.05, retryAt - now)) }
         return max(0.01, wait)
