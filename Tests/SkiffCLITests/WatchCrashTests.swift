@@ -25,6 +25,41 @@ struct WatchCrashTests {
     }
 }
 
+@Suite("skiff watch shuts down gracefully", .serialized)
+struct WatchShutdownTests {
+    @Test(.timeLimit(.minutes(3)))
+    func sigtermFinishesInFlightWorkAndExits() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let inbox = root.appendingPathComponent("inbox"), out = root.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+        let crops = try CrashScenario.crops(40)
+        for (index, crop) in crops.enumerated() { try crop.write(to: inbox.appendingPathComponent("page-\(index).png")) }
+        let log = root.appendingPathComponent("watch.log").path
+        let arguments = ["watch", inbox.path, "--out", out.path, "--engine", "tesseract", "--ocr", "fast", "--jobs", "2",
+                         "--quiet-period", "0.2"]
+        let watcher = try ChildProcess(productsFolder().appendingPathComponent("skiff").path, arguments, log: log)
+        let done = root.appendingPathComponent("done")
+        let deadline = Date().addingTimeInterval(90)
+        while ((try? allFiles(done).count) ?? 0) < 2 && Date() < deadline { usleep(50_000) }
+        watcher.kill(SIGTERM)
+        let exited = watcher.wait(seconds: 60)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        try #require(exited, "SIGTERM stops the watcher; log:\n\(text.suffix(2000))")
+        #expect(watcher.status == 0, "clean exit; log:\n\(text.suffix(2000))")
+        #expect(text.contains("stopping"))
+        let journal = try InboxJournal(path: out.appendingPathComponent(".skiff-inbox/journal.sqlite").path)
+        #expect(try journal.jobs(in: [.processing, .written, .failing]).isEmpty, "jobs in progress were finished, not dropped")
+        #expect(try allFiles(done).count < crops.count, "it stopped before the end (the test would not show anything otherwise)")
+        // The rest is done by the next run.
+        let again = try ChildProcess(productsFolder().appendingPathComponent("skiff").path, arguments + ["--once"], log: log)
+        #expect(again.wait(seconds: 120))
+        #expect(try allFiles(done).count == crops.count)
+        #expect(try allFiles(inbox).isEmpty)
+        #expect(try journal.jobs().allSatisfy { $0.state == .done && $0.outputsCommitted == 1 })
+    }
+}
+
 /// A child process in its own process group, killed with its group on every exit path.
 final class ChildProcess {
     let pid: pid_t
