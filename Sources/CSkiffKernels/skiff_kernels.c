@@ -93,7 +93,23 @@ static sgemv_fn blas_sgemv = NULL;
 static sgemm_fn blas_sgemm = NULL;
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
+// OpenBLAS 0.3.21 (Debian 12) does not recognise Zen 4/5 and falls back to its Haswell kernels;
+// its SkylakeX kernels run large products about 2x faster where AVX-512 exists. It reads
+// OPENBLAS_CORETYPE in the constructor that runs at dlopen, so the choice is made here, once,
+// and only when the user has not set it.
+void skiff_blas_prefer_avx512(void) {
+#if SKIFF_X86
+    if (getenv("OPENBLAS_CORETYPE") != NULL || getenv("SKIFF_BLAS_KEEP_CORETYPE") != NULL) return;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+        setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
+    }
+#endif
+}
+
 static void blas_load(void) {
+    skiff_blas_prefer_avx512();
     static const char *const names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.0.dylib",
                                         "libopenblas.dylib", "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
                                         "/usr/local/opt/openblas/lib/libopenblas.dylib"};

@@ -1,5 +1,6 @@
 // See skiff_vision.h.
 #include "skiff_vision.h"
+#include "skiff_kernels.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -35,6 +36,7 @@ static void sv_init(void) {
     sv_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (getenv("SKIFF_NO_AVX2")) sv_avx2 = 0;
 #endif
+    skiff_blas_prefer_avx512();
     static const char *const names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.0.dylib",
                                         "libopenblas.dylib", "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
                                         "/usr/local/opt/openblas/lib/libopenblas.dylib"};

@@ -13,3 +13,4 @@
 @_exported public import SkiffVision
 @_exported public import SkiffONNX
 @_exported public import SkiffPPOCR
+@_exported public import SkiffSpanRanker

@@ -305,20 +305,33 @@ public final class ConstraintMatcher {
         }
         for (s, st, group) in patterned {
             guard let dfa = s.patternDFA else { continue }
-            let budget = min(s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps), 256)
-            let key = PatKey(pat: st.pat, budget: budget)
-            if let m = s.insideCache[key] {
-                mask.formUnion(m)
+            let room = s.maxLength == Int.max ? Int.max : s.maxLength - Int(st.cps)
+            if dfa.nfa.restartAlive {
+                // An unanchored pattern never rules a prefix out: the body is a plain one, and
+                // only the closing tokens consult the pattern.
+                mask.formUnion(vocabulary.insideUpTo[min(room, TokenVocabulary.maxBucket)])
+                for t in vocabulary.longInside where Int(t.need) <= room { mask.insert(Int(t.id)) }
             } else {
-                var inside = TokenMask(count: vocabulary.size)
-                insideWalk(0, StrState(), dfa.id(st.pat), dfa, budget, &inside)
-                s.insideCache[key] = inside
-                mask.formUnion(inside)
+                // No token needs more than maxInsideNeed code points: larger budgets are one entry.
+                let budget = min(room, vocabulary.maxInsideNeed + 1)
+                let key = PatKey(pat: st.pat, budget: budget)
+                if let m = s.insideCache[key] {
+                    mask.formUnion(m)
+                } else {
+                    var inside = TokenMask(count: vocabulary.size)
+                    insideWalk(0, StrState(), dfa.id(st.pat), dfa, budget, &inside)
+                    s.insideCache[key] = inside
+                    mask.formUnion(inside)
+                }
             }
             let start = dfa.id(st.pat)
+            let minCps = s.minLength - Int(st.cps)
             for t in vocabulary.exits where !mask.contains(Int(t)) {
-                // The content before the closing quote must fit the pattern before the parse is consulted.
+                // The content before the closing quote must fit the pattern (and the length
+                // bounds) before the parse is consulted.
                 let bytes = vocabulary.tokenBytes[Int(t)]
+                let need = Int(vocabulary.exitNeed[Int(t)])
+                guard need <= room && need >= minCps else { continue }
                 var lex = StrState()
                 var p = start
                 var ok = true
@@ -330,10 +343,19 @@ public final class ConstraintMatcher {
                         if p < 0 { ok = false; break }
                     }
                 }
-                if ok && admits(bytes, group) { mask.insert(Int(t)) }
+                if ok && dfa.nfa.accepts(dfa.states[Int(p)]) && admits(bytes, group) { mask.insert(Int(t)) }
             }
         }
         if !rest.isEmpty { walk(vocabulary.trie, 0, rest, &mask) }
+    }
+
+    /// The mask by brute force: every token tried on its own with `allows`. What `fillMask`'s
+    /// shortcuts (slices, caches, suffix walks) must reproduce exactly; for tests and
+    /// `SKIFF_MASK_VERIFY`, far too slow for decoding.
+    public func referenceMask() -> TokenMask {
+        var m = TokenMask(count: vocabulary.size)
+        for t in 0..<vocabulary.size where allows(t) { m.insert(t) }
+        return m
     }
 
     public func mask() -> TokenMask {

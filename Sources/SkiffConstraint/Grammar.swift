@@ -144,6 +144,8 @@ final class Spec: @unchecked Sendable {
     }
     var patternDFA: PatternDFA?
     var formatShaped = false
+    /// The schema node whose `pattern` `patternNFA` enforces exactly (no finished-value check).
+    var exactPatternNode: SchemaNode?
     /// Tokens that stay inside a pattern-pruned string, by pattern state and length budget.
     var insideCache: [PatKey: TokenMask] = [:]
     /// The string must be a span of the page's words (`x-copy-from-page`).
@@ -462,6 +464,11 @@ public final class Grammar: @unchecked Sendable {
                 }
             }
         }
+        if let n = s.exactPatternNode, s.formatShaped || s.enumTrie != nil || s.copyFromPage || strings != nil {
+            // Another lexer (format shape, enum trie, page copy) reads these strings instead.
+            s.exactPatternNode = nil
+            try needsCheck(s, n, "pattern", "patterns are checked when the string is finished")
+        }
         s.required = Array(requiredSet).sorted()
         if let cap = options.maxStringLength { s.maxLength = min(s.maxLength, cap) }
         if let strings {
@@ -517,8 +524,16 @@ public final class Grammar: @unchecked Sendable {
         case .maxLength(let m): s.maxLength = min(s.maxLength, m)
         case .minLength(let m): s.minLength = max(s.minLength, m)
         case .pattern(let re):
-            try needsCheck(s, n, k.name, "patterns are checked when the string is finished")
-            if !s.formatShaped { s.patternNFA = s.patternNFA ?? PatternNFA(re.root) }
+            if !s.formatShaped, s.patternNFA == nil, let nfa = PatternNFA(re.root) {
+                // The NFA is built from the validator's own regex tree over code points, so it
+                // accepts exactly the strings the validator does: no finished-value check needed
+                // (unless a format shape or an enum replaces it; see the end of `compile`).
+                s.patternNFA = nfa
+                s.exactPatternNode = n
+            } else {
+                try needsCheck(s, n, k.name, "patterns are checked when the string is finished")
+                if !s.formatShaped { s.patternNFA = s.patternNFA ?? PatternNFA(re.root) }
+            }
         case .maxItems(let m): s.maxItems = min(s.maxItems, m)
         case .minItems(let m): s.minItems = max(s.minItems, m)
         case .uniqueItems, .contains: try needsCheck(s, n, k.name, "checked when the array is finished")

@@ -1,6 +1,11 @@
 public import SkiffJSON
 public import SkiffTokenizer
 import SkiffSchema
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The MaskBench protocol (jsonschemabench `maskbench/`) on one corpus file: compile the
 /// schema, then for every test instance (compact, its own key order, tokenized) compute the
@@ -69,10 +74,11 @@ public enum MaskBench {
             }
             var rejectedAt: Int?
             for (k, tok) in tokens.enumerated() {
-                let s = clock.now
+                let s = clock.now, c = cpuMicroseconds()
                 m.fillMask(&mask)
-                if timeMasks { masks.append(micro(clock.now - s)) }
+                if timeMasks { masks.append(cpuTime ? cpuMicroseconds() - c : micro(clock.now - s)) }
                 if mask.population == 1 { forced += 1 }
+                if verify && m.referenceMask() != mask { mismatches += 1 }
                 let inMask = mask.contains(tok)
                 let ok = m.consume(token: tok)
                 if inMask != ok { mismatches += 1 }
@@ -83,9 +89,10 @@ public enum MaskBench {
             }
             if rejectedAt == nil {
                 // The end-of-sequence mask, as MaskBench computes it too.
-                let s = clock.now
+                let s = clock.now, c = cpuMicroseconds()
                 m.fillMask(&mask)
-                if timeMasks { masks.append(micro(clock.now - s)) }
+                if timeMasks { masks.append(cpuTime ? cpuMicroseconds() - c : micro(clock.now - s)) }
+                if verify && m.referenceMask() != mask { mismatches += 1 }
                 if !m.isAccepting { rejectedAt = tokens.count }
             }
             instances.append(MaskBenchResult.Instance(index: i, valid: valid, tokens: tokens, accepted: rejectedAt == nil, rejectedAt: rejectedAt))
@@ -93,6 +100,19 @@ public enum MaskBench {
         return MaskBenchResult(file: file, compileError: nil, compileMicroseconds: compileUS, maskMicroseconds: masks,
                                instances: instances, forcedMasks: forced, maskMismatches: mismatches,
                                checkedKeywords: grammar.checkedKeywords.sorted())
+    }
+
+    /// `SKIFF_MASK_CPU_TIME=1`: time masks by this thread's CPU time (steadier than wall time on
+    /// a shared machine). `SKIFF_MASK_VERIFY=1`: compare every mask with `referenceMask()`
+    /// (token by token; very slow) and count differences as mismatches.
+    static let cpuTime = getenv("SKIFF_MASK_CPU_TIME") != nil
+    static let verify = getenv("SKIFF_MASK_VERIFY") != nil
+
+    static func cpuMicroseconds() -> Double {
+        guard cpuTime else { return 0 }
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) * 1e6 + Double(ts.tv_nsec) * 1e-3
     }
 
     /// Any key order: corpus instances keep their own order.

@@ -67,6 +67,7 @@ struct PatternNFA: Sendable {
             matchNow.append(m)
             matchEnd.append(e)
         }
+        restartAlive = matchEnd[0][start] || !chars[0][start].isEmpty
     }
 
     private mutating func add(_ s: State) -> Int? {
@@ -168,9 +169,14 @@ struct PatternNFA: Sendable {
         return next.matched || alive ? next : nil
     }
 
+    /// True when the pattern can never rule a prefix out: a search that may start at any position
+    /// (no `^` in front) restarts after any code point, so only the end of the string decides.
+    private(set) var restartAlive = false
+
     /// Can a non-ASCII code point come next? (A UTF-8 lead byte is only worth reading if so.)
+    /// `step` restarts the search after every code point, so an unanchored pattern takes any.
     func allowsNonASCII(_ st: PatState) -> Bool {
-        if st.matched { return true }
+        if st.matched || restartAlive { return true }
         let flag = st.atStart ? 1 : 0
         var reach = Bits()
         st.kernel.forEach { reach.formUnion(chars[flag][$0]) }
@@ -185,6 +191,8 @@ struct PatternNFA: Sendable {
     /// `\u00XX` for control characters; anything else is written as itself): after `b` moved the
     /// lexer to `st`, is the escape still both canonical and acceptable to the pattern?
     func escapeOK(_ st: StrState, _ b: UInt8) -> Bool {
+        // A pattern that cannot die takes any escape, like a plain string (and the plain slice).
+        if restartAlive { return true }
         switch st.esc {
         case 1:  // just read the backslash: some escapable character must fit the pattern
             for c: UInt32 in [0x22, 0x5C, 0x2F] where step(st.pat, c) != nil { return true }

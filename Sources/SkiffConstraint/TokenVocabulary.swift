@@ -117,6 +117,9 @@ public final class TokenVocabulary: Sendable {
     /// the parse state steps over the shared suffixes once instead of once per token.
     let exitTrie: TokenTrie
     let exitNeed: [Int32]
+    /// The most code points any token that stays inside a string needs: a pattern walk with a
+    /// larger budget finds the same tokens, so budgets are capped here (one cache entry, not one per length).
+    let maxInsideNeed: Int
 
     public convenience init(tokenizer: BPETokenizer) {
         let special = Set(tokenizer.specialTokens.values)
@@ -134,6 +137,7 @@ public final class TokenVocabulary: Sendable {
         var exits: [Int32] = []
         var exitSuffixes: [(Int, [UInt8])] = []
         var need = [Int32](repeating: -1, count: tokenBytes.count)
+        var maxNeed = 0
         var buckets = [TokenMask](repeating: TokenMask(count: tokenBytes.count), count: Self.maxBucket + 1)
         for id in 0..<tokenBytes.count {
             let b = id == eos ? [] : tokenBytes[id]
@@ -156,6 +160,7 @@ public final class TokenVocabulary: Sendable {
                 need[id] = st.cps
             case .more:
                 let need = Int(st.cps) + (st.isPlain ? 0 : 1)
+                maxNeed = max(maxNeed, need)
                 if need <= Self.maxBucket { buckets[need].insert(id) } else { long.append((Int32(id), Int32(need))) }
             }
         }
@@ -167,5 +172,6 @@ public final class TokenVocabulary: Sendable {
         self.exits = exits
         exitTrie = TokenTrie(exitSuffixes)
         exitNeed = need
+        maxInsideNeed = maxNeed
     }
 }

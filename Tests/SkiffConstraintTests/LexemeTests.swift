@@ -140,6 +140,38 @@ import Testing
         #expect(try !Self.alive(date, #""March"#))
     }
 
+    @Test func unanchoredPatternsTakeAnyCharacter() throws {
+        // A search may start anywhere, so text the pattern does not mention is fine, non-ASCII
+        // and escapes included; only the end of the string decides.
+        let g = try Self.grammar(#"{"type": "string", "pattern": "[0-9]+"}"#)
+        #expect(try Self.accepts(g, #""Größe 42 €""#))
+        #expect(try Self.accepts(g, #""\u00e9\n7""#))
+        #expect(try Self.alive(g, #""日本"#))
+        #expect(try !Self.accepts(g, #""日本""#))
+        // Anchored: the first character must fit.
+        let anchored = try Self.grammar(#"{"type": "string", "pattern": "^[0-9]"}"#)
+        #expect(try !Self.alive(anchored, #""é"#))
+        #expect(try Self.accepts(anchored, #""7é""#))
+    }
+
+    @Test func patternsWithAnAutomatonNeedNoFinishedCheck() throws {
+        var o = ConstraintOptions()
+        o.completionChecks = false
+        // The automaton is the validator's own regex: exact, so strict mode accepts it.
+        let g = try Grammar(schema: try JSONParser().parse(#"{"type": "string", "pattern": "^[a-z]{2}-[0-9]+$"}"#), options: o)
+        #expect(g.checkedKeywords.isEmpty)
+        // A second pattern, or a pattern next to an enum, is still left to the validator.
+        #expect(throws: ConstraintError.self) {
+            try Grammar(schema: try JSONParser().parse(#"{"allOf": [{"pattern": "^a"}, {"pattern": "b$"}]}"#), options: o)
+        }
+        let both = try Self.grammar(#"{"allOf": [{"pattern": "^a"}, {"pattern": "b$"}]}"#)
+        #expect(try Self.accepts(both, #""axb""#))
+        #expect(try !Self.accepts(both, #""axc""#))
+        let withEnum = try Self.grammar(#"{"enum": ["ab", "ba"], "pattern": "^a"}"#)
+        #expect(try Self.accepts(withEnum, #""ab""#))
+        #expect(try !Self.accepts(withEnum, #""ba""#))
+    }
+
     @Test func strictModeRefusesWhatNeedsChecks() throws {
         var o = ConstraintOptions()
         o.completionChecks = false

@@ -13,6 +13,12 @@ import Testing
          [#""aaab""#, "-1.5e3", "null"]),
         (#"{"type": "object", "additionalProperties": {"type": "string"}}"#,
          [#"{"key one":"value \u00e9 \"q\"","k2":"日本語"}"#]),
+        // Pattern strings: unanchored (plain body, the pattern decides at the quote), anchored
+        // (pattern-pruned body), with length bounds.
+        (#"{"type": "array", "items": {"type": "string", "pattern": "[0-9]+", "maxLength": 12}}"#,
+         [#"["é 12","ab\"3","9"]"#]),
+        (#"{"type": "object", "properties": {"id": {"type": "string", "pattern": "^[a-f0-9]{2,4}(-x)?$", "minLength": 3}}}"#,
+         [#"{"id":"ab1-x"}"#, #"{"id":"a0f"}"#]),
     ]
 
     /// A small vocabulary: all single bytes, plus multi-byte pieces cut from the documents.

@@ -29,6 +29,10 @@ enum skiff_type {
 /// Whether OpenBLAS could be loaded (it is opened with dlopen on first use, not linked).
 int skiff_has_blas(void);
 
+// Sets OPENBLAS_CORETYPE=SkylakeX before OpenBLAS is opened when the CPU has AVX-512 and the
+// variable is unset (OpenBLAS 0.3.21 runs Haswell kernels on Zen 4/5 otherwise). Idempotent.
+void skiff_blas_prefer_avx512(void);
+
 /// Bytes one row of `n` elements (a multiple of 32 for block types) takes.
 size_t skiff_row_size(int type, int64_t n);
 
