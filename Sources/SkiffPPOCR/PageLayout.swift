@@ -77,6 +77,9 @@ public struct PageLayout: Sendable {
     /// frames at least `blankGap` line heights wide, or (without usable columns) centres more
     /// than `spaceGap` median pitches apart.
     func isSpace(between a: CharacterTiming, and b: CharacterTiming, reading r: LineReading, pitch: Double) -> Bool {
+        // Narrow punctuation leaves wide blank columns beside it without being a word break
+        // ("D.I.Y.", "86Q671-D", "(M)"); only the recogniser's own spaces split there.
+        if Self.noSpaceBefore.contains(b.character) || Self.noSpaceAfter.contains(a.character) { return false }
         let ppf = r.inputPixelsPerFrame
         let from = Int((Double(a.lastFrame) + 0.5) * ppf), to = Int((Double(b.firstFrame) + 0.5) * ppf)
         if !r.blankColumns.isEmpty {
@@ -89,6 +92,9 @@ public struct PageLayout: Sendable {
         let ca = Double(a.firstFrame + a.lastFrame) / 2, cb = Double(b.firstFrame + b.lastFrame) / 2
         return pitch > 0 && cb - ca > spaceGap * pitch && b.firstFrame - a.lastFrame >= 3
     }
+
+    static let noSpaceBefore: Set<String> = [".", ",", ":", ";", ")", "]", "}", "%", "-"]
+    static let noSpaceAfter: Set<String> = ["(", "[", "{", ".", "-"]
 
     static func bounds(_ pts: [Point]) -> BoundingBox {
         BoundingBox(x0: Int(pts.map(\.x).min()!.rounded(.down)), y0: Int(pts.map(\.y).min()!.rounded(.down)),
