@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // One list of language settings for every Swift target.
@@ -17,6 +17,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Only the server; swift-configuration support is not used, so its trait stays off.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
     ],
     targets: [
         // setjmp/longjmp error handling for libpng and libjpeg must stay in C. Both libraries
@@ -96,10 +100,32 @@ let package = Package(
             dependencies: ["CSkiffKernels", "SkiffModelFiles", "SkiffTokenizer", "SkiffDecoder", "SkiffConstraint",
                            "SkiffImage", "SkiffJSON", "SkiffSchema", "SkiffExtraction"],
             exclude: ["README.md"], swiftSettings: swiftSettings),
+        // The watched inbox: events or polling, a durable job journal (SQLite through GRDB),
+        // atomic outputs, done/ and failed/, retries, a bounded queue of workers.
+        .target(
+            name: "SkiffInbox",
+            dependencies: [
+                "Skiff", "SkiffExtraction", "SkiffJSON", "CSkiffHash",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
+        // SHA-256 of inputs (the journal's content key), in C so debug builds hash quickly.
+        .target(name: "CSkiffHash"),
+        // The HTTP service on Hummingbird: extract, OCR, score, health, metrics, OpenAPI.
+        .target(
+            name: "SkiffServer",
+            dependencies: [
+                "Skiff", "SkiffExtraction", "SkiffJSON", "SkiffSchema", "SkiffScoring", "SkiffInbox",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "SkiffCLI",
             dependencies: [
-                "Skiff", "SkiffScoring", "SkiffJSON", "SkiffSchema",
+                "Skiff", "SkiffScoring", "SkiffJSON", "SkiffSchema", "SkiffInbox", "SkiffServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
@@ -137,6 +163,12 @@ let package = Package(
                            "SkiffExtraction", "CSkiffKernels"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: swiftSettings),
+            name: "SkiffCLITests", dependencies: ["SkiffCLI", "SkiffInbox", "SkiffImage", "SkiffServer", "SkiffSchema", "SkiffJSON"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffInboxTests", dependencies: ["SkiffInbox", "SkiffImage", "SkiffJSON", "SkiffExtraction", "SkiffOCR"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffServerTests", dependencies: ["SkiffServer", "SkiffJSON", "SkiffSchema"],
+            swiftSettings: swiftSettings),
     ]
 )

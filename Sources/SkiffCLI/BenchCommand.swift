@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure Skiff's speed next to reference tools, in the same run.",
         subcommands: [OCRBench.self, JSONBench.self, GenerateBench.self, TokenizerBench.self, MaskBenchCommand.self,
-                      VisionBench.self])
+                      VisionBench.self, ServeBench.self])
 }
 
 /// Decode, tiling and OCR timings per page, next to the `tesseract` CLI on the same pages.

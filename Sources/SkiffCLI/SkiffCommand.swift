@@ -6,7 +6,7 @@ struct SkiffCommand: AsyncParsableCommand {
         commandName: "skiff",
         abstract: "Scanned invoices and receipts to JSON, on this machine.",
         subcommands: [ExtractCommand.self, EvalCommand.self, OCRCommand.self, TilesCommand.self, ScoreCommand.self, SchemaCommand.self,
-                      GenerateCommand.self, BenchCommand.self])
+                      GenerateCommand.self, WatchCommand.self, ServeCommand.self, BenchCommand.self])
 }
 
 @main

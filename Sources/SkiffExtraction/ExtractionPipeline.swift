@@ -92,6 +92,16 @@ public final class ExtractionPipeline: Sendable {
     }
 
     public func extract(_ document: Document) async throws(ExtractionError) -> Extraction {
+        try await extract(document, schema: schema)
+    }
+
+    /// Extracts one document into another schema than the pipeline's (the HTTP service takes one
+    /// per request); `rulesOnly` skips the vision-language engine.
+    public func extract(_ document: Document, schema: ExtractionSchema,
+                        rulesOnly: Bool = false) async throws(ExtractionError) -> Extraction {
+        if rulesOnly, fallback != nil {
+            return try RuleEngine().extract(document, ocr: await recognize(document), schema: schema)
+        }
         if let fallback {
             do {
                 return try engine.extract(document, ocr: engine.needsOCR ? await recognize(document) : [], schema: schema)
