@@ -144,6 +144,35 @@ public final class ConstraintMatcher {
 
     /// Writes the set of allowed tokens into `mask` (resized to the vocabulary).
     public func fillMask(_ mask: inout TokenMask) {
+        if DBG.on { let t0 = DBG.now(); fillMask2(&mask); let dt = DBG.now() - t0; if dt > 150 { DBG.log(dt, describe()) }; return }
+        fillMask2(&mask)
+    }
+    func describe() -> String {
+        var parts: [String] = []
+        for c in configs {
+            var d = ""
+            switch c.top {
+            case .done: d = "done"
+            case .value(let s): d = "value(ch\(s.checks.count))"
+            case .string(let s, _, let st): d = "string(ch\(s.checks.count)\(s.checks.map { $0.keywords.map(\.name).joined(separator: "+") }),exits\(vocabulary.exits.count),nfa\(s.patternNFA != nil),ra\(s.patternNFA?.restartAlive ?? false),enum\(s.enumTrie != nil),plain\(st.isPlain))"
+            case .copy: d = "copy"
+            case .number(let s, _, let ph): d = "number(ch\(s.checks.count),int\(s.integerOnly),ph\(ph))"
+            case .literal: d = "literal"
+            case .objStart(let s, _): d = "objStart(closed\(s.closedNames?.count ?? -1))"
+            case .objKey(let s, _, _, _, _): d = "objKey(closed\(s.closedNames?.count ?? -1),ch\(s.checks.count))"
+            case .objColon: d = "objColon"
+            case .objNext(let s, _, _): d = "objNext(closed\(s.closedNames?.count ?? -1))"
+            case .objComma(let s, _, _): d = "objComma(closed\(s.closedNames?.count ?? -1))"
+            case .arrStart: d = "arrStart"
+            case .arrNext: d = "arrNext"
+            }
+            var n = 0; var p = c.stack; var chk = 0
+            while let x = p { n += 1; if case .objNext(let s, _, _) = x.frame, !s.checks.isEmpty { chk += 1 }; if case .arrNext(let s, _, _) = x.frame, !s.checks.isEmpty { chk += 1 }; p = x.parent }
+            parts.append(d + "/d\(n)/sc\(chk)")
+        }
+        return "\(configs.count): " + parts.joined(separator: " ")
+    }
+    private func fillMask2(_ mask: inout TokenMask) {
         guard let key = signature() else {
             computeMask(&mask)
             return
@@ -288,8 +317,12 @@ public final class ConstraintMatcher {
             for t in vocabulary.longInside where Int(t.need) <= budget { mask.insert(Int(t.id)) }
             var slow: [Config] = []
             for c in plain {
-                // A check-free stack cannot see the string's content: step the shared suffixes.
-                guard case .string(let s, let start, var st) = c.top, s.checks.isEmpty, stackIsCheckFree(c.stack) else {
+                if case .objKey(let s, _, _, _, _) = c.top, !s.hasPatternProperties, openKeyExits(c, &mask) {
+                    continue
+                }
+                // Step the shared suffixes once; checks that read the content (the string's own,
+                // its parents') are assumed to pass there and their tokens tried for real.
+                guard case .string(let s, let start, var st) = c.top else {
                     slow.append(c)
                     continue
                 }
@@ -297,7 +330,11 @@ public final class ConstraintMatcher {
                 let room = s.maxLength == Int.max ? Int.max : s.maxLength - cps
                 st.cps = Int32(max(cps, s.minLength))
                 let lifted = Config(top: .string(s, start: start, st), stack: c.stack)
-                exitWalk(0, [lifted], &mask) { need in need <= room && cps + need >= s.minLength }
+                let fits = { (id: Int) -> Bool in
+                    let need = Int(self.vocabulary.exitNeed[id])
+                    return need <= room && cps + need >= s.minLength
+                }
+                watchedExitWalk(afterQuote: false, [lifted], c, &mask, fits)
             }
             for t in vocabulary.exits where !slow.isEmpty && !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], slow) {
                 mask.insert(Int(t))
@@ -399,6 +436,44 @@ public final class ConstraintMatcher {
         }
     }
 
+    /// The closing tokens of an open object's key (no `patternProperties`, any key order): every
+    /// key other than the known, required and already written ones gets the same value schema
+    /// and bookkeeping, so those tokens share one suffix walk from after the closing quote; the
+    /// few that would write a special key are tried on their own. False when the key so far has
+    /// an escape (the bytes are then not the key).
+    private func openKeyExits(_ own: Config, _ mask: inout TokenMask) -> Bool {
+        guard case .objKey(let s, let start, let info, let keyStart, let st) = own.top, st.isPlain else { return false }
+        let p0 = Int(keyStart) + 1
+        guard p0 <= buffer.count, !buffer[p0...].contains(0x5C) else { return false }
+        let prefix = buffer[p0...]
+        var specials: [ArraySlice<UInt8>] = []
+        func consider(_ name: [UInt8]) {
+            if name.count >= prefix.count && name.starts(with: prefix) { specials.append(name[prefix.count...]) }
+        }
+        for n in s.specialKeyBytes { consider(n) }
+        for k in info.seen { consider(Array(JSONSerializer.compact.data(from: .string(k)).dropFirst().dropLast())) }
+        var generic = TokenMask(count: vocabulary.size)
+        var genericKey: String?
+        var alone: [Int32] = []
+        for t in vocabulary.exits where !mask.contains(Int(t)) {
+            let id = Int(t)
+            let bytes = vocabulary.tokenBytes[id]
+            let at = Int(vocabulary.exitAt[id])
+            if vocabulary.exitKeySlow[id] || specials.contains(where: { $0.count == at && $0.elementsEqual(bytes[..<at]) }) {
+                alone.append(t)
+                continue
+            }
+            if genericKey == nil { genericKey = String(decoding: Array(prefix) + bytes[..<at], as: UTF8.self) }
+            generic.insert(id)
+        }
+        if let key = genericKey, (try? s.child(key)) ?? nil != nil {
+            let colon = Config(top: .objColon(s, start: start, info, key: key), stack: own.stack)
+            watchedExitWalk(afterQuote: true, [colon], own, &mask) { generic.contains($0) }
+        }
+        for t in alone where !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], [own]) { mask.insert(Int(t)) }
+        return true
+    }
+
     private func stackIsCheckFree(_ stack: Stack?) -> Bool {
         var p = stack
         while let n = p {
@@ -411,21 +486,48 @@ public final class ConstraintMatcher {
         return true
     }
 
-    /// The closing-token suffix trie walked from `cs`; `fits(need)` filters by the code points before the quote.
-    private func exitWalk(_ node: Int, _ cs: [Config], _ mask: inout TokenMask, _ fits: (Int) -> Bool) {
+    /// The closing-token suffix trie walked from `cs` (from the root, or with `afterQuote` from
+    /// just after the closing quote, `cs` then being the state after it), for the tokens that
+    /// `fits`. A step that would run a finished-value check over content the walk left out
+    /// sends that subtree's tokens to `real`, which tries each on its real bytes.
+    private func watchedExitWalk(afterQuote: Bool, _ cs: [Config], _ real: Config, _ mask: inout TokenMask, _ fits: (Int) -> Bool) {
+        let trie = vocabulary.exitTrie
+        var node = 0
+        if afterQuote {
+            let es = Int(trie.edgeStart[0])
+            guard let e = (es..<(es + Int(trie.edgeCount[0]))).first(where: { trie.edgeByte[$0] == 0x22 }) else { return }
+            node = Int(trie.edgeTarget[e])
+            let ts = Int(trie.tokenStart[node])
+            for t in ts..<(ts + Int(trie.tokenCount[node])) where fits(Int(trie.tokenList[t])) { mask.insert(Int(trie.tokenList[t])) }
+        }
+        var redo: [Int32] = []
+        let savedFrom = stepper.watchFrom
+        stepper.watchFrom = buffer.count
+        exitWalk(node, cs, &mask, fits, &redo, false)
+        stepper.watchFrom = savedFrom
+        for t in redo where !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], [real]) { mask.insert(Int(t)) }
+    }
+
+    /// `tainted`: a check was assumed to pass on the way here, so the tokens found go to `redo`.
+    private func exitWalk(_ node: Int, _ cs: [Config], _ mask: inout TokenMask, _ fits: (Int) -> Bool, _ redo: inout [Int32],
+                          _ tainted: Bool) {
         let trie = vocabulary.exitTrie
         let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
         for e in start..<end {
             buffer.append(trie.edgeByte[e])
+            let hits = stepper.watchHits
             let next = step(cs, trie.edgeByte[e])
+            let taint = tainted || stepper.watchHits != hits
             if !next.isEmpty {
                 let child = Int(trie.edgeTarget[e])
                 let ts = Int(trie.tokenStart[child])
                 for t in ts..<(ts + Int(trie.tokenCount[child])) {
                     let id = Int(trie.tokenList[t])
-                    if fits(Int(vocabulary.exitNeed[id])) { mask.insert(id) }
+                    if fits(id) {
+                        if taint { redo.append(Int32(id)) } else { mask.insert(id) }
+                    }
                 }
-                exitWalk(child, next, &mask, fits)
+                exitWalk(child, next, &mask, fits, &redo, taint)
             }
             buffer.removeLast()
         }
@@ -446,4 +548,11 @@ public final class ConstraintMatcher {
             buffer.removeLast()
         }
     }
+}
+
+import Foundation
+enum DBG {
+    static let on = ProcessInfo.processInfo.environment["SKIFF_DBG"] != nil
+    static func now() -> Double { var ts = timespec(); clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); return Double(ts.tv_sec) * 1e6 + Double(ts.tv_nsec) * 1e-3 }
+    static func log(_ dt: Double, _ s: String) { FileHandle.standardError.write("SLOW \(Int(dt)) \(s)\n".data(using: .utf8)!) }
 }

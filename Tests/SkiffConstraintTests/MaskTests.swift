@@ -19,6 +19,12 @@ import Testing
          [#"["é 12","ab\"3","9"]"#]),
         (#"{"type": "object", "properties": {"id": {"type": "string", "pattern": "^[a-f0-9]{2,4}(-x)?$", "minLength": 3}}}"#,
          [#"{"id":"ab1-x"}"#, #"{"id":"a0f"}"#]),
+        // Open-object keys (known, required, written and other keys share one suffix walk) and
+        // strings whose own or whose parents' finished-value checks read their content.
+        (#"{"type": "object", "properties": {"a": {"type": "integer"}, "ab": {"type": "string", "format": "email"}}, "required": ["zz"], "additionalProperties": {"type": "string", "minLength": 2}, "not": {"required": ["bad"]}}"#,
+         [#"{"abc":"xy","a":3,"ab":"q@example.com","zz":"ok"}"#, #"{"zz":"a\"b","a":-1}"#]),
+        (#"{"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}, "oneOf": [{"required": ["k"]}, {"required": ["j"]}]}, "uniqueItems": true}"#,
+         [#"[{"k":"v"},{"j":"w","k2":"x"},{"k":"w"}]"#]),
     ]
 
     /// A small vocabulary: all single bytes, plus multi-byte pieces cut from the documents.
