@@ -154,7 +154,7 @@ public final class ConstraintMatcher {
             switch c.top {
             case .done: d = "done"
             case .value(let s): d = "value(ch\(s.checks.count))"
-            case .string(let s, _, let st): d = "string(ch\(s.checks.count)\(s.checks.map { $0.keywords.map(\.name).joined(separator: "+") }),exits\(vocabulary.exits.count),nfa\(s.patternNFA != nil),ra\(s.patternNFA?.restartAlive ?? false),enum\(s.enumTrie != nil),plain\(st.isPlain))"
+            case .string(let s, _, let st): d = "string(ch\(s.checks.count)\(s.checks.map { $0.keywords.map(\.name).joined(separator: "+") }),pat\(s.entries.flatMap { e in e.node.keywords.compactMap { k -> String? in if case .pattern(let re) = k.kind { return re.source }; return nil } }),nfa\(s.patternNFA != nil),ra\(s.patternNFA?.restartAlive ?? false),enum\(s.enumTrie != nil),plain\(st.isPlain))"
             case .copy: d = "copy"
             case .number(let s, _, let ph): d = "number(ch\(s.checks.count),int\(s.integerOnly),ph\(ph))"
             case .literal: d = "literal"
@@ -436,6 +436,68 @@ public final class ConstraintMatcher {
         }
     }
 
+    /// A key of a closed object (only `closedNames` may be written) from trie `node`: the walk
+    /// follows the bytes of the names still possible (not written yet, and in order when the
+    /// order is fixed), and where a name's closing quote is reached, the generic walk goes on
+    /// from the state after the key. Equivalent to stepping the key byte by byte, without
+    /// re-matching every name at every byte.
+    private func keyWalk(_ node: Int, _ c: Config, _ mask: inout TokenMask) {
+        guard case .objKey(let s, let start, let info, let keyStart, _) = c.top, let closed = s.closedNames else { return }
+        let written = buffer[Int(keyStart)...]
+        let ordered = grammar.options.propertyOrder != .any
+        var cands: [Int32] = []
+        for (i, name) in closed.enumerated() where name.count > written.count && name.starts(with: written) {
+            let str = s.closedNameStrings[i]
+            if info.seen.contains(str) { continue }
+            if ordered {
+                let r = s.rank(str)
+                if r < info.lastRank || s.required.contains(where: { !info.seen.contains($0) && s.rank($0) < r }) { continue }
+            }
+            cands.append(Int32(i))
+        }
+        keyWalk(node, written.count, cands, closed, s, start, info, c.stack, &mask)
+    }
+
+    private func keyWalk(_ node: Int, _ depth: Int, _ cands: [Int32], _ closed: [[UInt8]], _ s: Spec, _ start: Int32,
+                         _ info: ObjInfo, _ stack: Stack?, _ mask: inout TokenMask) {
+        let trie = vocabulary.trie
+        let es = Int(trie.edgeStart[node]), ee = es + Int(trie.edgeCount[node])
+        let sorted = cands.sorted { closed[Int($0)][depth] < closed[Int($1)][depth] }
+        var i = 0
+        while i < sorted.count {
+            let b = closed[Int(sorted[i])][depth]
+            var j = i
+            while j < sorted.count && closed[Int(sorted[j])][depth] == b { j += 1 }
+            defer { i = j }
+            // Children are sorted by byte: binary search.
+            var lo = es, hi = ee
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if trie.edgeByte[mid] < b { lo = mid + 1 } else { hi = mid }
+            }
+            guard lo < ee, trie.edgeByte[lo] == b else { continue }
+            let child = Int(trie.edgeTarget[lo])
+            let ts = Int(trie.tokenStart[child])
+            for t in ts..<(ts + Int(trie.tokenCount[child])) { mask.insert(Int(trie.tokenList[t])) }
+            buffer.append(b)
+            var going: [Int32] = []
+            for k in i..<j {
+                let n = Int(sorted[k])
+                if closed[n].count == depth + 1 {
+                    // The closing quote: the key is written; the rest of the token follows from after it.
+                    let colon = Config(top: .objColon(s, start: start, info, key: s.closedNameStrings[n]), stack: stack)
+                    walk(trie, child, [colon], &mask)
+                } else {
+                    going.append(sorted[k])
+                }
+            }
+            if !going.isEmpty && trie.edgeCount[child] > 0 {
+                keyWalk(child, depth + 1, going, closed, s, start, info, stack, &mask)
+            }
+            buffer.removeLast()
+        }
+    }
+
     /// The closing tokens of an open object's key (no `patternProperties`, any key order): every
     /// key other than the known, required and already written ones gets the same value schema
     /// and bookkeeping, so those tokens share one suffix walk from after the closing quote; the
@@ -534,6 +596,16 @@ public final class ConstraintMatcher {
     }
 
     private func walk(_ trie: TokenTrie, _ node: Int, _ cs: [Config], _ mask: inout TokenMask) {
+        var cs = cs
+        if cs.contains(where: { if case .objKey(let s, _, _, _, _) = $0.top { return s.closedNames != nil } else { return false } }) {
+            // Keys of closed objects follow the candidate names instead of the whole trie.
+            var others: [Config] = []
+            for c in cs {
+                if case .objKey(let s, _, _, _, _) = c.top, s.closedNames != nil { keyWalk(node, c, &mask) } else { others.append(c) }
+            }
+            guard !others.isEmpty else { return }
+            cs = others
+        }
         let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
         for e in start..<end {
             let b = trie.edgeByte[e]

@@ -63,6 +63,27 @@ import Testing
         }
     }
 
+    @Test func closedKeysInSchemaOrderEqualBruteForce() throws {
+        // Closed objects walk candidate names; with a fixed order, skipped and required keys prune them.
+        let schema = #"{"type": "object", "properties": {"id": {"type": "integer"}, "idx": {"type": "string"}, "i\"q": {"type": "null"}, "name": {"type": "object", "properties": {"n": {"type": "string"}, "nm": {"type": "string"}}, "additionalProperties": false}}, "required": ["name"], "additionalProperties": false}"#
+        let docs = [#"{"id":1,"idx":"a","i\"q":null,"name":{"n":"y","nm":"x"}}"#, #"{"idx":"b","name":{}}"#, #"{"name":{"n":"z"},"id":2}"#]
+        for order in [PropertyOrder.any, .schema, .requiredFirst] {
+            var o = ConstraintOptions()
+            o.propertyOrder = order
+            let g = try Grammar(schema: try JSONParser().parse(schema), options: o)
+            let vocab = Self.vocabulary(docs, seed: 7)
+            for doc in docs where (order == .requiredFirst) == doc.hasPrefix(#"{"name""#) || order == .any {
+                let m = try ConstraintMatcher(grammar: g, vocabulary: vocab)
+                let bytes = Array(doc.utf8)
+                for i in 0...bytes.count {
+                    #expect(m.mask() == m.referenceMask(), "\(order) doc \(doc) at byte \(i)")
+                    if i < bytes.count { #expect(m.consume(bytes: [bytes[i]]), "\(order) doc \(doc) at byte \(i)") }
+                }
+                #expect(m.isAccepting)
+            }
+        }
+    }
+
     @Test(.enabled(if: TestData.hasModel)) func smolVocabularyMaskMatchesBruteForce() throws {
         guard let (tokenizer, vocab) = TestData.smol else { return }
         let g = try Grammar(schema: try JSONParser().parse(Self.schemas[0].0), options: { var o = ConstraintOptions(); o.propertyOrder = .any; return o }())
