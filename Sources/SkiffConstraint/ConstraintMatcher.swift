@@ -144,35 +144,6 @@ public final class ConstraintMatcher {
 
     /// Writes the set of allowed tokens into `mask` (resized to the vocabulary).
     public func fillMask(_ mask: inout TokenMask) {
-        if DBG.on { let t0 = DBG.now(); fillMask2(&mask); let dt = DBG.now() - t0; if dt > 150 { DBG.log(dt, describe()) }; return }
-        fillMask2(&mask)
-    }
-    func describe() -> String {
-        var parts: [String] = []
-        for c in configs {
-            var d = ""
-            switch c.top {
-            case .done: d = "done"
-            case .value(let s): d = "value(ch\(s.checks.count))"
-            case .string(let s, _, let st): d = "string(ch\(s.checks.count)\(s.checks.map { $0.keywords.map(\.name).joined(separator: "+") }),pat\(s.entries.flatMap { e in e.node.keywords.compactMap { k -> String? in if case .pattern(let re) = k.kind { return re.source }; return nil } }),nfa\(s.patternNFA != nil),ra\(s.patternNFA?.restartAlive ?? false),enum\(s.enumTrie != nil),plain\(st.isPlain))"
-            case .copy: d = "copy"
-            case .number(let s, _, let ph): d = "number(ch\(s.checks.count),int\(s.integerOnly),ph\(ph))"
-            case .literal: d = "literal"
-            case .objStart(let s, _): d = "objStart(closed\(s.closedNames?.count ?? -1))"
-            case .objKey(let s, _, _, _, _): d = "objKey(closed\(s.closedNames?.count ?? -1),ch\(s.checks.count))"
-            case .objColon: d = "objColon"
-            case .objNext(let s, _, _): d = "objNext(closed\(s.closedNames?.count ?? -1))"
-            case .objComma(let s, _, _): d = "objComma(closed\(s.closedNames?.count ?? -1))"
-            case .arrStart: d = "arrStart"
-            case .arrNext: d = "arrNext"
-            }
-            var n = 0; var p = c.stack; var chk = 0
-            while let x = p { n += 1; if case .objNext(let s, _, _) = x.frame, !s.checks.isEmpty { chk += 1 }; if case .arrNext(let s, _, _) = x.frame, !s.checks.isEmpty { chk += 1 }; p = x.parent }
-            parts.append(d + "/d\(n)/sc\(chk)")
-        }
-        return "\(configs.count): " + parts.joined(separator: " ")
-    }
-    private func fillMask2(_ mask: inout TokenMask) {
         guard let key = signature() else {
             computeMask(&mask)
             return
@@ -402,35 +373,63 @@ public final class ConstraintMatcher {
     }
 
     /// Tokens that stay inside a string body under a pattern (lexer and pattern DFA only),
-    /// depth-first with an explicit stack.
+    /// depth-first with explicit stacks. Plain printable ASCII bytes (most of the vocabulary)
+    /// need only the code point count and one DFA table lookup, so they run on a small state;
+    /// escapes and UTF-8 go through the full lexer state.
     private func insideWalk(_ root: Int, _ st0: StrState, _ pat0: Int32, _ dfa: PatternDFA, _ budget: Int, _ mask: inout TokenMask) {
         let trie = vocabulary.trie
-        var stack: [(node: Int32, st: StrState, pat: Int32)] = [(Int32(root), st0, pat0)]
+        var fast: [(node: Int32, pat: Int32, cps: Int32)] = []
+        var slow: [(node: Int32, st: StrState, pat: Int32)] = []
+        if st0.isPlain { fast.append((Int32(root), pat0, st0.cps)) } else { slow.append((Int32(root), st0, pat0)) }
         mask.words.withUnsafeMutableBufferPointer { words in
-            while let (node, st, pat) = stack.popLast() {
-                let start = Int(trie.edgeStart[Int(node)]), end = start + Int(trie.edgeCount[Int(node)])
-                for e in start..<end {
-                    let b = trie.edgeByte[e]
-                    var next = st
-                    guard lexString(&next, b, maxLength: budget) == .more else { continue }
-                    var p = pat
-                    if next.cps != st.cps {
-                        p = dfa.step(pat, next.cp)
-                        guard p >= 0 else { continue }
-                    } else if b >= 0xC0 && next.esc == 0 {
-                        guard dfa.allowsNonASCII(pat) else { continue }
-                    } else if next.esc != 0 {
-                        var probe = next
-                        probe.pat = dfa.states[Int(pat)]
-                        guard dfa.nfa.escapeOK(probe, b) else { continue }
+            @inline(__always) func take(_ child: Int) {
+                let ts = Int(trie.tokenStart[child])
+                for t in ts..<(ts + Int(trie.tokenCount[child])) {
+                    let id = Int(trie.tokenList[t])
+                    words[id >> 6] |= 1 << UInt64(id & 63)
+                }
+            }
+            // One byte from a full lexer state; pushes the child onto the right stack.
+            @inline(__always) func general(_ b: UInt8, _ st: StrState, _ pat: Int32, _ child: Int) {
+                var next = st
+                guard lexString(&next, b, maxLength: budget) == .more else { return }
+                var p = pat
+                if next.cps != st.cps {
+                    p = dfa.step(pat, next.cp)
+                    guard p >= 0 else { return }
+                } else if b >= 0xC0 && next.esc == 0 {
+                    guard dfa.allowsNonASCII(pat) else { return }
+                } else if next.esc != 0 {
+                    var probe = next
+                    probe.pat = dfa.states[Int(pat)]
+                    guard dfa.nfa.escapeOK(probe, b) else { return }
+                }
+                take(child)
+                guard trie.edgeCount[child] > 0 else { return }
+                if next.isPlain { fast.append((Int32(child), p, next.cps)) } else { slow.append((Int32(child), next, p)) }
+            }
+            while !fast.isEmpty || !slow.isEmpty {
+                while let (node, pat, cps) = fast.popLast() {
+                    let start = Int(trie.edgeStart[Int(node)]), end = start + Int(trie.edgeCount[Int(node)])
+                    for e in start..<end {
+                        let b = trie.edgeByte[e]
+                        let child = Int(trie.edgeTarget[e])
+                        if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {
+                            guard Int(cps) < budget else { continue }
+                            let p = dfa.step(pat, UInt32(b))
+                            guard p >= 0 else { continue }
+                            take(child)
+                            if trie.edgeCount[child] > 0 { fast.append((Int32(child), p, cps + 1)) }
+                        } else {
+                            var st = StrState()
+                            st.cps = cps
+                            general(b, st, pat, child)
+                        }
                     }
-                    let child = Int(trie.edgeTarget[e])
-                    let ts = Int(trie.tokenStart[child])
-                    for t in ts..<(ts + Int(trie.tokenCount[child])) {
-                        let id = Int(trie.tokenList[t])
-                        words[id >> 6] |= 1 << UInt64(id & 63)
-                    }
-                    if trie.edgeCount[child] > 0 { stack.append((Int32(child), next, p)) }
+                }
+                while let (node, st, pat) = slow.popLast() {
+                    let start = Int(trie.edgeStart[Int(node)]), end = start + Int(trie.edgeCount[Int(node)])
+                    for e in start..<end { general(trie.edgeByte[e], st, pat, Int(trie.edgeTarget[e])) }
                 }
             }
         }
@@ -622,9 +621,3 @@ public final class ConstraintMatcher {
     }
 }
 
-import Foundation
-enum DBG {
-    static let on = ProcessInfo.processInfo.environment["SKIFF_DBG"] != nil
-    static func now() -> Double { var ts = timespec(); clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); return Double(ts.tv_sec) * 1e6 + Double(ts.tv_nsec) * 1e-3 }
-    static func log(_ dt: Double, _ s: String) { FileHandle.standardError.write("SLOW \(Int(dt)) \(s)\n".data(using: .utf8)!) }
-}
