@@ -259,6 +259,11 @@ struct CrashScenario {
 
     func verify(drops: [Drop], inbox: URL, out: URL, done: URL, failed: URL, killed: Int, log: String) throws {
         let tail = "\nlog tail:\n" + log.suffix(2000)
+        if watchArguments.isEmpty {
+            #expect(log.contains("mode=inotify") && !log.contains("switching to polling"), "events were used throughout")
+        } else {
+            #expect(!log.contains("mode=inotify"), "polling mode never used events")
+        }
         let left = try allFiles(inbox)
         #expect(left.isEmpty, "nothing left in the inbox: \(left)\(tail)")
         let outFiles = try allFiles(out).filter { !$0.hasPrefix(".skiff-inbox/") }
