@@ -77,7 +77,7 @@ let package = Package(
             name: "Skiff",
             dependencies: [
                 "SkiffImage", "SkiffOCR", "SkiffScoring", "SkiffJSON", "SkiffSchema", "SkiffDecoder",
-                "SkiffConstraint", "SkiffExtraction", "SkiffVision",
+                "SkiffConstraint", "SkiffExtraction", "SkiffVision", "SkiffSpanRanker",
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // JSON values with exact numbers and key order; a byte-level parser and serializer.
@@ -92,6 +92,9 @@ let package = Package(
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // InternVL2 / H2OVL-Mississippi: InternViT encoder, pixel shuffle, projector, multimodal
         // prompts, generation under the schema constraint, and the vision extraction engine.
+        .target(
+            name: "SkiffSpanRanker", dependencies: ["SkiffDecoder", "SkiffTokenizer", "SkiffExtraction"],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(
             name: "SkiffVision",
             dependencies: ["CSkiffKernels", "SkiffModelFiles", "SkiffTokenizer", "SkiffDecoder", "SkiffConstraint",
@@ -152,7 +155,7 @@ let package = Package(
             name: "SkiffConstraintTests", dependencies: ["SkiffConstraint", "SkiffSchema", "SkiffJSON", "SkiffTokenizer", "SkiffDecoder"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "SkiffExtractionTests", dependencies: ["SkiffExtraction", "SkiffImage", "SkiffJSON", "SkiffOCR"],
+            name: "SkiffExtractionTests", dependencies: ["SkiffExtraction", "SkiffImage", "SkiffJSON", "SkiffOCR", "SkiffSpanRanker"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffVisionTests",

@@ -103,6 +103,14 @@ public struct ExtractionBatch: Sendable {
         if !force, Self.isUpToDate(documentURL, comparedWith: input.url) {
             return Outcome(input: input, status: .skipped, seconds: 0)
         }
+        // An input that failed in an earlier run and has not changed since fails the same way:
+        // reported again from its error entry, not redone (`--force` retries it; a file still
+        // being copied gets a newer time when the copy ends, and is tried again then).
+        if !force, Self.isUpToDate(errorURL, comparedWith: input.url),
+           let data = try? Data(contentsOf: errorURL), let entry = try? JSONParser().parse(Array(data)),
+           let reason = entry["error"]?.stringValue {
+            return Outcome(input: input, status: .failed(reason + " (as in the earlier run; --force retries)"), seconds: 0)
+        }
         let status: Status
         do {
             let extraction = try await pipeline.extract(contentsOf: input.url)

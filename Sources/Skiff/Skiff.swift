@@ -11,3 +11,4 @@
 @_exported public import SkiffConstraint
 @_exported public import SkiffExtraction
 @_exported public import SkiffVision
+@_exported public import SkiffSpanRanker

@@ -7,7 +7,8 @@ struct EvalCommand: AsyncParsableCommand {
         commandName: "eval",
         abstract: "Score extraction on a labelled set, next to the regex baseline.",
         discussion: """
-            DATASET in the SROIE layout (img/, key/, box/). Prints per-field accuracy and F1 and \
+            DATASET in the SROIE layout (img/, key/, box/), or an invoice2data or ZUGFeRD \
+            folder (manifest.jsonl; PDFs are rendered at 300 DPI with pdftoppm). Prints per-field accuracy and F1 and \
             the micro F1 of Skiff and of the regex baseline (first date, largest amount on a TOTAL \
             line, first line as company), on the OCR and on the ground-truth text, the OCR's CER, \
             and seconds per document. Values compare as SROIE does: case and runs of spaces \
@@ -17,8 +18,13 @@ struct EvalCommand: AsyncParsableCommand {
     @Argument(help: "The evaluation set folder.")
     var dataset: String
 
-    @Option(help: "The JSON Schema to fill (default: the bundled schemas/receipt.json).")
+    @Option(help: "The JSON Schema to fill (default: schemas/receipt.json for SROIE, schemas/invoice.json for invoice sets).")
     var schema: String?
+
+    @Option(help: "tesseract (OCR and rules) or lm (OCR, rules and SmolLM2 ranking company and address; prints rules, lm and combined per field).")
+    var engine: EngineChoice = .tesseract
+
+    @OptionGroup var rankerOptions: RankerOptions
 
     @Option(help: "Documents processed at once.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -28,6 +34,9 @@ struct EvalCommand: AsyncParsableCommand {
 
     @Option(help: "Resolution (DPI) to assume for scans that state none; 0 lets Tesseract guess.")
     var dpi: Int = 300
+
+    @Option(help: "Image steps before OCR, comma-separated: upscale, contrast, binarize, deskew (default: none).")
+    var preprocess: String = ""
 
     @Option(help: "Only the first N documents.")
     var limit: Int?
@@ -46,13 +55,20 @@ struct EvalCommand: AsyncParsableCommand {
         let items: [EvaluationItem]
         let pipeline: ExtractionPipeline
         do {
-            items = Array(try EvaluationSet.sroie(root).prefix(limit ?? Int.max))
-            let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema("receipt.json"))
+            let (layout, all) = try EvaluationSet.load(root)
+            items = Array(all.prefix(limit ?? Int.max))
+            let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema(layout.schemaName))
             let passes = ocr.split(separator: ",").map {
                 TesseractConfiguration(model: TesseractModel(argument: String($0)), pageSegmentationMode: 4,
                                        assumedResolution: dpi > 0 ? dpi : nil)
             }
-            pipeline = try ExtractionPipeline(schema: schema, engine: .tesseract, passes: passes, jobs: jobs)
+            guard engine == .tesseract || engine == .lm else {
+                throw ValidationError("skiff eval runs --engine tesseract or lm")
+            }
+            pipeline = try ExtractionPipeline(schema: schema, engine: engine,
+                                              ranker: rankerOptions.ranker(engine: engine, jobs: jobs),
+                                              rankingMode: rankerOptions.ranking, passes: passes,
+                                              preprocessing: try preprocessSteps(preprocess), jobs: jobs)
         } catch {
             printError("skiff eval: \(error)")
             throw ExitCode(2)
@@ -71,4 +87,16 @@ struct EvalCommand: AsyncParsableCommand {
                                  to: folder.appendingPathComponent("report.html"))
         }
     }
+}
+
+/// `upscale,contrast` → the steps; an unknown name is an error naming the choices.
+func preprocessSteps(_ list: String) throws -> Set<PreprocessStep> {
+    var steps: Set<PreprocessStep> = []
+    for name in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+        guard let step = PreprocessStep(rawValue: name) else {
+            throw ValidationError("unknown preprocessing step “\(name)” (choose from \(PreprocessStep.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        steps.insert(step)
+    }
+    return steps
 }

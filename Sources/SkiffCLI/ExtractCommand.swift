@@ -3,6 +3,27 @@ import Foundation
 import Skiff
 
 extension EngineChoice: ExpressibleByArgument {}
+extension RankingMode: ExpressibleByArgument {}
+
+/// The language-model options `skiff extract` and `skiff eval` share.
+struct RankerOptions: ParsableArguments {
+    @Option(name: .customLong("lm"), help: "The language model that ranks candidate spans with --engine lm (GGUF).")
+    var languageModel: String = LanguageModelRanker.defaultModel
+
+    @Option(help: "With --engine lm: how a field's value is chosen: rules, lm (the model's likelihood) or combined.")
+    var ranking: RankingMode = .combined
+
+    /// The ranker for `--engine lm`; nil (the pipeline then says so) when the model is missing.
+    func ranker(engine: EngineChoice, jobs: Int) throws -> (any CandidateRanker)? {
+        guard engine == .lm else { return nil }
+        guard FileManager.default.fileExists(atPath: languageModel) else {
+            printError("skiff: no language model at \(languageModel) (tools/setup.sh installs it); using the rules alone")
+            return nil
+        }
+        return try LanguageModelRanker(modelPath: languageModel,
+                                       threads: max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, jobs)))
+    }
+}
 extension ExtractionOutputFormat: ExpressibleByArgument {}
 
 /// Where the bundled schemas are: next to the executable's package when run from a
@@ -29,7 +50,8 @@ struct ExtractCommand: AsyncParsableCommand {
             OUT/extracted.jsonl or OUT/extracted.csv instead. An input whose output is newer than \
             it is skipped unless --force, so a stopped run resumes; every file is written under a \
             temporary name and renamed into place. A failing input gets OUT/<stem>.error.json and \
-            the others go on. Exit status 1 if any input failed.
+            the others go on; rerun, an unchanged failed input is reported from that entry, not redone. \
+            Exit status 1 if any input failed.
             """)
 
     @Argument(help: "Image files or folders.")
@@ -44,8 +66,10 @@ struct ExtractCommand: AsyncParsableCommand {
     @Option(help: "json (a file per input), jsonl or csv (one combined file).")
     var format: ExtractionOutputFormat = .json
 
-    @Option(help: "auto (the vision-language model when one is installed, else Tesseract), vision or tesseract.")
+    @Option(help: "auto (the vision-language model when one is installed, else Tesseract), vision, tesseract (OCR and rules) or lm (OCR, rules and SmolLM2 ranking the company and address spans).")
     var engine: EngineChoice = .auto
+
+    @OptionGroup var rankerOptions: RankerOptions
 
     @Option(help: "Vision-language model folder (InternVL2 / H2OVL layout; default: $SKIFF_VISION_MODEL or models/vision).")
     var model: String?
@@ -58,6 +82,9 @@ struct ExtractCommand: AsyncParsableCommand {
 
     @Option(help: "Resolution (DPI) to assume for scans that state none; 0 lets Tesseract guess.")
     var dpi: Int = 300
+
+    @Option(help: "Image steps before OCR, comma-separated: upscale, contrast, binarize, deskew (default: none).")
+    var preprocess: String = ""
 
     @Flag(help: "Redo inputs whose output is up to date.")
     var force = false
@@ -80,7 +107,7 @@ struct ExtractCommand: AsyncParsableCommand {
     /// The vision engine for `--engine vision|auto`, or nil (with a message for `vision`) when no
     /// model folder is installed or it does not load; the pipeline then runs Tesseract.
     func visionEngine() -> (any ExtractionEngine)? {
-        guard engine != .tesseract else { return nil }
+        guard engine != .tesseract, engine != .lm else { return nil }
         let folder = model ?? VisionModelLocation.defaultFolder()
         guard let folder, FileManager.default.fileExists(atPath: folder) else {
             if engine == .vision {
@@ -106,8 +133,10 @@ struct ExtractCommand: AsyncParsableCommand {
         let pipeline: ExtractionPipeline
         do {
             let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema("receipt.json"))
-            pipeline = try ExtractionPipeline(schema: schema, engine: engine, vision: visionEngine(), passes: ocrPasses,
-                                              jobs: jobs)
+            pipeline = try ExtractionPipeline(schema: schema, engine: engine, vision: visionEngine(),
+                                              ranker: rankerOptions.ranker(engine: engine, jobs: jobs),
+                                              rankingMode: rankerOptions.ranking, passes: ocrPasses,
+                                              preprocessing: try preprocessSteps(preprocess), jobs: jobs)
         } catch {
             printError("skiff extract: \(error)")
             throw ExitCode(2)

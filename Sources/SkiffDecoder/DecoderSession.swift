@@ -93,6 +93,29 @@ public final class DecoderSession {
         return logits
     }
 
+    /// Runs `ids` through the model and returns the next-token logits after each of them
+    /// (row `i` follows `ids[i]`), for scoring a known continuation in one pass instead of a
+    /// step per token. The batched products round differently from `step`, by float noise.
+    public func logitsAfterEach(_ ids: [Int]) throws(DecoderError) -> [[Float]] {
+        for id in ids where id < 0 || id >= model.config.vocabSize {
+            throw .invalidInput("token id \(id) is outside the vocabulary (\(model.config.vocabSize))")
+        }
+        let hidden = model.config.hiddenSize, vocab = model.config.vocabSize
+        var rows: [[Float]] = []
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + batchSize)])
+            var x = [Float](repeating: 0, count: chunk.count * hidden)
+            x.withUnsafeMutableBufferPointer { xp in
+                for (i, id) in chunk.enumerated() { model.embedding.row(id, into: xp.baseAddress! + i * hidden) }
+            }
+            let all = try forward(&x, count: chunk.count, allRows: true)
+            for i in 0..<chunk.count { rows.append(Array(all[i * vocab..<(i + 1) * vocab])) }
+            start += chunk.count
+        }
+        return rows
+    }
+
     /// Appends one token and returns the next-token logits.
     public func step(_ token: Int) throws(DecoderError) -> [Float] {
         try prefill([.tokens([token])])
@@ -131,7 +154,7 @@ public final class DecoderSession {
 
     /// Runs `count` hidden-state rows in `x` through every block at positions
     /// `position...`; returns the logits of the last row.
-    private func forward(_ xArray: inout [Float], count n: Int) throws(DecoderError) -> [Float] {
+    private func forward(_ xArray: inout [Float], count n: Int, allRows: Bool = false) throws(DecoderError) -> [Float] {
         guard position + n <= capacity else { throw .contextFull(capacity: capacity) }
         let c = model.config
         let hidden = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
@@ -201,16 +224,21 @@ public final class DecoderSession {
                     matmul(layer.down, gate, n, proj)
                     for i in 0..<n * hidden { x[i] += proj[i] }
                 }
-                // Only the last row's logits are needed.
+                // Only the last row's logits are needed, unless all are asked for.
                 model.outputNorm.withUnsafeBufferPointer {
-                    skiff_rmsnorm(x + (n - 1) * hidden, $0.baseAddress, xn, Int64(hidden), 1, c.rmsNormEps)
+                    if allRows {
+                        skiff_rmsnorm(x, $0.baseAddress, xn, Int64(hidden), Int64(n), c.rmsNormEps)
+                    } else {
+                        skiff_rmsnorm(x + (n - 1) * hidden, $0.baseAddress, xn, Int64(hidden), 1, c.rmsNormEps)
+                    }
                 }
             }}}}}}}}}
         }
         position += n
-        var logits = [Float](repeating: 0, count: c.vocabSize)
+        let rows = allRows ? n : 1
+        var logits = [Float](repeating: 0, count: c.vocabSize * rows)
         xn.withUnsafeBufferPointer { xnb in
-            logits.withUnsafeMutableBufferPointer { lb in matmul(model.output, xnb.baseAddress!, 1, lb.baseAddress!) }
+            logits.withUnsafeMutableBufferPointer { lb in matmul(model.output, xnb.baseAddress!, rows, lb.baseAddress!) }
         }
         return logits
     }

@@ -32,6 +32,7 @@ struct CandidateFinder {
         case .company: companies()
         case .address: addresses()
         case .invoiceNumber: invoiceNumbers()
+        case .taxId: taxIds()
         case .currency: currencies()
         case .other: []
         }
@@ -42,10 +43,11 @@ struct CandidateFinder {
     /// Lines whose amount is never the total: sub-totals, tax breakdowns, payment and change.
     static let notTotal = ["SUB", "EXCL", "CHANGE", "CASH", "TENDER", "CARD", "PAID", "ROUNDING ADJ", "ADJUSTMENT",
                            "DISCOUNT", "SAVING", "QTY", "QUANTITY", "ITEM", "TOTAL GST", "TOTAL TAX", "GST SUMMARY",
-                           "TAX SUMMARY", "GST @", "VAT @", "NETTO", "BEFORE", "POINTS", "BALANCE B/F"]
+                           "TAX SUMMARY", "GST @", "VAT @", "NETTO", "BEFORE", "POINTS", "BALANCE B/F",
+                           "ZUSCHL", "ABSCHL", "ANZAHLUNG", "OHNE UST", "OHNE MWST"]
     /// Cues for the amount payable, strongest first.
     static let totalTiers: [(cues: [String], strength: Double)] = [
-        (["ROUNDED TOTAL", "TOTAL ROUNDED", "TOTAL AFTER ROUND", "ROUNDED AMOUNT", "NETT TOTAL", "NET TOTAL"], 1.0),
+        (["BRUTTOSUMME", "SUMME BRUTTO", "ROUNDED TOTAL", "TOTAL ROUNDED", "TOTAL AFTER ROUND", "ROUNDED AMOUNT", "NETT TOTAL", "NET TOTAL"], 1.0),
         (["GRAND TOTAL", "TOTAL AMOUNT", "TOTAL AMT", "TOTAL PAYABLE", "TOTAL DUE", "AMOUNT DUE", "BALANCE DUE",
           "AMOUNT PAYABLE", "TOTAL INCL", "TOTAL (INCL", "TOTAL SALES", "INCLUSIVE", "GESAMTBETRAG",
           "RECHNUNGSBETRAG", "ZAHLBETRAG", "BRUTTO", "MONTANT TTC", "TOTAL TTC", "JUMLAH"], 0.85),
@@ -109,12 +111,24 @@ struct CandidateFinder {
     }
 
     func amounts(cues: [String], kind: FieldKind) -> [Candidate] {
-        lines.compactMap { line in
-            guard cues.contains(where: { line.upper.contains($0) }), !line.upper.contains("TOTAL") || kind == .subtotal,
+        let strong = kind == .tax ? Self.strongTaxCues : Self.strongSubtotalCues
+        return lines.compactMap { line in
+            let isStrong = strong.contains(where: line.upper.contains)
+            guard isStrong || cues.contains(where: { line.upper.contains($0) }) && (!line.upper.contains("TOTAL") || kind == .subtotal),
+                  kind != .tax || isStrong || !Self.notTax.contains(where: line.upper.contains),
                   let last = Self.amountMatches(in: line.text).last else { return nil }
-            return candidate(kind, line, last, 0.7, "last amount on a line with a \(kind.rawValue) cue")
+            return candidate(kind, line, last, isStrong ? 0.85 : 0.7,
+                             "last amount on a line with a \(isStrong ? "labelled " : "")\(kind.rawValue) cue")
         }
     }
+
+    /// Labels that name the sum itself, ahead of lines that only mention tax or net.
+    static let strongSubtotalCues = ["SUMME OHNE", "OHNE UST", "OHNE MWST", "NETTOSUMME", "SUMME NETTO", "TOTAL HT",
+                                     "TOTAL EXCL", "SUBTOTAL", "SUB TOTAL", "SUB-TOTAL"]
+    static let strongTaxCues = ["STEUERBETRAG", "MWST-BETRAG", "MWST BETRAG", "UST-BETRAG", "TAX AMOUNT", "TOTAL TAX",
+                                "TOTAL GST", "TOTAL VAT", "TOTAL TVA", "MONTANT TVA"]
+    /// Lines that mention tax but hold another amount: net sums, tax numbers, rates.
+    static let notTax = ["OHNE", "EXCL", "NETTO", "NUMMER", "-ID", "ID-NR", "ID.", "STEUERNR", "REG"]
 
     private func candidate(_ kind: FieldKind, _ line: SourceLine, _ m: (range: Range<Int>, raw: String, value: String),
                            _ strength: Double, _ rule: String) -> Candidate {
@@ -126,6 +140,9 @@ struct CandidateFinder {
 
     static let currentYear = Calendar(identifier: .gregorian).component(.year, from: Date())
 
+    static let documentWords = ["INVOICE", "RECHNUNG", "FACTURE", "FAKTUR", "GUTSCHRIFT", "ABRECHNUNG"]
+    static let otherDateCues = ["LIEFER", "LEISTUNG", "DELIVERY", "SHIP", "BESTELL", "ORDER DATE", "PERIOD", "ZEITRAUM",
+                                "CHECK", "LIVRAISON"]
     static let dueCues = ["DUE", "PAYABLE BY", "PAY BY", "FÄLLIG", "FAELLIG", "ZAHLBAR BIS", "ÉCHÉANCE"]
 
     /// Dates as receipts and invoices print them; each match is checked by `DateParser`.
@@ -175,12 +192,18 @@ struct CandidateFinder {
             let isDue = Self.dueCues.contains(where: { line.upper.contains($0) })
             if due != isDue { continue }
             let hasCue = line.upper.contains("DATE") || line.upper.contains("DATUM") || line.upper.contains("TARIKH")
+            // `Rechnung Nr. 471102 vom 05.06.2018`, `Invoice date`: the document's own date.
+            let documentCue = Self.documentWords.contains(where: line.upper.contains)
+                && (hasCue || line.upper.contains(" VOM ") || line.upper.contains(" DU ") || line.upper.contains(" DATED"))
+            // Delivery, order and service dates are not the issue date.
+            let otherDate = Self.otherDateCues.contains(where: line.upper.contains)
             for m in Self.dateMatches(in: line.text) {
                 // Earlier lines first: the issue date heads the document, other dates follow.
                 // A year far from today is more likely an OCR slip (`12/13/72`) than a receipt's.
                 let year = Int(m.value.prefix(4)) ?? 0
                 let plausible = (1990...(Self.currentYear + 1)).contains(year)
-                let strength = (hasCue ? 0.8 : 0.6) - min(0.2, line.relativeTop * 0.2) - (plausible ? 0 : 0.4)
+                let strength = (documentCue ? 0.9 : hasCue ? 0.8 : 0.6) - min(0.2, line.relativeTop * 0.2) - (plausible ? 0 : 0.4)
+                    - (otherDate && !documentCue ? 0.25 : 0)
                 found.append(candidate(due ? .dueDate : .date, line, m, strength,
                                        hasCue ? "date on a line with a date cue" : "date on the page"))
             }
@@ -201,7 +224,7 @@ struct CandidateFinder {
                              "RECHNUNG", "TABLE", "ORDER", "GST", "REG NO", "CO NO", "CO.REG", "COMPANY NO", "@", "WWW", "HTTP"]
     static let addressStops = ["TEL", "FAX", "PHONE", "H/P", "HP:", "GST", "EMAIL", "E-MAIL", "@", "WWW", "HTTP",
                                "INVOICE", "RECEIPT", "DATE", "CASHIER", "TABLE", "REG NO", "ROC", "TAX", "UST-ID", "VAT",
-                               "DOC NO", "BILL", "ORDER", "TIME"]
+                               "DOC NO", "BILL", "ORDER", "TIME", "STEUERNUMMER", "UST.", "HANDELSREGISTER", "IBAN"]
 
     private func letterShare(_ text: String) -> Double {
         let nonSpace = text.filter { !$0.isWhitespace }
@@ -254,7 +277,17 @@ struct CandidateFinder {
     /// The words of a line that belong to the name, without a registration number after it.
     private func nameSpan(_ line: SourceLine) -> SourceSpan {
         let kept = Self.stripRegistration(line.text).split(separator: " ").count
-        return line.span(words: 0..<max(1, min(kept, line.words.count)))
+        let first = Self.labelWords(line)
+        return line.span(words: first..<max(first + 1, min(kept, line.words.count)))
+    }
+
+    /// Field labels printed before a value (`Name: Lieferant GmbH`, `Anschrift: …`).
+    static let labels: Set<String> = ["NAME:", "FIRMA:", "COMPANY:", "ANSCHRIFT:", "ADRESSE:", "ADDRESS:", "ADRESSE :"]
+
+    /// How many leading words of the line are a label (0 or 1), never the whole line.
+    static func labelWords(_ line: SourceLine) -> Int {
+        guard line.words.count > 1, let word = line.words.first?.text.uppercased(), labels.contains(word) else { return 0 }
+        return 1
     }
 
     private func isNameLine(_ line: SourceLine) -> Bool {
@@ -300,9 +333,30 @@ struct CandidateFinder {
             && text.filter(\.isLetter).count <= 6
     }
 
+    /// Other spans a ranker may prefer to the rules' pick (weaker than the rules' own):
+    /// for a company, the name-like lines near the top of each reading; for an address, the
+    /// rules' address cut after each of its lines, and one line further.
+    func alternatives(for kind: FieldKind) -> [Candidate] {
+        switch kind {
+        case .company:
+            return Set(lines.map(\.pass)).sorted().flatMap { pass in
+                lines.filter { $0.pass == pass && $0.relativeTop < 0.4 }.prefix(8).filter(isNameLine).map { line in
+                    let name = Self.fixLegalForm(Self.stripRegistration(line.text))
+                    return Candidate(kind: .company, raw: name, normalized: name.collapsingSpaces(), span: nameSpan(line),
+                                     strength: 0.3, rule: "a name-like line near the top")
+                }
+            }
+        case .address:
+            return addresses(cuts: true).filter { $0.rule.hasSuffix("for the ranker") }
+        default:
+            return []
+        }
+    }
+
     /// The lines after the company's: preamble without a number or street word skipped, then
     /// consecutive lines up to a contact, tax or document cue, a phone number or a gap.
-    func addresses() -> [Candidate] {
+    /// With `cuts`, also every shorter run of those lines and the run one line longer (weaker).
+    func addresses(cuts: Bool = false) -> [Candidate] {
         var found: [Candidate] = []
         for company in companies() {
             let following = lines.filter {
@@ -332,9 +386,21 @@ struct CandidateFinder {
                 parts.append(line)
             }
             guard let first = parts.first else { continue }
-            let span = parts.dropFirst().reduce(first.span) { $0.joined(with: $1.span) }
+            let head = first.span(words: Self.labelWords(first)..<first.words.count)
+            let span = parts.dropFirst().reduce(head) { $0.joined(with: $1.span) }
             found.append(Candidate(kind: .address, raw: span.text, normalized: span.text.collapsingSpaces(), span: span,
                                    strength: company.strength * 0.8, rule: "lines under the company up to a contact or tax line"))
+            if cuts {
+                var runs = (1..<parts.count).map { Array(parts.prefix($0)) }
+                if let last = parts.last, let i = following.firstIndex(where: { $0.index == last.index }), i + 1 < following.count {
+                    runs.append(parts + [following[i + 1]])
+                }
+                for run in runs {
+                    let s = run.dropFirst().reduce(run[0].span(words: Self.labelWords(run[0])..<run[0].words.count)) { $0.joined(with: $1.span) }
+                    found.append(Candidate(kind: .address, raw: s.text, normalized: s.text.collapsingSpaces(), span: s,
+                                           strength: company.strength * 0.55, rule: "lines under the company, cut for the ranker"))
+                }
+            }
         }
         return found
     }
@@ -348,7 +414,9 @@ struct CandidateFinder {
     func invoiceNumbers() -> [Candidate] {
         var found: [Candidate] = []
         for line in lines {
-            guard let cue = Self.invoiceNumberCues.first(where: line.upper.contains),
+            // `Handelsrechnung (380) Nr. 471102`: a document word, then `Nr.` / `No.`.
+            let titled = Self.documentWords.contains(where: line.upper.contains) ? [" NR.", " NR ", " NO.", " NO "].first(where: line.upper.contains) : nil
+            guard let cue = Self.invoiceNumberCues.first(where: line.upper.contains) ?? titled,
                   let cueRange = line.upper.range(of: cue) else { continue }
             let after = line.upper.distance(from: line.upper.startIndex, to: cueRange.upperBound)
             // The first word after the cue that holds a digit.
@@ -363,6 +431,43 @@ struct CandidateFinder {
                                        span: line.span(characters: start..<(start + word.text.count)),
                                        strength: 0.8, rule: "first word with a digit after “\(cue.lowercased())”"))
                 break
+            }
+        }
+        return found
+    }
+
+    static let taxIdCues = ["UST-ID", "UST.-ID", "UST-IDNR", "USTID", "UST ID", "VAT", "TVA", "BTW", "MWST-NR", "TAX ID",
+                            "GST ID", "GST REG", "GSTIN", "P.IVA"]
+
+    /// EU-style VAT ids after their label: a country code and 8-12 digits or letters, printed
+    /// with or without spaces and dots. The first on the page is the issuer's (the seller's
+    /// block comes first), so later ones rank lower.
+    func taxIds() -> [Candidate] {
+        var found: [Candidate] = []
+        for line in lines {
+            // At the start of a word: `PRIVATE` holds no VAT label.
+            let padded = " " + line.upper
+            guard let cue = Self.taxIdCues.first(where: { padded.contains(" " + $0) }),
+                  let cueRange = padded.range(of: " " + cue) else { continue }
+            let after = padded.distance(from: padded.startIndex, to: cueRange.upperBound) - 1
+            var offset = 0
+            var words: [(text: String, start: Int)] = []
+            for word in line.words {
+                if offset >= after { words.append((word.text, offset)) }
+                offset += word.text.count + 1
+            }
+            // Up to four words joined (`NL 8104.33.941.B01`, `GB 318 4620 57`).
+            search: for i in words.indices {
+                for n in (1...min(4, words.count - i)).reversed() {
+                    let joined = words[i..<(i + n)].map(\.text).joined().uppercased().filter { $0.isLetter || $0.isNumber }
+                    guard joined.count >= 10, joined.count <= 14, joined.prefix(2).allSatisfy(\.isLetter),
+                          joined.dropFirst(2).filter(\.isNumber).count >= 8 else { continue }
+                    let last = words[i + n - 1]
+                    let span = line.span(characters: words[i].start..<(last.start + last.text.count))
+                    found.append(Candidate(kind: .taxId, raw: span.text, normalized: joined, span: span,
+                                           strength: 0.8 - 0.01 * Double(found.count), rule: "VAT id after “\(cue.lowercased())”"))
+                    break search
+                }
             }
         }
         return found

@@ -11,12 +11,13 @@ public enum EvaluationText {
         let fields = Set(report.documents.flatMap(\.expected.keys)).sorted()
         let truth = report.hasTruthText
         var out = "skiff eval: \(report.documents.count) documents, \(passes) OCR pass(es), \(jobs) job(s)\n"
-        var header = "field".padding(toLength: 10, withPad: " ", startingAt: 0)
+        let width = max(10, fields.map(\.count).max() ?? 0)
+        var header = "field".padding(toLength: width, withPad: " ", startingAt: 0)
             + "  skiff acc   F1    sim  | regex acc   F1"
         if truth { header += "  || on ground-truth text: skiff F1  regex F1" }
         out += header + "\n"
         func row(_ name: String, _ s: FieldTally.Counts, _ b: FieldTally.Counts, _ st: FieldTally.Counts?, _ bt: FieldTally.Counts?) -> String {
-            var line = name.padding(toLength: 10, withPad: " ", startingAt: 0)
+            var line = name.padding(toLength: width, withPad: " ", startingAt: 0)
                 + "  \(pct(s.accuracy)) \(pct(s.f1)) \(pct(s.meanSimilarity)) | \(pct(b.accuracy)) \(pct(b.f1))"
             if let st, let bt { line += "  || \(pct(st.f1))            \(pct(bt.f1))" }
             return line + "\n"
@@ -28,6 +29,18 @@ public enum EvaluationText {
         }
         out += row("micro", report.skiff.overall, report.baseline.overall,
                    truth ? report.skiffOnTruth.overall : nil, truth ? report.baselineOnTruth.overall : nil)
+        if !report.modes.isEmpty {
+            let modes = RankingMode.allCases.filter { report.modes[$0] != nil }
+            out += "ranking, F1 per field (same OCR, same run): " + "field".padding(toLength: width, withPad: " ", startingAt: 0)
+                + modes.map { "  " + $0.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "\n"
+            for f in fields + ["micro"] {
+                out += String(repeating: " ", count: 45) + f.padding(toLength: width, withPad: " ", startingAt: 0)
+                    + modes.map { m in
+                        let t = report.modes[m] ?? FieldTally()
+                        return "  " + pct(f == "micro" ? t.overall.f1 : (t.fields[f] ?? .init()).f1) + "   "
+                    }.joined() + "\n"
+            }
+        }
         let b = report.baseline.overall.f1
         out += "micro F1: skiff \(pct(report.skiff.overall.f1)), regex baseline \(pct(b))"
             + (b > 0 ? String(format: " (%.2fx)", report.skiff.overall.f1 / b) : "") + "\n"
@@ -67,6 +80,7 @@ public enum EvaluationText {
         var root = JSONObject()
         root["skiff"] = tally(report.skiff)
         root["baseline"] = tally(report.baseline)
+        for (mode, t) in report.modes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { root["ranking_" + mode.rawValue] = tally(t) }
         if report.hasTruthText {
             root["skiff_on_ground_truth_text"] = tally(report.skiffOnTruth)
             root["baseline_on_ground_truth_text"] = tally(report.baselineOnTruth)
@@ -80,6 +94,7 @@ public enum EvaluationText {
             o["expected"] = strings(d.expected)
             o["skiff"] = strings(d.skiff)
             o["baseline"] = strings(d.baseline)
+            for (mode, fields) in d.modes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { o["ranking_" + mode.rawValue] = strings(fields) }
             o["skiff_on_ground_truth_text"] = strings(d.skiffOnTruth)
             o["ocr_cer"] = d.ocr.map { number($0.cer) } ?? .null
             o["warnings"] = .array(d.warnings.map(JSONValue.string))

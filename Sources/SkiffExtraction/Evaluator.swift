@@ -21,7 +21,7 @@ public struct Evaluator: Sendable {
 
     /// The readings of one document, from the cache when it holds all passes.
     func readings(_ item: EvaluationItem, document: Document) async throws(ExtractionError) -> [OCRPass] {
-        let names = pipeline.passes.map(ExtractionPipeline.describe)
+        let names = pipeline.passes.map(pipeline.passName)
         let files = names.map { name in
             ocrCache?.appendingPathComponent(item.name + "." + name.replacingOccurrences(of: " ", with: "_") + ".json")
         }
@@ -50,6 +50,8 @@ public struct Evaluator: Sendable {
         public var baseline: [String: String] = [:]
         public var skiffOnTruth: [String: String]?
         public var baselineOnTruth: [String: String]?
+        /// With a ranker: the fields as each ranking mode chose them, from the same OCR.
+        public var modes: [RankingMode: [String: String]] = [:]
         /// The first OCR pass against the ground-truth lines (profile `casefold`).
         public var ocr: TextScore?
         public var warnings: [String] = []
@@ -61,6 +63,8 @@ public struct Evaluator: Sendable {
         public var documents: [DocumentResult]
         public var skiff = FieldTally(), baseline = FieldTally()
         public var skiffOnTruth = FieldTally(), baselineOnTruth = FieldTally()
+        /// Per ranking mode (rules, lm, combined), when the engine has a ranker.
+        public var modes: [RankingMode: FieldTally] = [:]
         public var ocr: ErrorCounts?
         /// Wall-clock time of the whole run and the number of documents per minute.
         public var seconds: Double
@@ -86,6 +90,7 @@ public struct Evaluator: Sendable {
             report.baseline.add(expected: d.expected, predicted: d.baseline)
             if let t = d.skiffOnTruth { report.skiffOnTruth.add(expected: d.expected, predicted: t) }
             if let t = d.baselineOnTruth { report.baselineOnTruth.add(expected: d.expected, predicted: t) }
+            for (mode, fields) in d.modes { report.modes[mode, default: FieldTally()].add(expected: d.expected, predicted: fields) }
             if let o = d.ocr { ocrCounts.append(o.characters) }
         }
         if !ocrCounts.isEmpty { report.ocr = ErrorCounts.sum(ocrCounts, profile: .casefold) }
@@ -96,14 +101,22 @@ public struct Evaluator: Sendable {
         let began = clock.now
         var result = DocumentResult(name: item.name, expected: item.expected)
         do {
-            let document = try pipeline.load(item.image)
+            let document = try load(item)
             let readings = try await readings(item, document: document)
-            let extraction = try pipeline.engine.extract(document, ocr: readings, schema: pipeline.schema)
+            let extraction: Extraction
+            if let rules = pipeline.engine as? RuleEngine, rules.ranker != nil {
+                let all = try rules.extractAll(ocr: readings, schema: pipeline.schema, modes: RankingMode.allCases)
+                for (mode, e) in all { result.modes[mode] = Self.flatten(e.document) }
+                guard let chosen = all[rules.mode] else { throw ExtractionError.noValidOutput("no \(rules.mode.rawValue) result") }
+                extraction = chosen
+            } else {
+                extraction = try pipeline.engine.extract(document, ocr: readings, schema: pipeline.schema)
+            }
             result.skiff = Self.flatten(extraction.document)
             result.warnings = extraction.warnings
-            if let first = readings.first { result.baseline = RegexBaseline.receiptFields(first) }
+            if let first = readings.first { result.baseline = baselineFields(first) }
             if let truth = item.groundTruth {
-                result.baselineOnTruth = RegexBaseline.receiptFields(truth)
+                result.baselineOnTruth = baselineFields(truth)
                 let onTruth = try? pipeline.engine.extract(document, ocr: [truth], schema: pipeline.schema)
                 result.skiffOnTruth = onTruth.map { Self.flatten($0.document) } ?? [:]
                 if let first = readings.first {
@@ -117,6 +130,37 @@ public struct Evaluator: Sendable {
         }
         result.seconds = (clock.now - began).seconds
         return result
+    }
+
+    /// The document of an item: the image itself, or a PDF's pages rendered at 300 DPI
+    /// (into the OCR cache when there is one, so a rerun does not render again).
+    func load(_ item: EvaluationItem) throws(ExtractionError) -> Document {
+        guard item.image.pathExtension.lowercased() == "pdf" else { return try pipeline.load(item.image) }
+        let folder = ocrCache?.appendingPathComponent("pages", isDirectory: true)
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("skiff-eval-pages", isDirectory: true)
+        let files = try PDFPages.render(item.image, dpi: 300, into: folder)
+        var pages: [Page] = []
+        var first: Document?
+        for file in files {
+            let page = try pipeline.load(file)
+            first = first ?? page
+            pages += page.pages.map { Page(index: pages.count, image: $0.image) }
+        }
+        guard let first else { throw .input(file: item.image.path, reason: "no page") }
+        return Document(source: item.image.path, format: first.format, details: first.details, pages: pages)
+    }
+
+    /// The regex baseline's receipt fields, written under the schema's own keys (the first
+    /// field of each kind: `vendor.name` for company, `invoice_date` for date …).
+    func baselineFields(_ reading: OCRPass) -> [String: String] {
+        let found = RegexBaseline.receiptFields(reading)
+        var out: [String: String] = [:]
+        for (name, kind) in [("company", FieldKind.company), ("date", .date), ("address", .address), ("total", .total)] {
+            guard let value = found[name],
+                  let field = pipeline.schema.plan.fields.first(where: { $0.kind == kind }) else { continue }
+            out[field.path.joined(separator: ".")] = value
+        }
+        return out
     }
 
     /// Leaf values by dotted path; strings as they are, other scalars as JSON text.

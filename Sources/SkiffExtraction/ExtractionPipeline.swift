@@ -10,6 +10,9 @@ public enum EngineChoice: String, Sendable, CaseIterable {
     case vision
     /// Tesseract and the rules, the baseline and fallback.
     case tesseract
+    /// Tesseract and the rules, with a language model (SmolLM2) ranking the candidate spans of
+    /// the fields the rules are weak at (company, address).
+    case lm
 }
 
 /// Decode → OCR passes → engine → validated JSON, for one file at a time; safe to call
@@ -24,6 +27,8 @@ public final class ExtractionPipeline: Sendable {
     /// The OCR readings made of every page: several passes with different models read
     /// different words right, and the rules let them vote.
     public let passes: [TesseractConfiguration]
+    /// Image steps run on every page before OCR (boxes are mapped back to the page's pixels).
+    public let preprocessing: Set<PreprocessStep>
     private let pools: [TesseractEnginePool]
     private let loader: DocumentLoader
 
@@ -40,9 +45,16 @@ public final class ExtractionPipeline: Sendable {
     ///     builds it from a model folder). `.vision` and `.auto` use it, with Tesseract and the
     ///     rules as the fallback; without it both run the rules (`.vision` says why in the provenance).
     public init(schema: ExtractionSchema, engine choice: EngineChoice = .auto, vision: (any ExtractionEngine)? = nil,
-                passes: [TesseractConfiguration] = ExtractionPipeline.defaultPasses, jobs: Int = 1,
+                ranker: (any CandidateRanker)? = nil, rankingMode: RankingMode = .combined,
+                passes: [TesseractConfiguration] = ExtractionPipeline.defaultPasses,
+                preprocessing: Set<PreprocessStep> = [], jobs: Int = 1,
                 decoding: DecodingOptions = .default) throws(ExtractionError) {
+        self.preprocessing = preprocessing
         switch (choice, vision) {
+        case (.lm, _):
+            engine = RuleEngine(ranker: ranker, mode: rankingMode)
+            fallback = nil
+            fallbackReason = ranker == nil ? "no language model installed" : nil
         case (.vision, let vision?), (.auto, let vision?):
             engine = vision
             fallback = RuleEngine()
@@ -112,15 +124,39 @@ public final class ExtractionPipeline: Sendable {
         for (pool, pass) in zip(pools, passes) {
             var pages: [OCRPage] = []
             for page in document.pages {
+                let (image, transform) = PagePreprocessor.apply(preprocessing, to: page.image, assumedDPI: pass.assumedResolution)
                 do {
-                    pages.append(try await pool.recognize(page.image, page: page.index))
+                    pages.append(Self.mapBack(try await pool.recognize(image, page: page.index), transform))
                 } catch {
                     throw .input(file: document.source, reason: "OCR (\(Self.describe(pass))): \(error)")
                 }
             }
-            readings.append(OCRPass(name: Self.describe(pass), pages: pages))
+            readings.append(OCRPass(name: passName(pass), pages: pages))
         }
         return readings
+    }
+
+    /// The pass as named in provenance and OCR caches, with the preprocessing steps.
+    public func passName(_ pass: TesseractConfiguration) -> String {
+        let steps = PreprocessStep.allCases.filter(preprocessing.contains).map(\.rawValue)
+        return Self.describe(pass) + (steps.isEmpty ? "" : " + " + steps.joined(separator: "+"))
+    }
+
+    /// Boxes read on a preprocessed image, in the original page's pixels.
+    static func mapBack(_ page: OCRPage, _ t: PageTransform) -> OCRPage {
+        guard !t.isIdentity else { return page }
+        func box(_ b: BoundingBox) -> BoundingBox {
+            let (x0, y0, x1, y1) = t.original(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1)
+            return BoundingBox(x0: x0, y0: y0, x1: x1, y1: y1)
+        }
+        var out = page
+        out.width = t.originalWidth
+        out.height = t.originalHeight
+        if let dpi = page.dpi { out.dpi = dpi / t.scale }
+        for i in out.words.indices { out.words[i].box = box(out.words[i].box) }
+        for i in out.lines.indices { out.lines[i].box = box(out.lines[i].box) }
+        for i in out.blocks.indices { out.blocks[i].box = box(out.blocks[i].box) }
+        return out
     }
 
     /// Loads a file as a document, with decoding errors as `.input` errors naming the file.

@@ -16,6 +16,8 @@ public enum FieldKind: String, Sendable, Codable, CaseIterable {
     case subtotal
     case tax
     case invoiceNumber
+    /// The issuer's VAT or tax id (`DE123456789`).
+    case taxId
     case currency
     /// Anything else: left to an engine that reads the page itself.
     case other
@@ -116,7 +118,7 @@ public struct FieldPlan: Sendable {
         if name.contains("currency") { return .currency }
         if name.contains("subtotal") || name.contains("net") && (name.contains("total") || name.contains("amount")) { return .subtotal }
         if name.contains("tax") || name.contains("vat") || name.contains("gst") {
-            return name.contains("id") || name.contains("number") || name.contains("no") ? .other : .tax
+            return name.contains("id") || name.contains("number") || name.contains("no") ? .taxId : .tax
         }
         if name.contains("total") || name == ["amount"] || name.contains("due") || name.contains("payable") { return .total }
         if name.contains("invoice") && (name.contains("number") || name.contains("no") || name.contains("id")) { return .invoiceNumber }

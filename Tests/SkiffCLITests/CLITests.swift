@@ -11,7 +11,8 @@ struct Run {
     var stderr: String
 }
 
-func skiff(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+/// Runs `skiff`; a run past `timeout` seconds is killed (SIGKILL), so a test never hangs.
+func skiff(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 600) throws -> Run {
     // The test bundle sits next to the products it was built with.
     var products = Bundle.main.bundleURL
     for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
@@ -31,8 +32,12 @@ func skiff(_ arguments: [String], environment: [String: String] = [:]) throws ->
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    let pid = process.processIdentifier
+    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    watchdog.cancel()
     try err.close()
     let errData = try Data(contentsOf: errURL)
     return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),

@@ -76,11 +76,15 @@ struct ExtractCLITests {
         #expect(rows.count == 3)
     }
 
-    /// Kill a batch midway, run it again: everything is done once, nothing is half-written.
+    /// Kill a batch midway (SIGKILL, a real process), run it again: the rest is done, nothing
+    /// finished is redone or lost, nothing is half-written, every document validates, and the
+    /// corrupt input is an error entry both times without stopping the batch.
     @Test func aKilledBatchResumesWithoutLosingOrRedoingAnything() throws {
         let count = 6
         let input = try inbox(count), output = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        // Sorted first, so the killed run has already met it.
+        try Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46]).write(to: input.appendingPathComponent("a-corrupt.jpg"))
         let process = Process()
         process.executableURL = skiffExecutable()
         process.arguments = ["extract", input.path, "--out", output.path, "--ocr", "fast", "--jobs", "1", "--quiet"]
@@ -90,29 +94,43 @@ struct ExtractCLITests {
         // Wait for the first finished document, then kill without warning.
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
-            let done = (try? FileManager.default.contentsOfDirectory(atPath: output.path))?.filter { $0.hasSuffix(".json") && !$0.contains("provenance") } ?? []
+            let done = (try? FileManager.default.contentsOfDirectory(atPath: output.path))?.filter { $0.hasPrefix("r") && $0.hasSuffix(".json") && !$0.contains("provenance") } ?? []
             if !done.isEmpty { break }
             Thread.sleep(forTimeInterval: 0.05)
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        let survivors = try FileManager.default.contentsOfDirectory(atPath: output.path)
-            .filter { $0.hasSuffix(".json") && !$0.contains("provenance") && !$0.hasPrefix(".") }
+        #expect(process.terminationReason == .uncaughtSignal, "the batch was killed, not finished")
+        func documents() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: output.path)
+                .filter { $0.hasPrefix("r") && $0.hasSuffix(".json") && !$0.contains("provenance") }.sorted()
+        }
+        let survivors = try documents()
         #expect(!survivors.isEmpty && survivors.count < count, "killed midway: \(survivors)")
+        let errorEntry = output.appendingPathComponent("a-corrupt.error.json")
+        let errorDate = try modificationDate(errorEntry)
         var dates: [String: Date] = [:]
         for name in survivors {
-            // Whatever is there is whole.
+            // Whatever is there is whole, and its provenance is beside it.
             _ = try JSONSerialization.jsonObject(with: Data(contentsOf: output.appendingPathComponent(name)))
+            #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent(name.replacingOccurrences(of: ".json", with: ".provenance.json")).path))
             dates[name] = try modificationDate(output.appendingPathComponent(name))
         }
         let rerun = try skiff(["extract", input.path, "--out", output.path, "--ocr", "fast", "--jobs", "2"])
-        #expect(rerun.status == 0, "\(rerun.stderr)")
-        #expect(rerun.stderr.contains("\(count - survivors.count) extracted, \(survivors.count) up to date"))
+        #expect(rerun.status == 1, "the corrupt input still fails: \(rerun.stderr)")
+        #expect(rerun.stderr.contains("\(count + 1) file(s): \(count - survivors.count) extracted, \(survivors.count) up to date, 1 failed"), "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("a-corrupt.jpg"))
         let all = try FileManager.default.contentsOfDirectory(atPath: output.path)
         #expect(all.filter { $0.hasSuffix(".provenance.json") }.count == count)
-        #expect(all.filter { $0.hasSuffix(".json") && !$0.contains("provenance") }.count == count)
+        #expect(try documents().count == count)
         #expect(all.filter { $0.hasSuffix(".tmp") }.isEmpty, "the killed run's temporary file is cleaned up")
-        for (name, date) in dates { #expect(try modificationDate(output.appendingPathComponent(name)) == date) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: input.path).count == count, "inputs untouched")
+        for (name, date) in dates { #expect(try modificationDate(output.appendingPathComponent(name)) == date, "\(name) not redone") }
+        #expect(try modificationDate(errorEntry) == errorDate, "the failed input is not redone")
+        let entry = try JSONSerialization.jsonObject(with: Data(contentsOf: errorEntry)) as? [String: String]
+        #expect(entry?["error"]?.isEmpty == false)
+        // Every document validates against the schema.
+        let check = try skiff(["schema", "validate", "schemas/receipt.json"] + (try documents()).map { output.appendingPathComponent($0).path })
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: input.path).count == count + 1, "inputs untouched")
     }
 }

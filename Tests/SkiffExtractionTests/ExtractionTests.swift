@@ -62,7 +62,8 @@ struct FieldPlanTests {
         #expect(FieldPlan.kind(of: ["invoiceDate"]) == .date)
         #expect(FieldPlan.kind(of: ["SubTotal"]) == .subtotal)
         #expect(FieldPlan.kind(of: ["grand-total"]) == .total)
-        #expect(FieldPlan.kind(of: ["vat_id"]) == .other)
+        #expect(FieldPlan.kind(of: ["vat_id"]) == .taxId)
+        #expect(FieldPlan.kind(of: ["customer", "vat_id"]) == .other, "only the issuer's")
         #expect(FieldPlan.kind(of: ["seller", "name"]) == .company)
     }
 
@@ -187,6 +188,60 @@ struct PipelineTests {
         let truth = try #require(items.first?.groundTruth?.pages.first)
         #expect(truth.lines.count > 10)
         #expect(truth.lines[0].words.count >= 1)
+    }
+
+    @Test func invoiceSetsLoadUnderTheInvoiceSchemasKeys() throws {
+        let data = repository.deletingLastPathComponent().appendingPathComponent("shared/data")
+        let i2d = data.appendingPathComponent("invoice2data-dev"), zug = data.appendingPathComponent("zugferd-xrechnung-dev")
+        guard FileManager.default.fileExists(atPath: i2d.path), FileManager.default.fileExists(atPath: zug.path) else { return }
+        let (layout, invoices) = try EvaluationSet.load(i2d)
+        #expect(layout == .invoice2data && layout.schemaName == "invoice.json")
+        let netpresse = try #require(invoices.first { $0.name == "NetpresseInvoice" })
+        #expect(netpresse.expected == ["total": "56.02", "subtotal": "46.68", "invoice_date": "2022-11-28",
+                                       "invoice_number": "2022089083", "currency": "EUR"])
+        #expect(invoices.first { $0.name == "oyo" }?.image.pathExtension == "png", "the scan-like PNG where there is one")
+        let (zl, zugferd) = try EvaluationSet.load(zug)
+        #expect(zl == .zugferd && zugferd.count == 9)
+        let first = try #require(zugferd.first { $0.name == "EN16931_1_Teilrechnung" })
+        #expect(first.expected["invoice_date"] == "2018-06-05")
+        #expect(first.expected["vendor.address"] == "Lieferantenstraße 20, 80333 München")
+        #expect(first.expected["total"] == "197.65")
+        #expect(first.expected["due_date"] == nil, "null in the XML: not scored")
+        // Keys the schema has, so the scorer compares like with like.
+        let schema = try ExtractionSchema(contentsOf: repository.appendingPathComponent("schemas/invoice.json").path)
+        let keys = Set(schema.plan.fields.map { $0.path.joined(separator: ".") })
+        #expect((invoices + zugferd).allSatisfy { Set($0.expected.keys).isSubset(of: keys) })
+        #expect(FieldTally.normalize("1.234,56 €", field: "total") == "1234.56")
+        #expect(FieldTally.normalize("05.06.2018", field: "invoice_date") == "2018-06-05")
+    }
+
+    @Test func pdfPagesRenderOnceAt300DPI() throws {
+        let pdf = repository.deletingLastPathComponent().appendingPathComponent("shared/data/invoice2data-dev/oyo.pdf")
+        guard FileManager.default.fileExists(atPath: pdf.path) else { return }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-pdf-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pages = try PDFPages.render(pdf, into: folder)
+        #expect(!pages.isEmpty)
+        let page = try DocumentLoader().load(contentsOf: pages[0])
+        #expect(page.pages[0].image.width > 2000, "an A4/letter page at 300 DPI is about 2480 px wide")
+        let again = try PDFPages.render(pdf, into: folder)
+        #expect(again == pages)
+        #expect(try modificationDate(pages[0]) == (try modificationDate(again[0])), "not rendered again")
+        let broken = folder.appendingPathComponent("broken.pdf")
+        try Data("%PDF-1.4 truncated".utf8).write(to: broken)
+        #expect(throws: ExtractionError.self) { try PDFPages.render(broken, into: folder) }
+    }
+
+    func modificationDate(_ url: URL) throws -> Date {
+        try #require(try FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date)
+    }
+
+    @Test func vatIdsAfterTheirLabel() {
+        let c = best(.taxId, ["Lieferant GmbH", "Steuernummer: 201/113/40209", "USt.-Id.-Nr.: DE123456789",
+                              "Kunde", "USt-IdNr: DE987654321"])
+        #expect(c?.normalized == "DE123456789", "the first, the issuer's")
+        #expect(best(.taxId, ["BTW nummer NL 8104.33.941.B01"])?.normalized == "NL810433941B01")
+        #expect(best(.taxId, ["Total 12.50"]) == nil)
     }
 
     @Test func tallyComparesAsSROIEDoes() {
