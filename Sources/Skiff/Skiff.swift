@@ -11,4 +11,6 @@
 @_exported public import SkiffConstraint
 @_exported public import SkiffExtraction
 @_exported public import SkiffVision
+@_exported public import SkiffONNX
+@_exported public import SkiffPPOCR
 @_exported public import SkiffSpanRanker

@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Skiff's speed next to reference tools, in the same run.",
-        subcommands: [OCRBench.self, JSONBench.self, GenerateBench.self, TokenizerBench.self, MaskBenchCommand.self,
+        subcommands: [OCRBench.self, PPOCRBench.self, JSONBench.self, GenerateBench.self, TokenizerBench.self, MaskBenchCommand.self,
                       VisionBench.self, ServeBench.self])
 }
 

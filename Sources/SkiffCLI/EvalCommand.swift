@@ -29,7 +29,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Documents processed at once.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Tesseract models to read each page with, comma-separated.")
+    @Option(help: "OCR readings of each page, comma-separated: Tesseract models (fast, standard, a path) and ppocr (PP-OCRv5 on Skiff's runtime).")
     var ocr: String = "fast,standard"
 
     @Option(help: "Resolution (DPI) to assume for scans that state none; 0 lets Tesseract guess.")
@@ -58,17 +58,21 @@ struct EvalCommand: AsyncParsableCommand {
             let (layout, all) = try EvaluationSet.load(root)
             items = Array(all.prefix(limit ?? Int.max))
             let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema(layout.schemaName))
-            let passes = ocr.split(separator: ",").map {
-                TesseractConfiguration(model: TesseractModel(argument: String($0)), pageSegmentationMode: 4,
+            // `ppocr` in the list adds PP-OCRv5 (Skiff's runtime) as one more reading.
+            let names = ocr.split(separator: ",").map(String.init)
+            let passes = names.filter { $0 != "ppocr" }.map {
+                TesseractConfiguration(model: TesseractModel(argument: $0), pageSegmentationMode: 4,
                                        assumedResolution: dpi > 0 ? dpi : nil)
             }
+            let ocrEngines: [any OCREngine] = names.contains("ppocr") ? [try PPOCREngine()] : []
             guard engine == .tesseract || engine == .lm else {
                 throw ValidationError("skiff eval runs --engine tesseract or lm")
             }
             pipeline = try ExtractionPipeline(schema: schema, engine: engine,
                                               ranker: rankerOptions.ranker(engine: engine, jobs: jobs),
                                               rankingMode: rankerOptions.ranking, passes: passes,
-                                              preprocessing: try preprocessSteps(preprocess), jobs: jobs)
+                                              preprocessing: try preprocessSteps(preprocess), jobs: jobs,
+                                              engines: ocrEngines)
         } catch {
             printError("skiff eval: \(error)")
             throw ExitCode(2)
@@ -78,7 +82,7 @@ struct EvalCommand: AsyncParsableCommand {
             progress.finished(document.name, failure: document.error.map { "\(document.name): \($0)" })
         }
         progress.end()
-        let text = EvaluationText.render(result, passes: pipeline.passes.count, jobs: jobs)
+        let text = EvaluationText.render(result, passes: pipeline.passNames.count, jobs: jobs)
         print(text, terminator: "")
         if let report {
             let folder = URL(fileURLWithPath: report)

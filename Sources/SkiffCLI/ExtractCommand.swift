@@ -3,6 +3,7 @@ import Foundation
 import Skiff
 
 extension EngineChoice: ExpressibleByArgument {}
+extension OCREngineChoice: ExpressibleByArgument {}
 extension RankingMode: ExpressibleByArgument {}
 
 /// The language-model options `skiff extract` and `skiff eval` share.

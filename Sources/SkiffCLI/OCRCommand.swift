@@ -5,7 +5,7 @@ import Skiff
 struct OCRCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ocr",
-        abstract: "Read the text of scanned pages with Tesseract.",
+        abstract: "Read the text of scanned pages with Tesseract, PP-OCRv5, or both.",
         discussion: """
             Folders are searched recursively for .png/.jpg/.jpeg files. Without --out, one input \
             prints its text (or JSON) to standard output; several inputs print JSON Lines, or \
@@ -27,6 +27,15 @@ struct OCRCommand: AsyncParsableCommand {
     @Option(help: "Files processed at once (one Tesseract engine each).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "OCR engine: tesseract, ppocr (PP-OCRv5 on Skiff's runtime), or both (PP-OCR's reading, Tesseract's under 'alternatives').")
+    var engine: OCREngineChoice = .tesseract
+
+    @Option(help: "PP-OCR model folder (default: models/ppocrv5 or SKIFF_PPOCR_MODELS).")
+    var ppocrModels: String?
+
+    @Option(help: "PP-OCR threads per page.")
+    var threads: Int = 2
+
     @Option(help: "Tesseract page segmentation mode (3 automatic, 4 single column, 6 single block, ...).")
     var psm: Int = 3
 
@@ -43,6 +52,7 @@ struct OCRCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         guard (0...13).contains(psm) else { throw ValidationError("--psm must be between 0 and 13") }
         guard deadline > 0 else { throw ValidationError("--deadline must be positive") }
@@ -57,7 +67,9 @@ struct OCRCommand: AsyncParsableCommand {
         }
         let configuration = TesseractConfiguration(model: TesseractModel(argument: model), language: lang,
                                                    pageSegmentationMode: psm, deadline: deadline)
-        let batch = OCRBatch(configuration: configuration, jobs: jobs)
+        // PP-OCR runs its own threads per page; pages then go one at a time.
+        let batch = OCRBatch(configuration: configuration, jobs: engine == .tesseract ? jobs : 1, engines: engine,
+                             ppocr: PPOCRConfiguration(modelDirectory: ppocrModels, threads: threads))
         let progress = ProgressReporter(total: files.count, quiet: quiet)
         let sink = OutputSink(format: format, outDirectory: out.map { URL(fileURLWithPath: $0) },
                               count: files.count)
@@ -173,3 +185,5 @@ final class OutputSink: @unchecked Sendable {
         }
     }
 }
+
+

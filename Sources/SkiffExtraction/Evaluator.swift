@@ -21,7 +21,7 @@ public struct Evaluator: Sendable {
 
     /// The readings of one document, from the cache when it holds all passes.
     func readings(_ item: EvaluationItem, document: Document) async throws(ExtractionError) -> [OCRPass] {
-        let names = pipeline.passes.map(pipeline.passName)
+        let names = pipeline.passNames
         let files = names.map { name in
             ocrCache?.appendingPathComponent(item.name + "." + name.replacingOccurrences(of: " ", with: "_") + ".json")
         }

@@ -27,6 +27,9 @@ public final class ExtractionPipeline: Sendable {
     /// The OCR readings made of every page: several passes with different models read
     /// different words right, and the rules let them vote.
     public let passes: [TesseractConfiguration]
+    /// Further engines read every page after the Tesseract passes (PP-OCR: `skiff eval --ocr ppocr`);
+    /// their readings vote with the others.
+    public let engines: [any OCREngine]
     /// Image steps run on every page before OCR (boxes are mapped back to the page's pixels).
     public let preprocessing: Set<PreprocessStep>
     private let pools: [TesseractEnginePool]
@@ -48,8 +51,9 @@ public final class ExtractionPipeline: Sendable {
                 ranker: (any CandidateRanker)? = nil, rankingMode: RankingMode = .combined,
                 passes: [TesseractConfiguration] = ExtractionPipeline.defaultPasses,
                 preprocessing: Set<PreprocessStep> = [], jobs: Int = 1,
-                decoding: DecodingOptions = .default) throws(ExtractionError) {
+                decoding: DecodingOptions = .default, engines: [any OCREngine] = []) throws(ExtractionError) {
         self.preprocessing = preprocessing
+        self.engines = engines
         switch (choice, vision) {
         case (.lm, _):
             engine = RuleEngine(ranker: ranker, mode: rankingMode)
@@ -68,7 +72,7 @@ public final class ExtractionPipeline: Sendable {
             fallback = nil
             fallbackReason = nil
         }
-        guard !passes.isEmpty else { throw .engineUnavailable("no OCR pass configured") }
+        guard !passes.isEmpty || !engines.isEmpty else { throw .engineUnavailable("no OCR pass configured") }
         self.schema = schema
         self.passes = passes
         loader = DocumentLoader(options: decoding)
@@ -133,7 +137,27 @@ public final class ExtractionPipeline: Sendable {
             }
             readings.append(OCRPass(name: passName(pass), pages: pages))
         }
+        for engine in engines {
+            var pages: [OCRPage] = []
+            for page in document.pages {
+                let (image, transform) = PagePreprocessor.apply(preprocessing, to: page.image, assumedDPI: nil)
+                do {
+                    pages.append(Self.mapBack(try engine.recognize(image, page: page.index), transform))
+                } catch {
+                    throw .input(file: document.source, reason: "OCR (\(engine.name)): \(error)")
+                }
+            }
+            readings.append(OCRPass(name: engineName(engine), pages: pages))
+        }
         return readings
+    }
+
+    /// Every pass's name, Tesseract's first.
+    public var passNames: [String] { passes.map(passName) + engines.map(engineName) }
+
+    func engineName(_ engine: any OCREngine) -> String {
+        let steps = PreprocessStep.allCases.filter(preprocessing.contains).map(\.rawValue)
+        return engine.name + (steps.isEmpty ? "" : " + " + steps.joined(separator: "+"))
     }
 
     /// The pass as named in provenance and OCR caches, with the preprocessing steps.

@@ -1,0 +1,66 @@
+// Kernels for the ONNX graph runtime (SkiffONNX): 2-D convolution (im2col + OpenBLAS sgemm,
+// a direct 1x1 path, and direct depthwise loops), transposed convolution with kernel == stride,
+// with a fused epilogue (per-channel bias, activation, scalar affine) so a Conv→BN→HardSwish→
+// affine chain is one pass over memory.
+//
+// Why C: the depthwise and epilogue loops run over millions of values per layer and need the
+// compiler's vectoriser at -O3 and plain threads; products go to OpenBLAS (skiff_vision.c).
+#ifndef SKIFF_ONNX_H
+#define SKIFF_ONNX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Activation applied after the bias: y = post_scale * act(x) + post_shift.
+enum skiff_act {
+    SKIFF_ACT_NONE = 0,
+    SKIFF_ACT_RELU = 1,
+    SKIFF_ACT_HARDSWISH = 2,  // x * clamp(alpha * x + beta, 0, 1)
+    SKIFF_ACT_SWISH = 3,      // x * sigmoid(x)
+    SKIFF_ACT_SIGMOID = 4,
+    SKIFF_ACT_HARDSIGMOID = 5,  // clamp(alpha * x + beta, 0, 1)
+};
+
+typedef struct {
+    int act;
+    float alpha, beta;  // HardSwish / HardSigmoid parameters
+    float post_scale, post_shift;
+} skiff_epilogue;
+
+/// Convolution of x [n, c, h, w] with weight [oc, c/groups, kh, kw] (bias [oc] or NULL) into
+/// y [n, oc, oh, ow], then the epilogue. pads: top, left, bottom, right.
+/// scratch: skiff_conv2d_scratch_floats(...) floats (im2col buffer), may be NULL when that is 0.
+int64_t skiff_conv2d_scratch_floats(int64_t c, int64_t h, int64_t w, int64_t oc, int64_t kh, int64_t kw,
+                                    int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb, int64_t pr,
+                                    int64_t dh, int64_t dw, int64_t groups);
+void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight,
+                  const float *bias, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
+                  int64_t pl, int64_t pb, int64_t pr, int64_t dh, int64_t dw, int64_t groups,
+                  skiff_epilogue epi, float *y, float *scratch, int threads);
+
+/// Transposed convolution with kernel == stride and no padding (each input pixel writes its own
+/// kh x kw block): x [n, c, h, w], weight pre-arranged as [oc * kh * kw, c], bias [oc] or NULL,
+/// y [n, oc, h*kh, w*kw]. scratch: oc * kh * kw * h * w floats.
+void skiff_conv_transpose_blocks(const float *x, int64_t n, int64_t c, int64_t h, int64_t w,
+                                 const float *weight_t, const float *bias, int64_t oc, int64_t kh, int64_t kw,
+                                 skiff_epilogue epi, float *y, float *scratch, int threads);
+
+/// The epilogue alone, in place over `planes` planes of `plane` values; plane p uses bias[p % channels].
+void skiff_epilogue_apply(float *y, int64_t planes, int64_t plane, const float *bias, int64_t channels,
+                          skiff_epilogue epi, int threads);
+
+/// Row softmax: each of `rows` rows of `n` becomes its softmax (AVX2 exp when available).
+void skiff_onnx_softmax(float *x, int64_t rows, int64_t n, int threads);
+
+/// LayerNorm over the last axis: y = (x - mean) / sqrt(var + eps) * g + b (g, b may be NULL).
+void skiff_onnx_layernorm(const float *x, float *y, int64_t rows, int64_t n, const float *g, const float *b,
+                          float eps);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import Skiff
+
+/// `skiff bench ppocr`: PP-OCRv5 on Skiff's runtime next to Tesseract on a receipt set with line
+/// ground truth (SROIE layout: img/*.jpg, box/*.csv, key/*.json), in one run.
+struct PPOCRBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ppocr",
+        abstract: "PP-OCR vs Tesseract on receipts: page CER, bag-of-words recall, totals found, s/page, parity.",
+        discussion: """
+            Reads DIR/img/*.jpg with both engines. Page CER (casefold profile: SROIE's transcripts are mostly upper case) compares the page text, as \
+            produced, with the ground-truth lines of DIR/box/*.csv in file order; bag-of-words recall \
+            is the share of ground-truth words (split at spaces, upper-cased, counted with multiplicity) found in \
+            the output; 'total present' counts pages whose text contains key/*.json's total. With \
+            --reference (tools/make_ppocr_fixtures.py --dev), the reference's boxes are recognised \
+            again and the line texts compared with onnxruntime + rapidocr's.
+            """)
+
+    @Argument(help: "A receipt folder (img/, box/, key/).")
+    var directory: String = "../shared/data/sroie-dev"
+
+    @Option(help: "Use at most this many pages.")
+    var pages: Int = 1000
+
+    @Option(help: "rapidocr's lines for the same images (JSON written by tools/make_ppocr_fixtures.py --dev).")
+    var reference: String?
+
+    @Option(help: "PP-OCR threads.")
+    var threads: Int = 2
+
+    @Option(help: "Detection side limit.")
+    var limitSide: Int = 736
+
+    @Option(help: "Detection limit type: min (scale small pages up) or max (scale large pages down).")
+    var limitType: String = "min"
+
+    @Option(help: "Centre distance, in median character pitches, above which a space is inserted.")
+    var spaceGap: Double = 1.8
+
+    @Option(help: "An ink-free gap of this many line heights between two characters is a space.")
+    var blankGap: Double = 0.23
+
+    @Option(help: "Recognition: pad lines to at least this width at height 48 (rapidocr: 320).")
+    var minWidth: Int = 320
+
+    @Option(help: "Lines per recognition batch.")
+    var batch: Int = 6
+
+    @Option(help: "Tesseract page segmentation mode.")
+    var psm: Int = 3
+
+    @Flag(help: "Skip Tesseract.")
+    var skipTesseract = false
+
+    func run() async throws {
+        let root = URL(fileURLWithPath: directory)
+        let images = ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("img").path)) ?? [])
+            .filter { $0.hasSuffix(".jpg") }.sorted().prefix(pages)
+        guard !images.isEmpty else {
+            printError("skiff bench ppocr: no images in \(root.appendingPathComponent("img").path)")
+            throw ExitCode(1)
+        }
+        let ppConfig = PPOCRConfiguration(threads: threads, limitSideLength: limitSide,
+                                          limitType: limitType == "max" ? .max : .min, recognitionBatch: batch,
+                                          recognitionMinimumWidth: minWidth,
+                                          spaceGap: spaceGap)
+        var config = ppConfig
+        config.blankGap = blankGap
+        let pp = try PPOCREngine(configuration: config)
+        let tesseract = skipTesseract ? nil : try TesseractEngine(configuration: TesseractConfiguration(pageSegmentationMode: psm))
+        emit("graphs: detection \(pp.detector.stepCount) steps, recognition \(pp.recognizer.session.stepCount) steps (after folding and fusion)")
+        var refPages: [String: [[String: Any]]] = [:]
+        if let reference {
+            let data = try Data(contentsOf: URL(fileURLWithPath: reference))
+            refPages = (try JSONSerialization.jsonObject(with: data) as? [String: [[String: Any]]]) ?? [:]
+        }
+        emit("skiff bench ppocr: \(images.count) pages of \(directory), PP-OCR \(threads) threads, det limit \(limitType) \(limitSide), batch \(batch), min width \(minWidth), space gap \(spaceGap), blank gap \(blankGap); \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(loadAverage())")
+
+        struct Tally {
+            var cer: [Double] = []
+            var recall: (found: Int, total: Int) = (0, 0)
+            var totals = 0
+            var seconds = 0.0
+            var cpu = 0.0
+            var detectCPU = 0.0
+            var readCPU = 0.0
+        }
+        var ppT = Tally(), tessT = Tally()
+        var parity = (equal: 0, lines: 0), detMatch = (matched: 0, lines: 0)
+        var parityMisses: [String] = []
+        let scorer = TextScorer(profile: .casefold)
+        let loader = DocumentLoader()
+        for name in images {
+            let id = String(name.dropLast(4))
+            let gt = try groundTruth(root.appendingPathComponent("box/\(id).csv"))
+            let total = keyTotal(root.appendingPathComponent("key/\(id).json"))
+            let url = root.appendingPathComponent("img/\(name)")
+            func measure(_ tally: inout Tally, _ body: (PixelBuffer, inout Tally) throws -> String) throws {
+                let clock = ContinuousClock(), start = clock.now, cpu0 = cpuSeconds()
+                let image = try loader.load(contentsOf: url).pages[0].image
+                let text = try body(image, &tally)
+                tally.seconds += (clock.now - start).seconds
+                tally.cpu += cpuSeconds() - cpu0
+                tally.cer.append(scorer.score(reference: gt, hypothesis: text).cer)
+                let r = bagRecall(reference: gt, hypothesis: text)
+                tally.recall.found += r.found
+                tally.recall.total += r.total
+                if let total, text.contains(total) { tally.totals += 1 }
+            }
+            var detected: [TextBox] = []
+            try measure(&ppT) { image, tally in
+                let c0 = cpuSeconds()
+                detected = try pp.detect(image)
+                let c1 = cpuSeconds()
+                let lines = try pp.read(image, boxes: detected).filter { $0.reading.confidence >= config.textScore }
+                tally.detectCPU += c1 - c0
+                tally.readCPU += cpuSeconds() - c1
+                return PageLayout(spaceGap: config.spaceGap, blankGap: config.blankGap)
+                    .page(lines, page: 0, width: image.width, height: image.height, dpi: nil).text
+            }
+            if let tesseract { try measure(&tessT) { image, _ in try tesseract.recognize(image, page: 0).text } }
+            if let lines = refPages[name] {
+                let image = try loader.load(contentsOf: url).pages[0].image
+                let boxes = lines.compactMap { line -> TextBox? in
+                    guard let pts = line["box"] as? [[Double]], pts.count == 4 else { return nil }
+                    return TextBox(corners: pts.map { Point(x: $0[0], y: $0[1]) }, score: 1)
+                }
+                let ours = try pp.read(image, boxes: boxes)
+                for (line, read) in zip(lines, ours) {
+                    parity.lines += 1
+                    if read.reading.text == line["text"] as? String { parity.equal += 1 }
+                    else if parityMisses.count < 8 { parityMisses.append("\(id): '\(line["text"] as? String ?? "")' vs '\(read.reading.text)'") }
+                }
+                if ppConfig.limitSideLength == 736, ppConfig.limitType == .min {
+                    for b in boxes {
+                        detMatch.lines += 1
+                        if detected.contains(where: { d in zip(d.corners, b.corners).allSatisfy { abs($0.x - $1.x) <= 2 && abs($0.y - $1.y) <= 2 } }) {
+                            detMatch.matched += 1
+                        }
+                    }
+                }
+            }
+        }
+        func line(_ label: String, _ t: Tally) -> String {
+            let cer = t.cer.reduce(0, +) / Double(max(t.cer.count, 1))
+            let recall = Double(t.recall.found) / Double(max(t.recall.total, 1))
+            return label.padding(toLength: 22, withPad: " ", startingAt: 0)
+                + String(format: "page CER %.3f   BoW recall %.3f   total present %d/%d   %.2f s/page wall, %.2f CPU s/page",
+                         cer, recall, t.totals, t.cer.count, t.seconds / Double(max(t.cer.count, 1)),
+                         t.cpu / Double(max(t.cer.count, 1)))
+        }
+        emit(line("ppocr (skiff runtime)", ppT))
+        emit(String(format: "  ppocr CPU s/page: detection %.2f, crops + recognition %.2f",
+                    ppT.detectCPU / Double(max(ppT.cer.count, 1)), ppT.readCPU / Double(max(ppT.cer.count, 1))))
+        if tesseract != nil {
+            emit(line("tesseract psm \(psm)", tessT))
+            emit(String(format: "time ratio ppocr/tesseract: wall %.2f, CPU %.2f", ppT.seconds / max(tessT.seconds, 1e-9),
+                        ppT.cpu / max(tessT.cpu, 1e-9)))
+        }
+        if parity.lines > 0 {
+            emit(String(format: "parity vs onnxruntime+rapidocr (same boxes): %d/%d lines equal (%.1f%%)",
+                        parity.equal, parity.lines, 100 * Double(parity.equal) / Double(parity.lines)))
+            for miss in parityMisses { emit("  differs: \(miss)") }
+        }
+        if detMatch.lines > 0 {
+            emit(String(format: "detection: %d/%d reference boxes found within 2 px (%.1f%%)",
+                        detMatch.matched, detMatch.lines, 100 * Double(detMatch.matched) / Double(detMatch.lines)))
+        }
+    }
+
+    /// The box csv's transcripts in file order, one per line (x1,y1,...,y4,TEXT; TEXT may hold commas).
+    func groundTruth(_ url: URL) throws -> String {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return text.split(whereSeparator: \.isNewline).compactMap { row -> String? in
+            var rest = Substring(row)
+            for _ in 0..<8 {
+                guard let comma = rest.firstIndex(of: ",") else { return nil }
+                rest = rest[rest.index(after: comma)...]
+            }
+            return String(rest)
+        }.joined(separator: "\n")
+    }
+
+    func keyTotal(_ url: URL) -> String? {
+        guard let data = try? Data(contentsOf: url),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return object["total"] as? String
+    }
+
+    func bagRecall(reference: String, hypothesis: String) -> (found: Int, total: Int) {
+        var bag: [Substring: Int] = [:]
+        for w in hypothesis.uppercased().split(whereSeparator: \.isWhitespace) { bag[w, default: 0] += 1 }
+        var found = 0, total = 0
+        for w in reference.uppercased().split(whereSeparator: \.isWhitespace) {
+            total += 1
+            if let n = bag[w], n > 0 { found += 1; bag[w] = n - 1 }
+        }
+        return (found, total)
+    }
+
+    /// This process's user + system CPU time: figures that hold on a shared machine, where
+    /// wall time depends on the others' load.
+    func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) * 1e-6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) * 1e-6
+    }
+
+    func loadAverage() -> String {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+    }
+}
+

@@ -1,0 +1,235 @@
+internal import CSkiffKernels
+
+/// A convolution with everything that follows it folded in: BatchNormalization and bias
+/// additions become its weights and bias; the activation and a scalar affine after it
+/// (PP-OCRv5's "learnable affine blocks") run in the same pass over the output.
+struct FusedConv: Sendable {
+    var weight: [Float]
+    var bias: [Float]?
+    var outChannels: Int
+    var kernel: (h: Int, w: Int)
+    var strides: (h: Int, w: Int)
+    /// top, left, bottom, right
+    var pads: (t: Int, l: Int, b: Int, r: Int)
+    var dilations: (h: Int, w: Int)
+    var groups: Int
+    /// ConvTranspose with kernel == stride (weight pre-arranged [oc * kh * kw, c]).
+    var transposed: Bool
+    var activation: Int32 = Int32(SKIFF_ACT_NONE.rawValue)
+    var alpha: Float = 0
+    var beta: Float = 0
+    var postScale: Float = 1
+    var postShift: Float = 0
+
+    var epilogue: skiff_epilogue {
+        skiff_epilogue(act: activation, alpha: alpha, beta: beta, post_scale: postScale, post_shift: postShift)
+    }
+
+    var hasEpilogue: Bool { activation != Int32(SKIFF_ACT_NONE.rawValue) || postScale != 1 || postShift != 0 }
+}
+
+/// One step of a compiled graph.
+struct Step: Sendable {
+    enum Kind: Sendable {
+        case conv(FusedConv)
+        case layerNorm(gamma: [Float]?, beta: [Float]?, epsilon: Float)
+        case node
+    }
+
+    var kind: Kind
+    var node: Node
+    var inputs: [Int]
+    var outputs: [Int]
+    /// Values whose last reader is this step, freed after it runs.
+    var releases: [Int] = []
+}
+
+/// Options for running a model.
+public struct SessionOptions: Sendable, Hashable {
+    /// Threads for products (OpenBLAS) and element-wise loops.
+    public var threads: Int
+    /// Fold BatchNormalization, biases and activations into convolutions (off only for tests).
+    public var fuse: Bool
+
+    public init(threads: Int = 2, fuse: Bool = true) {
+        self.threads = threads
+        self.fuse = fuse
+    }
+}
+
+/// A loaded ONNX graph, compiled once into a list of steps (identities removed, constant
+/// sub-graphs evaluated, convolutions fused), then run any number of times with inputs
+/// of any size the graph allows. Immutable after loading, so one session can serve
+/// several callers; each run has its own values.
+public final class InferenceSession: Sendable {
+    public let inputNames: [String]
+    public let outputNames: [String]
+    public let options: SessionOptions
+    let steps: [Step]
+    /// Steps a run executes (after aliasing, constant folding and fusion).
+    public var stepCount: Int { steps.count }
+    let constants: [Int: Tensor]
+    let slotCount: Int
+    let inputSlots: [Int]
+    let outputSlots: [Int]
+
+    /// The operators this runtime implements.
+    public static let supportedOperators: Set<String> = [
+        "Conv", "ConvTranspose", "BatchNormalization", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Relu",
+        "Sigmoid", "HardSigmoid", "HardSwish", "GlobalAveragePool", "AveragePool", "Resize", "Concat",
+        "Identity", "Constant", "Shape", "Slice", "Squeeze", "Unsqueeze", "Reshape", "Transpose", "ReduceMean",
+        "MatMul", "Softmax", "Flatten",
+    ]
+
+    public convenience init(path: String, options: SessionOptions = SessionOptions()) throws(ONNXError) {
+        try self.init(model: ONNXModel(contentsOf: path), options: options)
+    }
+
+    public init(model: ONNXModel, options: SessionOptions = SessionOptions()) throws(ONNXError) {
+        let graph = model.graph
+        self.options = options
+        inputNames = graph.inputs
+        outputNames = graph.outputs
+
+        for node in graph.nodes where !Self.supportedOperators.contains(node.opType) || !(node.domain.isEmpty || node.domain == "ai.onnx") {
+            throw .unsupportedOperator(op: node.domain.isEmpty ? node.opType : "\(node.domain).\(node.opType)",
+                                       node: node.name)
+        }
+
+        // Identity nodes become aliases; Constant nodes become initializers.
+        var alias: [String: String] = [:]
+        func resolve(_ name: String) -> String {
+            var n = name
+            while let next = alias[n] { n = next }
+            return n
+        }
+        var known = graph.initializers
+        var nodes: [Node] = []
+        for var node in graph.nodes {
+            node.inputs = node.inputs.map { $0.isEmpty ? $0 : resolve($0) }
+            if node.opType == "Identity", let input = node.inputs.first, let output = node.outputs.first {
+                alias[output] = input
+                continue
+            }
+            if node.opType == "Constant", let output = node.outputs.first {
+                guard case let .tensor(t) = node.attributes["value"] else {
+                    throw .unsupportedAttribute(op: "Constant", node: node.name, reason: "only a 'value' tensor is supported")
+                }
+                known[output] = t
+                continue
+            }
+            nodes.append(node)
+        }
+        let outputs = graph.outputs.map(resolve)
+
+        // Constant folding: a node whose inputs are all known is evaluated now.
+        var runtimeNodes: [Node] = []
+        for node in nodes {
+            if node.inputs.allSatisfy({ $0.isEmpty || known[$0] != nil }), node.opType != "Shape" || known[node.inputs[0]] != nil {
+                let inputs = node.inputs.map { $0.isEmpty ? nil : known[$0] }
+                let results = try Kernels.evaluate(node, inputs, threads: 1)
+                for (name, value) in zip(node.outputs, results) { known[name] = value }
+            } else {
+                runtimeNodes.append(node)
+            }
+        }
+
+        // Compile to steps, fusing where a value has a single reader.
+        var compiled = try Self.compile(runtimeNodes, constants: known, outputs: Set(outputs), fuse: options.fuse)
+
+        // Slots: every value name gets an index.
+        var slots: [String: Int] = [:]
+        func slot(_ name: String) -> Int {
+            if let s = slots[name] { return s }
+            slots[name] = slots.count
+            return slots.count - 1
+        }
+        var constantSlots: [Int: Tensor] = [:]
+        var steps: [Step] = []
+        let inputSlots = graph.inputs.map(slot)
+        for i in compiled.indices {
+            let node = compiled[i].node
+            var inputs: [Int] = []
+            for name in compiled[i].inputNames {
+                if name.isEmpty { inputs.append(-1); continue }
+                let s = slot(name)
+                if let c = known[name] { constantSlots[s] = c }
+                inputs.append(s)
+            }
+            steps.append(Step(kind: compiled[i].kind, node: node, inputs: inputs, outputs: node.outputs.map(slot)))
+        }
+        compiled.removeAll()
+        // Graph outputs that are constants or inputs still need a slot.
+        let outputSlots = outputs.map(slot)
+        for (name, s) in slots where known[name] != nil { constantSlots[s] = known[name] }
+        // Producers must exist for every runtime value.
+        var produced = Set(inputSlots).union(constantSlots.keys)
+        for step in steps {
+            for (k, s) in step.inputs.enumerated() where s >= 0 && !produced.contains(s) {
+                let name = slots.first { $0.value == s }?.key ?? "?"
+                _ = k
+                throw .missingValue(name: name, node: step.node.name)
+            }
+            produced.formUnion(step.outputs)
+        }
+        for (name, s) in zip(outputs, outputSlots) where !produced.contains(s) {
+            throw .missingValue(name: name, node: "graph output")
+        }
+        // Free each runtime value after its last reader.
+        var lastUse: [Int: Int] = [:]
+        for (i, step) in steps.enumerated() { for s in step.inputs where s >= 0 { lastUse[s] = i } }
+        let keep = Set(outputSlots).union(constantSlots.keys)
+        for (s, i) in lastUse where !keep.contains(s) { steps[i].releases.append(s) }
+
+        self.steps = steps
+        self.constants = constantSlots
+        self.slotCount = slots.count
+        self.inputSlots = inputSlots
+        self.outputSlots = outputSlots
+    }
+
+    /// Runs the graph. `inputs` must name every graph input; returns every graph output.
+    public func run(_ inputs: [String: Tensor]) throws(ONNXError) -> [String: Tensor] {
+        var values = [Tensor?](repeating: nil, count: slotCount)
+        for (s, t) in constants { values[s] = t }
+        for (name, s) in zip(inputNames, inputSlots) {
+            guard let t = inputs[name] else { throw .badInput("missing input '\(name)'") }
+            guard t.isFloat else { throw .badInput("input '\(name)' must be float32") }
+            values[s] = t
+        }
+        for name in inputs.keys where !inputNames.contains(name) {
+            throw .badInput("the graph has no input '\(name)' (inputs: \(inputNames.joined(separator: ", ")))")
+        }
+        skiff_vision_set_blas_threads(Int32(options.threads))
+        for step in steps {
+            let args = step.inputs.map { $0 >= 0 ? values[$0] : nil }
+            let results: [Tensor]
+            switch step.kind {
+            case let .conv(conv):
+                guard let x = args[0] else { throw .missingValue(name: step.node.inputs[0], node: step.node.name) }
+                results = [try Kernels.conv(conv, x, node: step.node, threads: options.threads)]
+            case let .layerNorm(gamma, beta, epsilon):
+                guard let x = args[0] else { throw .missingValue(name: step.node.inputs[0], node: step.node.name) }
+                results = [Kernels.layerNorm(x, gamma: gamma, beta: beta, epsilon: epsilon)]
+            case .node:
+                results = try Kernels.evaluate(step.node, args, threads: options.threads)
+            }
+            for (s, r) in zip(step.outputs, results) { values[s] = r }
+            for s in step.releases { values[s] = nil }
+        }
+        var out: [String: Tensor] = [:]
+        for (name, s) in zip(outputNames, outputSlots) { out[name] = values[s] }
+        return out
+    }
+
+    /// Runs a graph with one input and returns its first output.
+    public func run(_ input: Tensor) throws(ONNXError) -> Tensor {
+        guard inputNames.count == 1, let name = inputNames.first else {
+            throw .badInput("the graph has \(inputNames.count) inputs; name them")
+        }
+        guard let first = outputNames.first, let result = try run([name: input])[first] else {
+            throw .badInput("the graph produced no output")
+        }
+        return result
+    }
+}

@@ -1,0 +1,147 @@
+public import SkiffImage
+public import SkiffOCR
+public import SkiffONNX
+internal import Foundation
+
+/// Settings of the PP-OCR engine. The defaults are rapidocr's (without the orientation
+/// classifier), so line texts can be compared with its onnxruntime pipeline.
+public struct PPOCRConfiguration: Sendable, Hashable {
+    public enum LimitType: String, Sendable, Hashable { case min, max }
+
+    /// A folder with the three files; nil searches the usual places (see `PPOCRModels`).
+    public var modelDirectory: String?
+    /// Threads for products and element-wise loops.
+    public var threads: Int
+    /// Detection input scaling: with `.min`, pages whose short side is below this are scaled up
+    /// to it; with `.max`, pages whose long side is above it are scaled down. Sides are then
+    /// rounded to multiples of 32.
+    public var limitSideLength: Int
+    public var limitType: LimitType
+    public var db: DBSettings
+    /// Lines per recognition run.
+    public var recognitionBatch: Int
+    /// Lines are padded to at least this width at height 48 (rapidocr: 320).
+    public var recognitionMinimumWidth: Int
+    /// Lines whose mean character probability is below this are dropped (rapidocr: 0.5).
+    public var textScore: Double
+    /// Two characters whose centres are further apart than this many times the line's median
+    /// character pitch get a space between them (where the recogniser put none).
+    public var spaceGap: Double
+    /// An ink-free gap between two characters at least this many line heights wide is a space.
+    public var blankGap: Double = 0.23
+
+    public init(modelDirectory: String? = nil, threads: Int = 2, limitSideLength: Int = 736,
+                limitType: LimitType = .min, db: DBSettings = DBSettings(), recognitionBatch: Int = 6,
+                recognitionMinimumWidth: Int = 320, textScore: Double = 0.5, spaceGap: Double = 1.8) {
+        self.recognitionMinimumWidth = recognitionMinimumWidth
+        self.modelDirectory = modelDirectory
+        self.threads = threads
+        self.limitSideLength = limitSideLength
+        self.limitType = limitType
+        self.db = db
+        self.recognitionBatch = recognitionBatch
+        self.textScore = textScore
+        self.spaceGap = spaceGap
+    }
+}
+
+/// One detected line: its box, crop orientation and reading.
+public struct PPOCRLine: Sendable, Hashable {
+    public var box: TextBox
+    public var reading: LineReading
+    /// The crop was turned 90° (a tall box).
+    public var rotated: Bool
+}
+
+/// PP-OCRv5 mobile text detection and recognition on Skiff's own ONNX runtime.
+/// Loading reads both networks once; an engine is immutable and can be shared.
+public final class PPOCREngine: OCREngine, Sendable {
+    public let configuration: PPOCRConfiguration
+    public let models: PPOCRModels
+    public let detector: InferenceSession
+    public let recognizer: TextRecognizer
+
+    public init(configuration: PPOCRConfiguration = PPOCRConfiguration()) throws(PPOCRError) {
+        self.configuration = configuration
+        models = try PPOCRModels.locate(directory: configuration.modelDirectory)
+        let options = SessionOptions(threads: configuration.threads)
+        do {
+            detector = try InferenceSession(path: models.detection, options: options)
+            let rec = try TextRecognizer.session(path: models.recognition, options: options)
+            recognizer = try TextRecognizer(session: rec, keysPath: models.keys, batchSize: configuration.recognitionBatch,
+                                            minimumWidth: configuration.recognitionMinimumWidth)
+        } catch let error as ONNXError {
+            throw .runtime(error)
+        } catch let error as PPOCRError {
+            throw error
+        } catch {
+            throw .runtime(.badInput(String(describing: error)))
+        }
+    }
+
+    public var name: String { "ppocr" }
+
+    /// The detector's input size for a page.
+    public func detectionSize(width: Int, height: Int) -> (width: Int, height: Int) {
+        let limit = Double(configuration.limitSideLength)
+        var ratio = 1.0
+        switch configuration.limitType {
+        case .min:
+            if min(width, height) < configuration.limitSideLength { ratio = limit / Double(min(width, height)) }
+        case .max:
+            if max(width, height) > configuration.limitSideLength { ratio = limit / Double(max(width, height)) }
+        }
+        func side(_ v: Int) -> Int {
+            let r = Int(Double(v) * ratio)
+            return max(32, Int((Double(r) / 32).rounded(.toNearestOrEven)) * 32)
+        }
+        return (side(width), side(height))
+    }
+
+    /// The detector's probability map for a page ([1, 1, h, w] at `detectionSize`).
+    public func probabilityMap(_ image: PixelBuffer) throws(PPOCRError) -> Tensor {
+        let size = detectionSize(width: image.width, height: image.height)
+        let resized = ImageOps.resize(image, width: size.width, height: size.height)
+        var data = [Float](repeating: 0, count: 3 * size.width * size.height)
+        data.withUnsafeMutableBufferPointer { ImageOps.normalize(resized, into: $0.baseAddress!, stride: size.width) }
+        do {
+            return try detector.run(Tensor(shape: [1, 3, size.height, size.width], floats: data))
+        } catch {
+            throw .runtime(error)
+        }
+    }
+
+    /// Text boxes on a page, in rapidocr's order.
+    public func detect(_ image: PixelBuffer) throws(PPOCRError) -> [TextBox] {
+        let map = try probabilityMap(image)
+        guard map.shape.count == 4 else { throw .runtime(.badInput("detection output has shape \(map.shape)")) }
+        let (h, w) = (map.shape[2], map.shape[3])
+        let values = map.floats
+        let post = DBPostProcess(settings: configuration.db)
+        return values.withUnsafeBufferPointer {
+            post.boxes(prob: $0, width: w, height: h, pageWidth: image.width, pageHeight: image.height)
+        }
+    }
+
+    /// Recognises the given boxes of a page (all of them, no score filter).
+    public func read(_ image: PixelBuffer, boxes: [TextBox]) throws(PPOCRError) -> [PPOCRLine] {
+        let rgb = image.rgb()
+        let crops = boxes.map { ImageOps.crop(rgb, quad: $0.corners) }
+        let readings = try recognizer.recognize(crops.map(\.0))
+        return zip(boxes, zip(readings, crops)).map { PPOCRLine(box: $0, reading: $1.0, rotated: $1.1.rotated) }
+    }
+
+    /// Detection and recognition; lines below the text score are dropped.
+    public func lines(_ image: PixelBuffer) throws(PPOCRError) -> [PPOCRLine] {
+        guard image.width > 0, image.height > 0 else { throw .invalidImage("the page has no pixels") }
+        let boxes = try detect(image)
+        return try read(image, boxes: boxes).filter { $0.reading.confidence >= configuration.textScore }
+    }
+
+    public func recognize(_ image: PixelBuffer, page: Int) throws(OCRError) -> OCRPage {
+        let lines: [PPOCRLine]
+        do { lines = try self.lines(image) } catch { throw OCRError.recognitionFailed(error.description) }
+        return PageLayout(spaceGap: configuration.spaceGap, blankGap: configuration.blankGap).page(lines, page: page, width: image.width,
+                                                                 height: image.height, dpi: image.resolution?.y)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+@testable import SkiffPPOCR
+import SkiffImage
+import SkiffONNX
+import SkiffOCR
+
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+func image(_ url: URL) throws -> PixelBuffer {
+    try DocumentLoader().load(contentsOf: url).pages[0].image
+}
+
+func json(_ name: String) throws -> Any {
+    try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent(name)))
+}
+
+/// One engine for the suite: loading both networks takes a moment.
+let engine: PPOCREngine? = try? PPOCREngine(configuration: PPOCRConfiguration(
+    modelDirectory: repository.appendingPathComponent("models/ppocrv5").path))
+
+// Tolerances: float32 products summed in another order (OpenBLAS vs onnxruntime's MLAS) differ
+// by ~1e-6 relative per layer; through 60 layers, probabilities stay within 2e-3.
+let probabilityTolerance: Float = 2e-3
+
+@Suite("PP-OCRv5 against onnxruntime and rapidocr", .serialized)
+struct PPOCRTests {
+    @Test func detectionMapMatchesOnnxruntime() throws {
+        let engine = try #require(engine)
+        let reference = try #require(try json("det_reference.json") as? [String: Any])
+        let page = try image(fixtures.appendingPathComponent("det_input.png"))
+        #expect(engine.detectionSize(width: page.width, height: page.height) == (736, 1568))
+        // The fixture is at the network's size already; run it as is.
+        var data = [Float](repeating: 0, count: 3 * page.width * page.height)
+        data.withUnsafeMutableBufferPointer { ImageOps.normalize(page.rgb(), into: $0.baseAddress!, stride: page.width) }
+        let map = try engine.detector.run(Tensor(shape: [1, 3, page.height, page.width], floats: data))
+        #expect(map.shape == (reference["shape"] as? [Int]))
+        let values = map.floats
+        let indices = try #require(reference["indices"] as? [Int]), expected = try #require(reference["values"] as? [Double])
+        let worst = zip(indices, expected).map { abs(values[$0] - Float($1)) }.max() ?? 1
+        #expect(worst < probabilityTolerance)
+        let mean = values.reduce(0, +) / Float(values.count)
+        #expect(abs(Double(mean) - (reference["mean"] as? Double ?? 0)) < 1e-4)
+        let above = Double(values.filter { $0 > 0.3 }.count) / Double(values.count)
+        #expect(abs(above - (reference["above_0_3"] as? Double ?? 0)) < 1e-3)
+
+        // DB post-processing on our map gives rapidocr's boxes (within a pixel: contour tracing
+        // and polygon offsetting round differently).
+        let boxes = values.withUnsafeBufferPointer {
+            DBPostProcess(settings: DBSettings()).boxes(prob: $0, width: page.width, height: page.height,
+                                                        pageWidth: page.width, pageHeight: page.height)
+        }
+        let refBoxes = try #require(reference["boxes"] as? [[[Int]]])
+        #expect(boxes.count == refBoxes.count)
+        var matched = 0
+        for ref in refBoxes {
+            let pts = ref.map { Point(x: Double($0[0]), y: Double($0[1])) }
+            if boxes.contains(where: { b in zip(b.corners, pts).allSatisfy { abs($0.x - $1.x) <= 2 && abs($0.y - $1.y) <= 2 } }) {
+                matched += 1
+            }
+        }
+        #expect(matched >= refBoxes.count * 9 / 10, "\(matched) of \(refBoxes.count) boxes within 2 px")
+    }
+
+    @Test func recognitionProbabilitiesMatchOnnxruntime() throws {
+        let engine = try #require(engine)
+        let reference = try #require(try json("rec_reference.json") as? [[String: Any]])
+        #expect(reference.count == 5)
+        for line in reference {
+            let file = try #require(line["file"] as? String)
+            let crop = try image(fixtures.appendingPathComponent(file)).rgb()
+            #expect(crop.height == 48)
+            var data = [Float](repeating: 0, count: 3 * 48 * crop.width)
+            data.withUnsafeMutableBufferPointer { ImageOps.normalize(crop, into: $0.baseAddress!, stride: crop.width) }
+            let logits = try engine.recognizer.logits(Tensor(shape: [1, 3, 48, crop.width], floats: data))
+            let frames = try #require(line["frames"] as? Int), classes = try #require(line["classes"] as? Int)
+            #expect(logits.shape == [1, frames, classes])
+            let p = logits.floats
+            let top = try #require(line["top"] as? [[Double]])
+            var worst: Float = 0
+            for (t, entry) in top.enumerated() {
+                let (c1, p1, c2, p2) = (Int(entry[0]), Float(entry[1]), Int(entry[2]), Float(entry[3]))
+                let probs = p.withUnsafeBufferPointer { TextRecognizer.softmax($0.baseAddress! + t * classes, classes: classes) }
+                worst = max(worst, abs(probs[c1] - p1), abs(probs[c2] - p2))
+            }
+            #expect(worst < probabilityTolerance, "\(file): largest probability difference \(worst)")
+            let reading = p.withUnsafeBufferPointer {
+                engine.recognizer.decode($0.baseAddress!, frames: frames, classes: classes, cropPixelsPerFrame: 1)
+            }
+            #expect(reading.text == line["text"] as? String)
+            // The decoder's probabilities (from logits) are the softmax's.
+            let first = try #require(reading.characters.first)
+            let expected = top[first.firstFrame][1]
+            #expect(abs(first.probability - expected) < 2e-3)
+        }
+    }
+
+    @Test func pipelineReadsTheSampleReceiptsLikeRapidOCR() throws {
+        let engine = try #require(engine)
+        let reference = try #require(try json("pipeline_reference.json") as? [String: [[String: Any]]])
+        var equal = 0, total = 0
+        var misses: [String] = []
+        for (name, lines) in reference.sorted(by: { $0.key < $1.key }) {
+            let page = try image(repository.appendingPathComponent("samples").appendingPathComponent(name))
+            let ours = try engine.lines(page)
+            let texts = Set(ours.map(\.reading.text))
+            for line in lines {
+                total += 1
+                if let text = line["text"] as? String, texts.contains(text) { equal += 1 } else { misses.append("\(line["text"] ?? "")") }
+            }
+        }
+        #expect(total > 100)
+        // Boxes within a pixel of rapidocr's shift some crops; hard lines then read differently (measured: 121 of 141).
+        #expect(Double(equal) >= 0.85 * Double(total), "\(equal) of \(total) lines equal; missed: \(misses.prefix(20))")
+    }
+
+    @Test func pageHasRowsWordsAndSpaces() throws {
+        let engine = try #require(engine)
+        let page = try engine.recognize(try image(repository.appendingPathComponent("samples/receipt-004.jpg")), page: 0)
+        #expect(page.lines.count > 20)
+        #expect(page.words.count > page.lines.count)
+        // Every word lies inside the page and inside its line's box.
+        for word in page.words {
+            let line = page.lines[word.line]
+            #expect(word.box.x0 >= line.box.x0 && word.box.x1 <= line.box.x1)
+            #expect(word.box.x0 >= 0 && word.box.x1 <= page.width && word.box.y1 <= page.height)
+            #expect((0...1).contains(word.confidence))
+        }
+        #expect(page.text.contains("MR D.I.Y."))
+        #expect(page.text.contains("TOTAL"))
+        // The JSON model round-trips.
+        let data = try JSONEncoder().encode(page)
+        #expect(try JSONDecoder().decode(OCRPage.self, from: data) == page)
+    }
+
+    @Test func missingModelsListTheFoldersSearched() {
+        #expect {
+            _ = try PPOCREngine(configuration: PPOCRConfiguration(modelDirectory: "/nonexistent/ppocr"))
+        } throws: { error in
+            "\(error)".contains("/nonexistent/ppocr") && "\(error)".contains("setup.sh")
+        }
+    }
+}
