@@ -6,5 +6,9 @@
 #   usage: tools/bench_serve.sh [REQUESTS] [CONCURRENCY] [JOBS]   (default 120 requests, 4 connections, 2 workers)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-swift build -c release --product skiff >/dev/null
-.build/release/skiff bench serve ../shared/data/sroie-dev/img --requests "${1:-120}" --concurrency "${2:-4}" --jobs "${3:-2}"
+# SKIFF=path/to/skiff uses a release binary already built.
+if [ -z "${SKIFF:-}" ]; then
+  swift build -c release --product skiff >/dev/null
+  SKIFF=.build/release/skiff
+fi
+"$SKIFF" bench serve ../shared/data/sroie-dev/img --requests "${1:-120}" --concurrency "${2:-4}" --jobs "${3:-2}"

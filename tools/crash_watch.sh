@@ -12,4 +12,4 @@ files="${1:-1000}"
 kills="${2:-100}"
 swift build --build-tests >/dev/null
 SKIFF_CRASH_FILES="$files" SKIFF_CRASH_KILLS="$kills" \
-  swift test --skip-build --filter WatchCrashTests 2>&1 | grep -E '^crash test|passed after|failed after|Expectation failed' 
+  swift test --skip-build --filter WatchCrashTests 2>&1 | grep -E "^crash test|passed after|failed after|Expectation failed|error:" || true

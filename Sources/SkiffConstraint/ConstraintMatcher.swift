@@ -288,8 +288,12 @@ public final class ConstraintMatcher {
             for t in vocabulary.longInside where Int(t.need) <= budget { mask.insert(Int(t.id)) }
             var slow: [Config] = []
             for c in plain {
-                // A check-free stack cannot see the string's content: step the shared suffixes.
-                guard case .string(let s, let start, var st) = c.top, s.checks.isEmpty, stackIsCheckFree(c.stack) else {
+                if case .objKey(let s, _, _, _, _) = c.top, !s.hasPatternProperties, openKeyExits(c, &mask) {
+                    continue
+                }
+                // Step the shared suffixes once; checks that read the content (the string's own,
+                // its parents') are assumed to pass there and their tokens tried for real.
+                guard case .string(let s, let start, var st) = c.top else {
                     slow.append(c)
                     continue
                 }
@@ -297,7 +301,11 @@ public final class ConstraintMatcher {
                 let room = s.maxLength == Int.max ? Int.max : s.maxLength - cps
                 st.cps = Int32(max(cps, s.minLength))
                 let lifted = Config(top: .string(s, start: start, st), stack: c.stack)
-                exitWalk(0, [lifted], &mask) { need in need <= room && cps + need >= s.minLength }
+                let fits = { (id: Int) -> Bool in
+                    let need = Int(self.vocabulary.exitNeed[id])
+                    return need <= room && cps + need >= s.minLength
+                }
+                watchedExitWalk(afterQuote: false, [lifted], c, &mask, fits)
             }
             for t in vocabulary.exits where !slow.isEmpty && !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], slow) {
                 mask.insert(Int(t))
@@ -365,38 +373,166 @@ public final class ConstraintMatcher {
     }
 
     /// Tokens that stay inside a string body under a pattern (lexer and pattern DFA only),
-    /// depth-first with an explicit stack.
+    /// depth-first with explicit stacks. Plain printable ASCII bytes (most of the vocabulary)
+    /// need only the code point count and one DFA table lookup, so they run on a small state;
+    /// escapes and UTF-8 go through the full lexer state.
     private func insideWalk(_ root: Int, _ st0: StrState, _ pat0: Int32, _ dfa: PatternDFA, _ budget: Int, _ mask: inout TokenMask) {
         let trie = vocabulary.trie
-        var stack: [(node: Int32, st: StrState, pat: Int32)] = [(Int32(root), st0, pat0)]
+        var fast: [(node: Int32, pat: Int32, cps: Int32)] = []
+        var slow: [(node: Int32, st: StrState, pat: Int32)] = []
+        if st0.isPlain { fast.append((Int32(root), pat0, st0.cps)) } else { slow.append((Int32(root), st0, pat0)) }
         mask.words.withUnsafeMutableBufferPointer { words in
-            while let (node, st, pat) = stack.popLast() {
-                let start = Int(trie.edgeStart[Int(node)]), end = start + Int(trie.edgeCount[Int(node)])
-                for e in start..<end {
-                    let b = trie.edgeByte[e]
-                    var next = st
-                    guard lexString(&next, b, maxLength: budget) == .more else { continue }
-                    var p = pat
-                    if next.cps != st.cps {
-                        p = dfa.step(pat, next.cp)
-                        guard p >= 0 else { continue }
-                    } else if b >= 0xC0 && next.esc == 0 {
-                        guard dfa.allowsNonASCII(pat) else { continue }
-                    } else if next.esc != 0 {
-                        var probe = next
-                        probe.pat = dfa.states[Int(pat)]
-                        guard dfa.nfa.escapeOK(probe, b) else { continue }
+            @inline(__always) func take(_ child: Int) {
+                let ts = Int(trie.tokenStart[child])
+                for t in ts..<(ts + Int(trie.tokenCount[child])) {
+                    let id = Int(trie.tokenList[t])
+                    words[id >> 6] |= 1 << UInt64(id & 63)
+                }
+            }
+            // One byte from a full lexer state; pushes the child onto the right stack.
+            @inline(__always) func general(_ b: UInt8, _ st: StrState, _ pat: Int32, _ child: Int) {
+                var next = st
+                guard lexString(&next, b, maxLength: budget) == .more else { return }
+                var p = pat
+                if next.cps != st.cps {
+                    p = dfa.step(pat, next.cp)
+                    guard p >= 0 else { return }
+                } else if b >= 0xC0 && next.esc == 0 {
+                    guard dfa.allowsNonASCII(pat) else { return }
+                } else if next.esc != 0 {
+                    var probe = next
+                    probe.pat = dfa.states[Int(pat)]
+                    guard dfa.nfa.escapeOK(probe, b) else { return }
+                }
+                take(child)
+                guard trie.edgeCount[child] > 0 else { return }
+                if next.isPlain { fast.append((Int32(child), p, next.cps)) } else { slow.append((Int32(child), next, p)) }
+            }
+            while !fast.isEmpty || !slow.isEmpty {
+                while let (node, pat, cps) = fast.popLast() {
+                    let start = Int(trie.edgeStart[Int(node)]), end = start + Int(trie.edgeCount[Int(node)])
+                    for e in start..<end {
+                        let b = trie.edgeByte[e]
+                        let child = Int(trie.edgeTarget[e])
+                        if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {
+                            guard Int(cps) < budget else { continue }
+                            let p = dfa.step(pat, UInt32(b))
+                            guard p >= 0 else { continue }
+                            take(child)
+                            if trie.edgeCount[child] > 0 { fast.append((Int32(child), p, cps + 1)) }
+                        } else {
+                            var st = StrState()
+                            st.cps = cps
+                            general(b, st, pat, child)
+                        }
                     }
-                    let child = Int(trie.edgeTarget[e])
-                    let ts = Int(trie.tokenStart[child])
-                    for t in ts..<(ts + Int(trie.tokenCount[child])) {
-                        let id = Int(trie.tokenList[t])
-                        words[id >> 6] |= 1 << UInt64(id & 63)
-                    }
-                    if trie.edgeCount[child] > 0 { stack.append((Int32(child), next, p)) }
+                }
+                while let (node, st, pat) = slow.popLast() {
+                    let start = Int(trie.edgeStart[Int(node)]), end = start + Int(trie.edgeCount[Int(node)])
+                    for e in start..<end { general(trie.edgeByte[e], st, pat, Int(trie.edgeTarget[e])) }
                 }
             }
         }
+    }
+
+    /// A key of a closed object (only `closedNames` may be written) from trie `node`: the walk
+    /// follows the bytes of the names still possible (not written yet, and in order when the
+    /// order is fixed), and where a name's closing quote is reached, the generic walk goes on
+    /// from the state after the key. Equivalent to stepping the key byte by byte, without
+    /// re-matching every name at every byte.
+    private func keyWalk(_ node: Int, _ c: Config, _ mask: inout TokenMask) {
+        guard case .objKey(let s, let start, let info, let keyStart, _) = c.top, let closed = s.closedNames else { return }
+        let written = buffer[Int(keyStart)...]
+        let ordered = grammar.options.propertyOrder != .any
+        var cands: [Int32] = []
+        for (i, name) in closed.enumerated() where name.count > written.count && name.starts(with: written) {
+            let str = s.closedNameStrings[i]
+            if info.seen.contains(str) { continue }
+            if ordered {
+                let r = s.rank(str)
+                if r < info.lastRank || s.required.contains(where: { !info.seen.contains($0) && s.rank($0) < r }) { continue }
+            }
+            cands.append(Int32(i))
+        }
+        keyWalk(node, written.count, cands, closed, s, start, info, c.stack, &mask)
+    }
+
+    private func keyWalk(_ node: Int, _ depth: Int, _ cands: [Int32], _ closed: [[UInt8]], _ s: Spec, _ start: Int32,
+                         _ info: ObjInfo, _ stack: Stack?, _ mask: inout TokenMask) {
+        let trie = vocabulary.trie
+        let es = Int(trie.edgeStart[node]), ee = es + Int(trie.edgeCount[node])
+        let sorted = cands.sorted { closed[Int($0)][depth] < closed[Int($1)][depth] }
+        var i = 0
+        while i < sorted.count {
+            let b = closed[Int(sorted[i])][depth]
+            var j = i
+            while j < sorted.count && closed[Int(sorted[j])][depth] == b { j += 1 }
+            defer { i = j }
+            // Children are sorted by byte: binary search.
+            var lo = es, hi = ee
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if trie.edgeByte[mid] < b { lo = mid + 1 } else { hi = mid }
+            }
+            guard lo < ee, trie.edgeByte[lo] == b else { continue }
+            let child = Int(trie.edgeTarget[lo])
+            let ts = Int(trie.tokenStart[child])
+            for t in ts..<(ts + Int(trie.tokenCount[child])) { mask.insert(Int(trie.tokenList[t])) }
+            buffer.append(b)
+            var going: [Int32] = []
+            for k in i..<j {
+                let n = Int(sorted[k])
+                if closed[n].count == depth + 1 {
+                    // The closing quote: the key is written; the rest of the token follows from after it.
+                    let colon = Config(top: .objColon(s, start: start, info, key: s.closedNameStrings[n]), stack: stack)
+                    walk(trie, child, [colon], &mask)
+                } else {
+                    going.append(sorted[k])
+                }
+            }
+            if !going.isEmpty && trie.edgeCount[child] > 0 {
+                keyWalk(child, depth + 1, going, closed, s, start, info, stack, &mask)
+            }
+            buffer.removeLast()
+        }
+    }
+
+    /// The closing tokens of an open object's key (no `patternProperties`, any key order): every
+    /// key other than the known, required and already written ones gets the same value schema
+    /// and bookkeeping, so those tokens share one suffix walk from after the closing quote; the
+    /// few that would write a special key are tried on their own. False when the key so far has
+    /// an escape (the bytes are then not the key).
+    private func openKeyExits(_ own: Config, _ mask: inout TokenMask) -> Bool {
+        guard case .objKey(let s, let start, let info, let keyStart, let st) = own.top, st.isPlain else { return false }
+        let p0 = Int(keyStart) + 1
+        guard p0 <= buffer.count, !buffer[p0...].contains(0x5C) else { return false }
+        let prefix = buffer[p0...]
+        var specials: [ArraySlice<UInt8>] = []
+        func consider(_ name: [UInt8]) {
+            if name.count >= prefix.count && name.starts(with: prefix) { specials.append(name[prefix.count...]) }
+        }
+        for n in s.specialKeyBytes { consider(n) }
+        for k in info.seen { consider(Array(JSONSerializer.compact.data(from: .string(k)).dropFirst().dropLast())) }
+        var generic = TokenMask(count: vocabulary.size)
+        var genericKey: String?
+        var alone: [Int32] = []
+        for t in vocabulary.exits where !mask.contains(Int(t)) {
+            let id = Int(t)
+            let bytes = vocabulary.tokenBytes[id]
+            let at = Int(vocabulary.exitAt[id])
+            if vocabulary.exitKeySlow[id] || specials.contains(where: { $0.count == at && $0.elementsEqual(bytes[..<at]) }) {
+                alone.append(t)
+                continue
+            }
+            if genericKey == nil { genericKey = String(decoding: Array(prefix) + bytes[..<at], as: UTF8.self) }
+            generic.insert(id)
+        }
+        if let key = genericKey, (try? s.child(key)) ?? nil != nil {
+            let colon = Config(top: .objColon(s, start: start, info, key: key), stack: own.stack)
+            watchedExitWalk(afterQuote: true, [colon], own, &mask) { generic.contains($0) }
+        }
+        for t in alone where !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], [own]) { mask.insert(Int(t)) }
+        return true
     }
 
     private func stackIsCheckFree(_ stack: Stack?) -> Bool {
@@ -411,27 +547,64 @@ public final class ConstraintMatcher {
         return true
     }
 
-    /// The closing-token suffix trie walked from `cs`; `fits(need)` filters by the code points before the quote.
-    private func exitWalk(_ node: Int, _ cs: [Config], _ mask: inout TokenMask, _ fits: (Int) -> Bool) {
+    /// The closing-token suffix trie walked from `cs` (from the root, or with `afterQuote` from
+    /// just after the closing quote, `cs` then being the state after it), for the tokens that
+    /// `fits`. A step that would run a finished-value check over content the walk left out
+    /// sends that subtree's tokens to `real`, which tries each on its real bytes.
+    private func watchedExitWalk(afterQuote: Bool, _ cs: [Config], _ real: Config, _ mask: inout TokenMask, _ fits: (Int) -> Bool) {
+        let trie = vocabulary.exitTrie
+        var node = 0
+        if afterQuote {
+            let es = Int(trie.edgeStart[0])
+            guard let e = (es..<(es + Int(trie.edgeCount[0]))).first(where: { trie.edgeByte[$0] == 0x22 }) else { return }
+            node = Int(trie.edgeTarget[e])
+            let ts = Int(trie.tokenStart[node])
+            for t in ts..<(ts + Int(trie.tokenCount[node])) where fits(Int(trie.tokenList[t])) { mask.insert(Int(trie.tokenList[t])) }
+        }
+        var redo: [Int32] = []
+        let savedFrom = stepper.watchFrom
+        stepper.watchFrom = buffer.count
+        exitWalk(node, cs, &mask, fits, &redo, false)
+        stepper.watchFrom = savedFrom
+        for t in redo where !mask.contains(Int(t)) && admits(vocabulary.tokenBytes[Int(t)], [real]) { mask.insert(Int(t)) }
+    }
+
+    /// `tainted`: a check was assumed to pass on the way here, so the tokens found go to `redo`.
+    private func exitWalk(_ node: Int, _ cs: [Config], _ mask: inout TokenMask, _ fits: (Int) -> Bool, _ redo: inout [Int32],
+                          _ tainted: Bool) {
         let trie = vocabulary.exitTrie
         let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
         for e in start..<end {
             buffer.append(trie.edgeByte[e])
+            let hits = stepper.watchHits
             let next = step(cs, trie.edgeByte[e])
+            let taint = tainted || stepper.watchHits != hits
             if !next.isEmpty {
                 let child = Int(trie.edgeTarget[e])
                 let ts = Int(trie.tokenStart[child])
                 for t in ts..<(ts + Int(trie.tokenCount[child])) {
                     let id = Int(trie.tokenList[t])
-                    if fits(Int(vocabulary.exitNeed[id])) { mask.insert(id) }
+                    if fits(id) {
+                        if taint { redo.append(Int32(id)) } else { mask.insert(id) }
+                    }
                 }
-                exitWalk(child, next, &mask, fits)
+                exitWalk(child, next, &mask, fits, &redo, taint)
             }
             buffer.removeLast()
         }
     }
 
     private func walk(_ trie: TokenTrie, _ node: Int, _ cs: [Config], _ mask: inout TokenMask) {
+        var cs = cs
+        if cs.contains(where: { if case .objKey(let s, _, _, _, _) = $0.top { return s.closedNames != nil } else { return false } }) {
+            // Keys of closed objects follow the candidate names instead of the whole trie.
+            var others: [Config] = []
+            for c in cs {
+                if case .objKey(let s, _, _, _, _) = c.top, s.closedNames != nil { keyWalk(node, c, &mask) } else { others.append(c) }
+            }
+            guard !others.isEmpty else { return }
+            cs = others
+        }
         let start = Int(trie.edgeStart[node]), end = start + Int(trie.edgeCount[node])
         for e in start..<end {
             let b = trie.edgeByte[e]
@@ -447,3 +620,4 @@ public final class ConstraintMatcher {
         }
     }
 }
+

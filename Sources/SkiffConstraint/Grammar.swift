@@ -146,6 +146,18 @@ final class Spec: @unchecked Sendable {
     var formatShaped = false
     /// The schema node whose `pattern` `patternNFA` enforces exactly (no finished-value check).
     var exactPatternNode: SchemaNode?
+    /// Some conjunct has `patternProperties` (a key's value schema then depends on regexes).
+    var hasPatternProperties = false
+    /// `names` and `required` as compact JSON string bodies (no quotes): the keys whose value
+    /// schema or bookkeeping differs from any other key's.
+    lazy var specialKeyBytes: [[UInt8]] = {
+        var out: [[UInt8]] = []
+        for n in names + required {
+            let b = Array(JSONSerializer.compact.data(from: .string(n)).dropFirst().dropLast())
+            if !out.contains(b) { out.append(b) }
+        }
+        return out
+    }()
     /// Tokens that stay inside a pattern-pruned string, by pattern state and length budget.
     var insideCache: [PatKey: TokenMask] = [:]
     /// The string must be a span of the page's words (`x-copy-from-page`).
@@ -543,7 +555,7 @@ public final class Grammar: @unchecked Sendable {
         case .dependentRequired, .dependentSchemas, .propertyNames:
             try needsCheck(s, n, k.name, "checked when the object is finished")
         case .properties(let t): for name in t.names where !s.names.contains(name) { s.names.append(name) }
-        case .patternProperties: break
+        case .patternProperties: s.hasPatternProperties = true
         case .additionalProperties(let c, let known, let patterns):
             if c.boolean == false && patterns.isEmpty { closedSets.append(known.names) }
         case .prefixItems(let l): s.maxPrefix = max(s.maxPrefix, l.count)

@@ -114,6 +114,12 @@ struct Stepper {
         let tail: [UInt8]
     }
     var checkMemo: [CheckKey: Bool] = [:]
+    /// Suffix walks step bytes without the content before them: a finished-value check on a
+    /// value that started before `watchFrom` would read the wrong bytes, so it is assumed to
+    /// pass and counted in `watchHits`, and the walk decides the tokens it reaches that way
+    /// from their real bytes (the assumption only widens, so nothing valid is pruned).
+    var watchFrom = Int.min  // no walk in progress: nothing watched
+    var watchHits = 0
 
     init(grammar: Grammar) { self.grammar = grammar }
 
@@ -326,6 +332,16 @@ struct Stepper {
     /// A value of spec `s` spans `buffer[start...end]`: run the checks, then resume the parent.
     mutating func complete(_ s: Spec, _ start: Int32, _ end: Int, _ stack: Stack?, _ buffer: UnsafeBufferPointer<UInt8>, _ out: inout [Config]) {
         if !s.checks.isEmpty || s.integerOnly {
+            if Int(start) < watchFrom {
+                // Assumed to pass; the walk re-tries what depends on it (see `watchFrom`).
+                watchHits += 1
+                if let stack {
+                    out.append(Config(top: stack.frame, stack: stack.parent))
+                } else {
+                    out.append(Config(top: .done, stack: nil))
+                }
+                return
+            }
             let key = CheckKey(spec: s.id, start: start, end: end,
                                tail: end >= committed ? Array(buffer[max(committed, Int(start))...end]) : [])
             if let ok = checkMemo[key] {

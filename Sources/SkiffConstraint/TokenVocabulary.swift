@@ -120,6 +120,12 @@ public final class TokenVocabulary: Sendable {
     /// The most code points any token that stays inside a string needs: a pattern walk with a
     /// larger budget finds the same tokens, so budgets are capped here (one cache entry, not one per length).
     let maxInsideNeed: Int
+    /// Closing tokens: the byte index of the closing quote (-1: not a closing token), and whether
+    /// an object key closed by the token could not be decided from its bytes alone by the key
+    /// fast path (a backslash before the quote; or two more quotes after it, so a second key
+    /// may close within the token).
+    let exitAt: [Int32]
+    let exitKeySlow: [Bool]
 
     public convenience init(tokenizer: BPETokenizer) {
         let special = Set(tokenizer.specialTokens.values)
@@ -138,6 +144,8 @@ public final class TokenVocabulary: Sendable {
         var exitSuffixes: [(Int, [UInt8])] = []
         var need = [Int32](repeating: -1, count: tokenBytes.count)
         var maxNeed = 0
+        var exitAt = [Int32](repeating: -1, count: tokenBytes.count)
+        var exitKeySlow = [Bool](repeating: false, count: tokenBytes.count)
         var buckets = [TokenMask](repeating: TokenMask(count: tokenBytes.count), count: Self.maxBucket + 1)
         for id in 0..<tokenBytes.count {
             let b = id == eos ? [] : tokenBytes[id]
@@ -158,6 +166,8 @@ public final class TokenVocabulary: Sendable {
                 exits.append(Int32(id))
                 exitSuffixes.append((id, Array(b[at...])))
                 need[id] = st.cps
+                exitAt[id] = Int32(at)
+                exitKeySlow[id] = b[..<at].contains(0x5C) || b[(at + 1)...].filter { $0 == 0x22 }.count >= 2
             case .more:
                 let need = Int(st.cps) + (st.isPlain ? 0 : 1)
                 maxNeed = max(maxNeed, need)
@@ -173,5 +183,7 @@ public final class TokenVocabulary: Sendable {
         exitTrie = TokenTrie(exitSuffixes)
         exitNeed = need
         maxInsideNeed = maxNeed
+        self.exitAt = exitAt
+        self.exitKeySlow = exitKeySlow
     }
 }

@@ -130,6 +130,9 @@ public actor Inbox {
 
     private var settling = false
     private var retryAt: Double?
+    private var scannedOnce = false
+    /// Paths this process has seen in the inbox (pruned when their file leaves it).
+    private var everSeen: Set<String> = []
 
     /// How long to sleep before the next scan.
     private func nextWait() -> Double {
@@ -151,10 +154,13 @@ public actor Inbox {
         if timerRescan { lastRescan = now }
         let found = scanner.scan(now: now)
         settling = found.settling
-        if let events, timerRescan, lastRescan > 0 {
-            // Files older than a second that no event named: events are silent here (a network share).
+        // Files this process never saw before, older than two seconds, that no event named since
+        // the last rescan: events are silent here (a network share). The first scan only learns.
+        let firstSighting = found.new.filter { !everSeen.contains($0) }
+        everSeen.formUnion(firstSighting)
+        if let events, timerRescan, scannedOnce {
             let announced = events.drainAnnounced()
-            let unannounced = found.new.filter { path in
+            let unannounced = firstSighting.filter { path in
                 !announced.contains(path) && !announced.contains(where: { path.hasPrefix($0 + "/") })
                     && (modificationAge(path, now: now) ?? 0) > 2
             }
@@ -165,6 +171,7 @@ public actor Inbox {
                 self.events = nil
             }
         }
+        scannedOnce = true
         var waitingRetries: Double?
         var blocked = false
         for (path, size) in found.complete {
@@ -228,6 +235,7 @@ public actor Inbox {
     private func finished(_ id: Int64, path: String, outcome: Outcome) {
         inFlight.remove(id)
         scanner.forget(path)
+        if outcome != .retry { everSeen.remove(path) }
         switch outcome {
         case .extracted: summary.extracted += 1
         case .duplicate: summary.duplicates += 1

@@ -164,6 +164,16 @@ struct ServeTests {
     }
 
     @Test(.timeLimit(.minutes(3)))
+    func requestsOverTheTimeLimitGet408() throws {
+        let server = try Server(["--timeout", "0.05"])
+        defer { _ = server.stop() }
+        let answer = try server.client.request("POST", "/v1/extract", body: Self.sample("invoice-001.png"))
+        #expect(answer.status == 408, "\(answer.status) \(answer.text)")
+        #expect(Self.message(answer)?.contains("limit of 0.05 s") == true, "\(answer.text)")
+        #expect(try server.client.request("GET", "/healthz").status == 200, "still up")
+    }
+
+    @Test(.timeLimit(.minutes(3)))
     func openAPIDocumentMatchesTheRoutes() throws {
         let server = try Server()
         defer { _ = server.stop() }

@@ -189,7 +189,7 @@ struct CrashScenario {
         let executable = productsFolder().appendingPathComponent("skiff").path
         let arguments = ["watch", inbox.path, "--out", out.path, "--engine", "tesseract", "--ocr", "fast", "--jobs", "2",
                          "--quiet-period", "0.5", "--retry-delay", "0.3", "--max-attempts", "3", "--rescan", "2",
-                         "--log-level", "notice"] + watchArguments
+                         "--log-level", "info"] + watchArguments
 
         // The dropper: files arrive over time, some slowly in pieces, some under a temporary name.
         let dropperDone = root.appendingPathComponent("dropper.done")
@@ -230,8 +230,18 @@ struct CrashScenario {
         let deadline = Date().addingTimeInterval(480)
         while killed < kills || !FileManager.default.fileExists(atPath: dropperDone.path) {
             try #require(Date() < deadline, "the kill loop took too long")
+            let started = watchingLines(log)
             let watcher = try ChildProcess(executable, arguments, log: log)
-            usleep(useconds_t.random(in: 400_000...1_800_000))
+            // Most kills land while it works: after it has started (recovery done), at a random
+            // moment; one in four lands during start-up or recovery itself. Waiting for the start
+            // keeps kills meaningful on a loaded machine, where start-up takes longer.
+            if Int.random(in: 0..<4) > 0 {
+                let ready = Date().addingTimeInterval(30)
+                while watchingLines(log) == started && Date() < ready { usleep(20_000) }
+                usleep(useconds_t.random(in: 50_000...1_200_000))
+            } else {
+                usleep(useconds_t.random(in: 0...400_000))
+            }
             watcher.kill(SIGKILL)
             #expect(watcher.wait(seconds: 20), "a killed watcher was reaped")
             killed += 1
@@ -249,6 +259,11 @@ struct CrashScenario {
 
     func verify(drops: [Drop], inbox: URL, out: URL, done: URL, failed: URL, killed: Int, log: String) throws {
         let tail = "\nlog tail:\n" + log.suffix(2000)
+        if watchArguments.isEmpty {
+            #expect(log.contains("mode=inotify") && !log.contains("switching to polling"), "events were used throughout")
+        } else {
+            #expect(!log.contains("mode=inotify"), "polling mode never used events")
+        }
         let left = try allFiles(inbox)
         #expect(left.isEmpty, "nothing left in the inbox: \(left)\(tail)")
         let outFiles = try allFiles(out).filter { !$0.hasPrefix(".skiff-inbox/") }
@@ -310,6 +325,11 @@ struct CrashScenario {
               + "\(events.filter { $0.what == "outputs-found" }.count) outputs found after a kill, "
               + "\(events.filter { $0.what == "requeued" }.count) jobs requeued after a kill")
     }
+}
+
+/// How many times watchers logged their start in `log`.
+func watchingLines(_ log: String) -> Int {
+    ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").components(separatedBy: "[SkiffInbox] watching").count - 1
 }
 
 extension String {

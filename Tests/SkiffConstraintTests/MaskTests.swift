@@ -19,6 +19,12 @@ import Testing
          [#"["é 12","ab\"3","9"]"#]),
         (#"{"type": "object", "properties": {"id": {"type": "string", "pattern": "^[a-f0-9]{2,4}(-x)?$", "minLength": 3}}}"#,
          [#"{"id":"ab1-x"}"#, #"{"id":"a0f"}"#]),
+        // Open-object keys (known, required, written and other keys share one suffix walk) and
+        // strings whose own or whose parents' finished-value checks read their content.
+        (#"{"type": "object", "properties": {"a": {"type": "integer"}, "ab": {"type": "string", "format": "email"}}, "required": ["zz"], "additionalProperties": {"type": "string", "minLength": 2}, "not": {"required": ["bad"]}}"#,
+         [#"{"abc":"xy","a":3,"ab":"q@example.com","zz":"ok"}"#, #"{"zz":"a\"b","a":-1}"#]),
+        (#"{"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}, "oneOf": [{"required": ["k"]}, {"required": ["j"]}]}, "uniqueItems": true}"#,
+         [#"[{"k":"v"},{"j":"w","k2":"x"},{"k":"w"}]"#]),
     ]
 
     /// A small vocabulary: all single bytes, plus multi-byte pieces cut from the documents.
@@ -51,6 +57,27 @@ import Testing
                     for t in 0..<vocab.size where m.allows(t) { brute.insert(t) }
                     #expect(mask == brute, "schema \(k) doc \(doc) at byte \(i): \(mask.population) vs \(brute.population)")
                     if i < bytes.count { #expect(m.consume(bytes: [bytes[i]])) }
+                }
+                #expect(m.isAccepting)
+            }
+        }
+    }
+
+    @Test func closedKeysInSchemaOrderEqualBruteForce() throws {
+        // Closed objects walk candidate names; with a fixed order, skipped and required keys prune them.
+        let schema = #"{"type": "object", "properties": {"id": {"type": "integer"}, "idx": {"type": "string"}, "i\"q": {"type": "null"}, "name": {"type": "object", "properties": {"n": {"type": "string"}, "nm": {"type": "string"}}, "additionalProperties": false}}, "required": ["name"], "additionalProperties": false}"#
+        let docs = [#"{"id":1,"idx":"a","i\"q":null,"name":{"n":"y","nm":"x"}}"#, #"{"idx":"b","name":{}}"#, #"{"name":{"n":"z"},"id":2}"#]
+        for order in [PropertyOrder.any, .schema, .requiredFirst] {
+            var o = ConstraintOptions()
+            o.propertyOrder = order
+            let g = try Grammar(schema: try JSONParser().parse(schema), options: o)
+            let vocab = Self.vocabulary(docs, seed: 7)
+            for doc in docs where (order == .requiredFirst) == doc.hasPrefix(#"{"name""#) || order == .any {
+                let m = try ConstraintMatcher(grammar: g, vocabulary: vocab)
+                let bytes = Array(doc.utf8)
+                for i in 0...bytes.count {
+                    #expect(m.mask() == m.referenceMask(), "\(order) doc \(doc) at byte \(i)")
+                    if i < bytes.count { #expect(m.consume(bytes: [bytes[i]]), "\(order) doc \(doc) at byte \(i)") }
                 }
                 #expect(m.isAccepting)
             }
