@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Skiff needs on a Debian machine, idempotently:
 # system libraries (libpng, libjpeg, libtesseract + the fast English model, poppler's pdftoppm
-# for rendering the PDF invoices that skiff eval scores)
+# for rendering the PDF invoices that skiff eval scores, SQLite for the inbox journal)
 # and the model files from ../shared/MODELS.md that this stage uses.
 # Safe to run again: it skips whatever is already in place.
 set -euo pipefail
@@ -10,7 +10,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 models="${SKIFF_MODELS:-$root/models}"
 
 need_apt=()
-for pkg in pkg-config libopenblas-pthread-dev libpng-dev libjpeg-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng poppler-utils; do
+for pkg in pkg-config libopenblas-pthread-dev libpng-dev libjpeg-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng poppler-utils libsqlite3-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
