@@ -527,10 +527,20 @@ enum Kernels {
 
     /// out[i0, i1, ...] = x[map(0, i0), map(1, i1), ...].
     static func gather(_ x: Tensor, shape: [Int], _ map: (Int, Int) -> Int) -> Tensor {
+        let strides = elementStrides(x.shape)
+        return gather(x, shape: shape, offsets: (0..<shape.count).map { k in (0..<shape[k]).map { map(k, $0) * strides[k] } })
+    }
+
+    /// Row-major strides of `shape`, in elements.
+    static func elementStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        for k in stride(from: shape.count - 2, through: 0, by: -1) { strides[k] = strides[k + 1] * shape[k + 1] }
+        return strides
+    }
+
+    /// out[i0, i1, ...] = x's element at offsets[0][i0] + offsets[1][i1] + ...
+    static func gather(_ x: Tensor, shape: [Int], offsets: [[Int]]) -> Tensor {
         let rank = shape.count
-        var strides = [Int](repeating: 1, count: rank)
-        for k in stride(from: rank - 2, through: 0, by: -1) { strides[k] = strides[k + 1] * x.shape[k + 1] }
-        let maps = (0..<rank).map { k in (0..<shape[k]).map { map(k, $0) * strides[k] } }
         let count = shape.reduce(1, *)
         func run<T>(_ v: [T]) -> [T] {
             guard count > 0 else { return [] }
@@ -539,7 +549,7 @@ enum Kernels {
             var index = [Int](repeating: 0, count: rank)
             for _ in 0..<count {
                 var off = 0
-                for k in 0..<rank { off += maps[k][index[k]] }
+                for k in 0..<rank { off += offsets[k][index[k]] }
                 out.append(v[off])
                 var k = rank - 1
                 while k >= 0 {
@@ -561,8 +571,7 @@ enum Kernels {
         let rank = x.shape.count
         guard perm.count == rank, Set(perm) == Set(0..<rank) else { throw shapeError(node, "perm \(perm) for rank \(rank)") }
         let shape = perm.map { x.shape[$0] }
-        var strides = [Int](repeating: 1, count: rank)
-        for k in stride(from: rank - 2, through: 0, by: -1) { strides[k] = strides[k + 1] * x.shape[k + 1] }
+        let strides = elementStrides(x.shape)
         // Fast path: the innermost axis stays innermost, copy runs of it.
         let count = x.count
         if rank >= 2, perm[rank - 1] == rank - 1, case let .float(v) = x.storage {
@@ -590,29 +599,7 @@ enum Kernels {
             return Tensor(shape: shape, floats: out)
         }
         // General case (the innermost axis moves): one value at a time.
-        func run<T>(_ v: [T]) -> [T] {
-            guard count > 0 else { return [] }
-            var out: [T] = []
-            out.reserveCapacity(count)
-            var index = [Int](repeating: 0, count: rank)
-            for _ in 0..<count {
-                var off = 0
-                for k in 0..<rank { off += index[k] * strides[perm[k]] }
-                out.append(v[off])
-                var k = rank - 1
-                while k >= 0 {
-                    index[k] += 1
-                    if index[k] < shape[k] { break }
-                    index[k] = 0
-                    k -= 1
-                }
-            }
-            return out
-        }
-        switch x.storage {
-        case let .float(v): return Tensor(shape: shape, floats: run(v))
-        case let .int64(v): return Tensor(shape: shape, int64s: run(v))
-        }
+        return gather(x, shape: shape, offsets: (0..<rank).map { k in (0..<shape[k]).map { $0 * strides[perm[k]] } })
     }
 
     static func reduceMean(_ node: Node, _ x: Tensor) throws(ONNXError) -> Tensor {
