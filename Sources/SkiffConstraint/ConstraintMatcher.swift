@@ -443,15 +443,9 @@ public final class ConstraintMatcher {
     private func keyWalk(_ node: Int, _ c: Config, _ mask: inout TokenMask) {
         guard case .objKey(let s, let start, let info, let keyStart, _) = c.top, let closed = s.closedNames else { return }
         let written = buffer[Int(keyStart)...]
-        let ordered = grammar.options.propertyOrder != .any
         var cands: [Int32] = []
-        for (i, name) in closed.enumerated() where name.count > written.count && name.starts(with: written) {
-            let str = s.closedNameStrings[i]
-            if info.seen.contains(str) { continue }
-            if ordered {
-                let r = s.rank(str)
-                if r < info.lastRank || s.required.contains(where: { !info.seen.contains($0) && s.rank($0) < r }) { continue }
-            }
+        for (i, name) in closed.enumerated()
+        where name.count > written.count && name.starts(with: written) && s.mayWrite(s.closedNameStrings[i], after: info) {
             cands.append(Int32(i))
         }
         keyWalk(node, written.count, cands, closed, s, start, info, c.stack, &mask)

@@ -231,13 +231,7 @@ struct Stepper {
             case .closed:
                 let bytes = Array(buffer[Int(keyStart)...pos])
                 guard case .string(let key)? = try? JSONParser().parse(bytes) else { return }
-                guard !info.seen.contains(key) else { return }
-                guard (try? s.child(key)) ?? nil != nil else { return }
-                if grammar.options.propertyOrder != .any {
-                    let r = s.rank(key)
-                    guard r >= info.lastRank else { return }
-                    for req in s.required where !info.seen.contains(req) && s.rank(req) < r { return }
-                }
+                guard s.mayWrite(key, after: info), (try? s.child(key)) ?? nil != nil else { return }
                 out.append(Config(top: .objColon(s, start: start, info, key: key), stack: c.stack))
             }
         case .objColon(let s, let start, var info, let key):
@@ -386,14 +380,7 @@ struct Stepper {
                 return prefixMatches(JSONSerializer.compact.data(from: .string(name)), prefix)
             }
         }
-        for (i, name) in closed.enumerated() where prefixMatches(name, prefix) {
-            let str = s.closedNameStrings[i]
-            if info.seen.contains(str) { continue }
-            if ordered {
-                let r = s.rank(str)
-                if r < info.lastRank { continue }
-                if s.required.contains(where: { !info.seen.contains($0) && s.rank($0) < r }) { continue }
-            }
+        for (i, name) in closed.enumerated() where prefixMatches(name, prefix) && s.mayWrite(s.closedNameStrings[i], after: info) {
             return true
         }
         return false
@@ -403,6 +390,17 @@ struct Stepper {
         guard prefix.count <= name.count else { return false }
         for i in prefix.indices where name[i] != prefix[i] { return false }
         return true
+    }
+}
+
+extension Spec {
+    /// May key `name` come next in an object that has `info` so far? Not written yet, and with a
+    /// fixed order not ranked before the last key nor after a required key still missing.
+    func mayWrite(_ name: String, after info: ObjInfo) -> Bool {
+        if info.seen.contains(name) { return false }
+        guard grammar.options.propertyOrder != .any else { return true }
+        let r = rank(name)
+        return r >= info.lastRank && !required.contains(where: { !info.seen.contains($0) && rank($0) < r })
     }
 }
 
