@@ -48,14 +48,17 @@ public final class ServiceMetrics: @unchecked Sendable {
             func family(_ name: String, _ type: String, _ help: String) {
                 out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             }
-            family("skiff_requests_total", "counter", "HTTP requests answered, by route and status.")
-            for key in requests.keys.sorted() {
-                let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
-                out += "skiff_requests_total{route=\"\(escape(parts[0]))\",status=\"\(parts[1])\"} \(requests[key]!)\n"
+            // Counters keyed "route|second label".
+            func byRoute(_ name: String, _ label: String, _ counts: [String: Int]) {
+                for (key, value) in counts.sorted(by: { $0.key < $1.key }) {
+                    let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
+                    out += "\(name){route=\"\(escape(parts[0]))\",\(label)=\"\(escape(parts[1]))\"} \(value)\n"
+                }
             }
+            family("skiff_requests_total", "counter", "HTTP requests answered, by route and status.")
+            byRoute("skiff_requests_total", "status", requests)
             family("skiff_request_duration_seconds", "histogram", "Time from request to response, by route.")
-            for route in histograms.keys.sorted() {
-                let h = histograms[route]!
+            for (route, h) in histograms.sorted(by: { $0.key < $1.key }) {
                 for (index, bound) in Self.buckets.enumerated() {
                     out += "skiff_request_duration_seconds_bucket{route=\"\(escape(route))\",le=\"\(bound)\"} \(h.counts[index])\n"
                 }
@@ -64,10 +67,7 @@ public final class ServiceMetrics: @unchecked Sendable {
                 out += "skiff_request_duration_seconds_count{route=\"\(escape(route))\"} \(h.count)\n"
             }
             family("skiff_failures_total", "counter", "Requests that could not be processed, by route and reason.")
-            for key in failures.keys.sorted() {
-                let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
-                out += "skiff_failures_total{route=\"\(escape(parts[0]))\",reason=\"\(escape(parts[1]))\"} \(failures[key]!)\n"
-            }
+            byRoute("skiff_failures_total", "reason", failures)
             family("skiff_pages_total", "counter", "Pages read (OCR or extraction).")
             out += "skiff_pages_total \(pages)\n"
             family("skiff_rejected_total", "counter", "Requests turned away with 503 because every worker was busy and the queue full.")
