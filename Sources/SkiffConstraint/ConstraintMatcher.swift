@@ -529,22 +529,10 @@ public final class ConstraintMatcher {
         return true
     }
 
-    private func stackIsCheckFree(_ stack: Stack?) -> Bool {
-        var p = stack
-        while let n = p {
-            switch n.frame {
-            case .objNext(let s, _, _), .arrNext(let s, _, _): if !s.checks.isEmpty || s.integerOnly { return false }
-            default: return false
-            }
-            p = n.parent
-        }
-        return true
-    }
-
     /// The closing-token suffix trie walked from `cs` (from the root, or with `afterQuote` from
     /// just after the closing quote, `cs` then being the state after it), for the tokens that
-    /// `fits`. A step that would run a finished-value check over content the walk left out
-    /// sends that subtree's tokens to `real`, which tries each on its real bytes.
+    /// `fits`. A finished-value check over content the walk left out is assumed to pass
+    /// (`Stepper.watchFrom`); the tokens found past one are tried on their real bytes from `real`.
     private func watchedExitWalk(afterQuote: Bool, _ cs: [Config], _ real: Config, _ mask: inout TokenMask, _ fits: (Int) -> Bool) {
         let trie = vocabulary.exitTrie
         var node = 0
