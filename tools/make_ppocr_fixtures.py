@@ -12,8 +12,15 @@ Writes Tests/SkiffPPOCRTests/Fixtures/:
   rec_line_K.png, rec_reference.json  line crops at height 48 (unpadded); per frame the top-2 classes
                                        and probabilities; decoded text
   pipeline_reference.json             rapidocr's lines (box, text, score) on samples/receipt-*.jpg
+  crop_K.png, crop_K_48.png,          OpenCV's perspective crops of four of those boxes (two of them
+  crop_reference.json                  tilted) and their resizes to height 48: Skiff's crop and resize
+                                       follow OpenCV's arithmetic and are compared pixel by pixel
 With --dev: tools/reference/<name>-rapidocr.json, rapidocr's lines for every *.jpg in DIR, which
-`skiff bench ppocr --reference` uses for line-text parity.
+`skiff bench ppocr --reference` uses for line-text parity: every detected box in rapidocr's order,
+with its text, score and "kept" (false for the empty and below-text-score lines rapidocr drops).
+The dropped lines are recorded because they share recognition batches with the kept ones: a
+batch is padded to its widest line, so a line's padding, and with it sometimes its text, depends
+on its neighbours.
 
 Settings (the same in Skiff's PP-OCR engine): no orientation classifier, no page pre-scaling or
 vertical padding; detection at limit_side_len 736 (type min), thresh 0.3, box_thresh 0.5,
@@ -72,6 +79,24 @@ def lines(result):
     return out
 
 
+def all_lines(ocr, img):
+    """Every detected box with its recognition, before rapidocr drops empty and low-score lines."""
+    ori = ocr.load_img(img)
+    pre, record = ocr.preprocess_img(ori)
+    det, _, rec, _ = ocr.run_ocr_steps(pre, record)
+    if det.boxes is None:
+        return []
+    out = []
+    for box, text, score in zip(det.boxes, rec.txts, rec.scores):
+        kept = bool(text.strip()) and score >= ocr.text_score
+        out.append({"box": [[float(v) for v in p] for p in box], "text": text,
+                    "score": round(float(score), 5), "kept": kept})
+    final = lines(ocr(img))
+    assert [(l["box"], l["text"]) for l in out if l["kept"]] == [(l["box"], l["text"]) for l in final], \
+        "kept lines differ from rapidocr's own output"
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dev", help="a folder of receipt images (e.g. ../shared/data/sroie-dev/img)")
@@ -126,14 +151,30 @@ def main():
         pages[os.path.basename(path)] = lines(ocr(cv2.imread(path)))
     json.dump(pages, open(os.path.join(fixtures, "pipeline_reference.json"), "w"), ensure_ascii=False)
 
+    # Crops and their height-48 resizes, as rapidocr makes them, for pixel comparisons.
+    from rapidocr.utils.process_img import get_rotate_crop_image
+    page_lines = pages["receipt-004.jpg"]
+    crops = []
+    for k, index in enumerate([0, 3, 10, 20]):
+        box = np.array(page_lines[index]["box"], dtype=np.float32)
+        crop = get_rotate_crop_image(page, box.copy())
+        h, w = crop.shape[:2]
+        line = cv2.resize(crop, (int(np.ceil(48 * w / h)), 48))
+        cv2.imwrite(os.path.join(fixtures, f"crop_{k}.png"), crop)
+        cv2.imwrite(os.path.join(fixtures, f"crop_{k}_48.png"), line)
+        crops.append({"page": "receipt-004.jpg", "box": page_lines[index]["box"], "crop": f"crop_{k}.png",
+                      "resized": f"crop_{k}_48.png"})
+    json.dump(crops, open(os.path.join(fixtures, "crop_reference.json"), "w"))
+
     if args.dev:
         pages = {}
         for path in sorted(glob.glob(os.path.join(args.dev, "*.jpg"))):
-            pages[os.path.basename(path)] = lines(ocr(cv2.imread(path)))
+            pages[os.path.basename(path)] = all_lines(ocr, cv2.imread(path))
         os.makedirs(os.path.join(root, "tools", "reference"), exist_ok=True)
         out = os.path.join(root, "tools", "reference", f"{args.name}-rapidocr.json")
         json.dump(pages, open(out, "w"), ensure_ascii=False)
-        print(f"{out}: {len(pages)} pages, {sum(len(v) for v in pages.values())} lines")
+        print(f"{out}: {len(pages)} pages, {sum(len(v) for v in pages.values())} boxes, "
+              f"{sum(l['kept'] for v in pages.values() for l in v)} lines kept")
 
 
 if __name__ == "__main__":

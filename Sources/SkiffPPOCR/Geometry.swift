@@ -124,4 +124,57 @@ enum Geometry {
             return Point(x: (m[0] * u + m[1] * v + m[2]) / z, y: (m[3] * u + m[4] * v + m[5]) / z)
         }
     }
+
+    /// The matrix OpenCV's warpPerspective samples the page with for rapidocr's crop: crop pixel
+    /// (u, v, 1) maps to page (m0 u + m1 v + m2, m3 u + m4 v + m5) / (m6 u + m7 v + m8). Computed
+    /// as OpenCV does, so positions agree to the last bit: getPerspectiveTransform from the
+    /// float32 corners to the crop rectangle (its 8x8 system by LU with partial pivoting, the
+    /// corner products in float32), then `invert`'s cofactor formula for 3x3.
+    static func warpMatrix(from quad: [Point], width: Int, height: Int) -> [Double] {
+        let src = quad.map { (Float($0.x), Float($0.y)) }
+        let dst: [(Float, Float)] = [(0, 0), (Float(width), 0), (Float(width), Float(height)), (0, Float(height))]
+        var a = [[Double]](repeating: [Double](repeating: 0, count: 8), count: 8)
+        var b = [Double](repeating: 0, count: 8)
+        for i in 0..<4 {
+            let (sx, sy) = src[i], (dx, dy) = dst[i]
+            a[i][0] = Double(sx); a[i + 4][3] = Double(sx)
+            a[i][1] = Double(sy); a[i + 4][4] = Double(sy)
+            a[i][2] = 1; a[i + 4][5] = 1
+            a[i][6] = Double(-sx * dx); a[i][7] = Double(-sy * dx)
+            a[i + 4][6] = Double(-sx * dy); a[i + 4][7] = Double(-sy * dy)
+            b[i] = Double(dx); b[i + 4] = Double(dy)
+        }
+        for i in 0..<8 {
+            var k = i
+            for j in (i + 1)..<8 where abs(a[j][i]) > abs(a[k][i]) { k = j }
+            // A degenerate quad (no area): OpenCV returns a zero matrix; sample the first corner.
+            guard abs(a[k][i]) >= Double.ulpOfOne * 100 else {
+                return [0, 0, quad[0].x, 0, 0, quad[0].y, 0, 0, 1]
+            }
+            if k != i { a.swapAt(i, k); b.swapAt(i, k) }
+            let d = -1 / a[i][i]
+            for j in (i + 1)..<8 {
+                let alpha = a[j][i] * d
+                for c in (i + 1)..<8 { a[j][c] += alpha * a[i][c] }
+                b[j] += alpha * b[i]
+            }
+        }
+        for i in stride(from: 7, through: 0, by: -1) {
+            var s = b[i]
+            for c in (i + 1)..<8 { s -= a[i][c] * b[c] }
+            b[i] = s / a[i][i]
+        }
+        let m = b + [1]
+        func at(_ r: Int, _ c: Int) -> Double { m[r * 3 + c] }
+        let det = at(0, 0) * (at(1, 1) * at(2, 2) - at(1, 2) * at(2, 1))
+            - at(0, 1) * (at(1, 0) * at(2, 2) - at(1, 2) * at(2, 0))
+            + at(0, 2) * (at(1, 0) * at(2, 1) - at(1, 1) * at(2, 0))
+        guard det != 0 else { return [0, 0, quad[0].x, 0, 0, quad[0].y, 0, 0, 1] }
+        let d = 1 / det
+        return [(at(1, 1) * at(2, 2) - at(1, 2) * at(2, 1)) * d, (at(0, 2) * at(2, 1) - at(0, 1) * at(2, 2)) * d,
+                (at(0, 1) * at(1, 2) - at(0, 2) * at(1, 1)) * d, (at(1, 2) * at(2, 0) - at(1, 0) * at(2, 2)) * d,
+                (at(0, 0) * at(2, 2) - at(0, 2) * at(2, 0)) * d, (at(0, 2) * at(1, 0) - at(0, 0) * at(1, 2)) * d,
+                (at(1, 0) * at(2, 1) - at(1, 1) * at(2, 0)) * d, (at(0, 1) * at(2, 0) - at(0, 0) * at(2, 1)) * d,
+                (at(0, 0) * at(1, 1) - at(0, 1) * at(1, 0)) * d]
+    }
 }

@@ -1,45 +1,49 @@
 internal import SkiffImage
 
-/// Pixel operations of the pipeline, on 8-bit RGB: OpenCV-style bilinear resizing, bicubic
-/// perspective crops, and the networks' input normalisation.
+/// Pixel operations of the pipeline, on 8-bit RGB: OpenCV's bilinear resizing and bicubic
+/// perspective crops, and the networks' input normalisation, as rapidocr (opencv-python 5.1,
+/// numpy) computes them. One grey level off here moves the recogniser's output enough to add or
+/// drop a space, so these follow OpenCV's arithmetic, not just its formulas.
 enum ImageOps {
-    /// OpenCV INTER_LINEAR: half-pixel centres, edge pixels repeated, no anti-aliasing.
+    /// OpenCV's INTER_LINEAR on 8-bit images, bit for bit: half-pixel centres, edge pixels
+    /// repeated, weights in 11-bit fixed point, and the vertical pass as OpenCV's SIMD code does
+    /// it (each row product's high half, then a rounding shift by 2), which rounds differently
+    /// from its scalar code.
     static func resize(_ image: PixelBuffer, width: Int, height: Int) -> PixelBuffer {
         let src = image.rgb()
         let sw = src.width, sh = src.height
         if sw == width && sh == height { return src }
-        let fx = Double(sw) / Double(width), fy = Double(sh) / Double(height)
-        func taps(_ n: Int, _ scale: Double, _ limit: Int) -> [(Int, Int, Float)] {
-            (0..<n).map { i in
-                var s = (Double(i) + 0.5) * scale - 0.5
-                if s < 0 { s = 0 }
-                var i0 = Int(s)
-                var f = Float(s - Double(i0))
-                if i0 >= limit - 1 { i0 = limit - 1; f = 0 }
-                return (i0, min(i0 + 1, limit - 1), f)
-            }
-        }
-        let xs = taps(width, fx, sw), ys = taps(height, fy, sh)
+        let xs = linearTaps(width, source: sw, clampFraction: true)
+        let ys = linearTaps(height, source: sh, clampFraction: false)
+        let rowLength = width * 3
         var out = [UInt8](repeating: 0, count: width * height * 3)
+        // Horizontally interpolated source rows (value × 2048), two at a time: output rows walk
+        // down the source monotonically.
+        var rows: [(y: Int, values: [Int32])] = []
         src.pixels.withUnsafeBufferPointer { p in
-            out.withUnsafeMutableBufferPointer { o in
-                var row0 = [Float](repeating: 0, count: width * 3), row1 = row0
-                for y in 0..<height {
-                    let (y0, y1, fy) = ys[y]
-                    for (row, sy) in [(0, y0), (1, y1)] {
-                        let base = sy * sw * 3
-                        for x in 0..<width {
-                            let (x0, x1, f) = xs[x]
-                            for c in 0..<3 {
-                                let a = Float(p[base + x0 * 3 + c]), b = Float(p[base + x1 * 3 + c])
-                                let v = a + (b - a) * f
-                                if row == 0 { row0[x * 3 + c] = v } else { row1[x * 3 + c] = v }
-                            }
-                        }
+            func row(_ y: Int) -> [Int32] {
+                if let hit = rows.first(where: { $0.y == y }) { return hit.values }
+                var r = [Int32](repeating: 0, count: rowLength)
+                let base = y * sw * 3
+                for x in 0..<width {
+                    let (s, a0, a1) = xs[x]
+                    let s1 = min(s + 1, sw - 1)
+                    for c in 0..<3 {
+                        r[x * 3 + c] = Int32(p[base + s * 3 + c]) * a0 + Int32(p[base + s1 * 3 + c]) * a1
                     }
-                    for i in 0..<(width * 3) {
-                        let v = row0[i] + (row1[i] - row0[i]) * fy
-                        o[y * width * 3 + i] = UInt8(min(max(v.rounded(), 0), 255))
+                }
+                rows.append((y, r))
+                if rows.count > 2 { rows.removeFirst() }
+                return r
+            }
+            out.withUnsafeMutableBufferPointer { o in
+                for y in 0..<height {
+                    let (s, b0, b1) = ys[y]
+                    let r0 = row(min(max(s, 0), sh - 1)), r1 = row(min(max(s + 1, 0), sh - 1))
+                    let base = y * rowLength
+                    for i in 0..<rowLength {
+                        let v = (((r0[i] >> 4) * b0) >> 16) + (((r1[i] >> 4) * b1) >> 16)
+                        o[base + i] = UInt8(clamping: (v + 2) >> 2)
                     }
                 }
             }
@@ -47,31 +51,81 @@ enum ImageOps {
         return PixelBuffer(width: width, height: height, layout: .rgb, pixels: out)
     }
 
-    /// Channels-first floats in BGR order (the order the Paddle models were trained on, from
-    /// OpenCV), scaled to [-1, 1], written into `out` at row stride `stride` (>= width; the rest
-    /// of each row is left as it is).
-    static func normalize(_ image: PixelBuffer, into out: UnsafeMutablePointer<Float>, stride: Int) {
-        let w = image.width, h = image.height, plane = h * stride
-        image.pixels.withUnsafeBufferPointer { p in
-            for y in 0..<h {
-                for x in 0..<w {
-                    let s = (y * w + x) * 3
-                    let d = y * stride + x
-                    out[d] = Float(p[s + 2]) / 127.5 - 1
-                    out[plane + d] = Float(p[s + 1]) / 127.5 - 1
-                    out[2 * plane + d] = Float(p[s]) / 127.5 - 1
+    /// Source index and the two fixed-point weights of each output position along one axis.
+    /// OpenCV scales by 1 / (dst / src), computes the position in double and continues in float;
+    /// along y it clamps the rows later but keeps the fraction.
+    static func linearTaps(_ n: Int, source: Int, clampFraction: Bool) -> [(Int, Int32, Int32)] {
+        let scale = 1.0 / (Double(n) / Double(source))
+        return (0..<n).map { d in
+            var f = Float((Double(d) + 0.5) * scale - 0.5)
+            var s = Int(f.rounded(.down))
+            f -= Float(s)
+            if clampFraction {
+                if s < 0 { s = 0; f = 0 }
+                if s >= source - 1 { s = source - 1; f = 0 }
+            }
+            return (s, Int32(((1 - f) * 2048).rounded(.toNearestOrEven)), Int32((f * 2048).rounded(.toNearestOrEven)))
+        }
+    }
+
+    /// How a network's input is scaled to [-1, 1], in rapidocr's float arithmetic.
+    enum Scaling: Sendable {
+        /// Detection: (x · float32(1/255) − 0.5) / 0.5 in double (numpy promotes to the float64
+        /// mean), stored as float32.
+        case detection
+        /// Recognition: x / 255, − 0.5, / 0.5, all in float32.
+        case recognition
+
+        var table: [Float] {
+            (0..<256).map { v in
+                switch self {
+                case .detection: Float((Double(Float(v) * Float(1.0 / 255.0)) - 0.5) / 0.5)
+                case .recognition: (Float(v) / 255 - 0.5) / 0.5
                 }
             }
         }
     }
 
+    /// Channels-first floats in BGR order (the order the Paddle models were trained on, from
+    /// OpenCV), scaled to [-1, 1], written into `out` at row stride `stride` (>= width; the rest
+    /// of each row is left as it is).
+    static func normalize(_ image: PixelBuffer, into out: UnsafeMutablePointer<Float>, stride: Int,
+                          scaling: Scaling) {
+        let w = image.width, h = image.height, plane = h * stride
+        let table = scaling.table
+        image.pixels.withUnsafeBufferPointer { p in
+            for y in 0..<h {
+                for x in 0..<w {
+                    let s = (y * w + x) * 3
+                    let d = y * stride + x
+                    out[d] = table[Int(p[s + 2])]
+                    out[plane + d] = table[Int(p[s + 1])]
+                    out[2 * plane + d] = table[Int(p[s])]
+                }
+            }
+        }
+    }
+
+    /// The crop size rapidocr takes for a quad: the longer of each pair of opposite sides,
+    /// truncated. Its corners are float32 and np.linalg.norm of a float32 vector is float32.
+    static func cropSize(_ quad: [Point]) -> (width: Int, height: Int) {
+        func length(_ a: Point, _ b: Point) -> Float {
+            let dx = Float(a.x) - Float(b.x), dy = Float(a.y) - Float(b.y)
+            return (dx * dx + dy * dy).squareRoot()
+        }
+        return (max(1, Int(max(length(quad[0], quad[1]), length(quad[2], quad[3])))),
+                max(1, Int(max(length(quad[0], quad[3]), length(quad[1], quad[2])))))
+    }
+
     /// rapidocr's get_rotate_crop_image: the quad warped to an upright rectangle (OpenCV
     /// warpPerspective, bicubic, replicated border), turned 90° counter-clockwise when it is
     /// at least 1.5 times taller than wide. Returns the crop and whether it was turned.
+    /// OpenCV 5 interpolates bicubically at the exact source position in float (4.x quantised it
+    /// to 1/32 pixel with integer weights); this agrees with opencv-python 5.1 on all but a few
+    /// values in 10,000, by one grey level (float sums in another order).
     static func crop(_ image: PixelBuffer, quad: [Point]) -> (PixelBuffer, rotated: Bool) {
-        let w = max(1, Int(max(quad[0].distance(to: quad[1]), quad[2].distance(to: quad[3]))))
-        let h = max(1, Int(max(quad[0].distance(to: quad[3]), quad[1].distance(to: quad[2]))))
-        let map = Geometry.perspective(to: quad, width: Double(w), height: Double(h))
+        let (w, h) = cropSize(quad)
+        let m = Geometry.warpMatrix(from: quad, width: w, height: h)
         let src = image.rgb()
         let sw = src.width, sh = src.height
         var out = [UInt8](repeating: 0, count: w * h * 3)
@@ -86,11 +140,13 @@ enum ImageOps {
         src.pixels.withUnsafeBufferPointer { p in
             for y in 0..<h {
                 for x in 0..<w {
-                    let s = map(Double(x), Double(y))
-                    let fx = s.x.rounded(.down), fy = s.y.rounded(.down)
+                    let (u, v) = (Double(x), Double(y))
+                    let z = m[6] * u + m[7] * v + m[8]
+                    let sx = (m[0] * u + m[1] * v + m[2]) / z, sy = (m[3] * u + m[4] * v + m[5]) / z
+                    let fx = sx.rounded(.down), fy = sy.rounded(.down)
                     let ix = Int(fx), iy = Int(fy)
-                    let (wx0, wx1, wx2, wx3) = weights(Float(s.x - fx))
-                    let (wy0, wy1, wy2, wy3) = weights(Float(s.y - fy))
+                    let (wx0, wx1, wx2, wx3) = weights(Float(sx - fx))
+                    let (wy0, wy1, wy2, wy3) = weights(Float(sy - fy))
                     let wx = [wx0, wx1, wx2, wx3], wy = [wy0, wy1, wy2, wy3]
                     for c in 0..<3 {
                         var acc: Float = 0
@@ -103,7 +159,7 @@ enum ImageOps {
                             }
                             acc += wy[j] * r
                         }
-                        out[(y * w + x) * 3 + c] = UInt8(min(max(acc.rounded(), 0), 255))
+                        out[(y * w + x) * 3 + c] = UInt8(min(max(acc.rounded(.toNearestOrEven), 0), 255))
                     }
                 }
             }

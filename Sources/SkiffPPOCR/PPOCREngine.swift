@@ -103,7 +103,7 @@ public final class PPOCREngine: OCREngine, Sendable {
         let size = detectionSize(width: image.width, height: image.height)
         let resized = ImageOps.resize(image, width: size.width, height: size.height)
         var data = [Float](repeating: 0, count: 3 * size.width * size.height)
-        data.withUnsafeMutableBufferPointer { ImageOps.normalize(resized, into: $0.baseAddress!, stride: size.width) }
+        data.withUnsafeMutableBufferPointer { ImageOps.normalize(resized, into: $0.baseAddress!, stride: size.width, scaling: .detection) }
         do {
             return try detector.run(Tensor(shape: [1, 3, size.height, size.width], floats: data))
         } catch {

@@ -132,7 +132,7 @@ public struct TextRecognizer: Sendable {
                     contentWidths.append(resizedWidth)
                     let line = ImageOps.resize(crop, width: resizedWidth, height: h)
                     blanks.append(blankColumnRuns(line))
-                    ImageOps.normalize(line, into: p.baseAddress! + k * 3 * h * width, stride: width)
+                    ImageOps.normalize(line, into: p.baseAddress! + k * 3 * h * width, stride: width, scaling: .recognition)
                 }
             }
             let probs = try logits(Tensor(shape: [batch.count, 3, h, width], floats: data))

@@ -34,7 +34,7 @@ struct PPOCRTests {
         #expect(engine.detectionSize(width: page.width, height: page.height) == (736, 1568))
         // The fixture is at the network's size already; run it as is.
         var data = [Float](repeating: 0, count: 3 * page.width * page.height)
-        data.withUnsafeMutableBufferPointer { ImageOps.normalize(page.rgb(), into: $0.baseAddress!, stride: page.width) }
+        data.withUnsafeMutableBufferPointer { ImageOps.normalize(page.rgb(), into: $0.baseAddress!, stride: page.width, scaling: .detection) }
         let map = try engine.detector.run(Tensor(shape: [1, 3, page.height, page.width], floats: data))
         #expect(map.shape == (reference["shape"] as? [Int]))
         let values = map.floats
@@ -73,7 +73,7 @@ struct PPOCRTests {
             let crop = try image(fixtures.appendingPathComponent(file)).rgb()
             #expect(crop.height == 48)
             var data = [Float](repeating: 0, count: 3 * 48 * crop.width)
-            data.withUnsafeMutableBufferPointer { ImageOps.normalize(crop, into: $0.baseAddress!, stride: crop.width) }
+            data.withUnsafeMutableBufferPointer { ImageOps.normalize(crop, into: $0.baseAddress!, stride: crop.width, scaling: .recognition) }
             let logits = try engine.recognizer.logits(Tensor(shape: [1, 3, 48, crop.width], floats: data))
             let frames = try #require(line["frames"] as? Int), classes = try #require(line["classes"] as? Int)
             #expect(logits.shape == [1, frames, classes])
@@ -133,6 +133,45 @@ struct PPOCRTests {
         // The JSON model round-trips.
         let data = try JSONEncoder().encode(page)
         #expect(try JSONDecoder().decode(OCRPage.self, from: data) == page)
+    }
+
+    /// Pixels that differ, and by how much at most.
+    func difference(_ a: PixelBuffer, _ b: PixelBuffer) -> (count: Int, largest: Int) {
+        var count = 0, largest = 0
+        for (x, y) in zip(a.rgb().pixels, b.rgb().pixels) where x != y {
+            count += 1
+            largest = max(largest, abs(Int(x) - Int(y)))
+        }
+        return (count, largest)
+    }
+
+    @Test func resizeIsOpenCVsBitForBit() throws {
+        // det_input.png is cv2.resize of cv2.imread(receipt-004.jpg): our JPEG decoding and
+        // resizing together give OpenCV's pixels (a 3.4x downscale here; the crops below upscale).
+        let page = try image(repository.appendingPathComponent("samples/receipt-004.jpg"))
+        let expected = try image(fixtures.appendingPathComponent("det_input.png"))
+        let ours = ImageOps.resize(page, width: expected.width, height: expected.height)
+        #expect(difference(ours, expected).count == 0)
+        for entry in try #require(try json("crop_reference.json") as? [[String: Any]]) {
+            let crop = try image(fixtures.appendingPathComponent(try #require(entry["crop"] as? String)))
+            let line = try image(fixtures.appendingPathComponent(try #require(entry["resized"] as? String)))
+            let resized = ImageOps.resize(crop, width: line.width, height: 48)
+            #expect(difference(resized, line).count == 0, "\(entry["resized"] ?? "")")
+        }
+    }
+
+    @Test func cropsAreOpenCVsWarpPerspective() throws {
+        let page = try image(repository.appendingPathComponent("samples/receipt-004.jpg"))
+        for entry in try #require(try json("crop_reference.json") as? [[String: Any]]) {
+            let corners = try #require(entry["box"] as? [[Double]]).map { Point(x: $0[0], y: $0[1]) }
+            let expected = try image(fixtures.appendingPathComponent(try #require(entry["crop"] as? String)))
+            let (ours, _) = ImageOps.crop(page.rgb(), quad: corners)
+            #expect(ours.width == expected.width && ours.height == expected.height)
+            // Float sums in another order than OpenCV's: a few values in 10,000 one level off.
+            let (count, largest) = difference(ours, expected)
+            #expect(count * 1_000 <= expected.pixels.count && largest <= 1,
+                    "\(entry["crop"] ?? ""): \(count) of \(expected.pixels.count) values differ, by up to \(largest)")
+        }
     }
 
     @Test func missingModelsListTheFoldersSearched() {
