@@ -12,7 +12,9 @@ struct EvalCommand: AsyncParsableCommand {
             the micro F1 of Skiff and of the regex baseline (first date, largest amount on a TOTAL \
             line, first line as company), on the OCR and on the ground-truth text, the OCR's CER, \
             and seconds per document. Values compare as SROIE does: case and runs of spaces \
-            ignored, dates as calendar dates, totals as 2-decimal amounts.
+            ignored, dates as calendar dates, totals as 2-decimal amounts. With --compare-ocr, \
+            also the F1 per field of extraction from Tesseract's readings alone, from PP-OCR's alone \
+            and from both, side by side (each page is read once).
             """)
 
     @Argument(help: "The evaluation set folder.")
@@ -47,6 +49,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Keep OCR readings in this folder and reuse them on the next run.")
     var ocrCache: String?
 
+    @Flag(help: "Also score Tesseract's readings alone, PP-OCR's alone and both together, side by side (adds ppocr to --ocr; each page is read once).")
+    var compareOcr = false
+
     @Flag(help: "No progress output.")
     var quiet = false
 
@@ -59,7 +64,13 @@ struct EvalCommand: AsyncParsableCommand {
             items = Array(all.prefix(limit ?? Int.max))
             let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema(layout.schemaName))
             // `ppocr` in the list adds PP-OCRv5 (Skiff's runtime) as one more reading.
-            let names = ocr.split(separator: ",").map(String.init)
+            var names = ocr.split(separator: ",").map(String.init)
+            if compareOcr {
+                if !names.contains("ppocr") { names.append("ppocr") }
+                guard names.contains(where: { $0 != "ppocr" }) else {
+                    throw ValidationError("--compare-ocr needs a Tesseract model in --ocr (e.g. fast,standard) besides ppocr")
+                }
+            }
             let passes = names.filter { $0 != "ppocr" }.map {
                 TesseractConfiguration(model: TesseractModel(argument: $0), pageSegmentationMode: 4,
                                        assumedResolution: dpi > 0 ? dpi : nil)
@@ -78,7 +89,16 @@ struct EvalCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let progress = ProgressReporter(total: items.count, quiet: quiet)
-        let result = await Evaluator(pipeline: pipeline, jobs: jobs, ocrCache: ocrCache.map { URL(fileURLWithPath: $0) }).run(items) { document in
+        // Tesseract's passes come first in passNames, the other engines (PP-OCR) after them.
+        var comparisons: [Evaluator.Comparison] = []
+        if compareOcr {
+            let all = pipeline.passNames, tesseract = Array(all.prefix(pipeline.passes.count))
+            let others = Array(all.dropFirst(pipeline.passes.count))
+            comparisons = [.init(name: "tesseract", passes: tesseract), .init(name: "ppocr", passes: others),
+                           .init(name: "both", passes: all)]
+        }
+        let result = await Evaluator(pipeline: pipeline, jobs: jobs, ocrCache: ocrCache.map { URL(fileURLWithPath: $0) },
+                                     comparisons: comparisons).run(items) { document in
             progress.finished(document.name, failure: document.error.map { "\(document.name): \($0)" })
         }
         progress.end()

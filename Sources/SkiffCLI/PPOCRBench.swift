@@ -53,6 +53,9 @@ struct PPOCRBench: AsyncParsableCommand {
     @Option(help: "List at most this many lines that differ from the reference.")
     var misses: Int = 8
 
+    @Flag(help: "Print each page whose text lacks the total, with the lines that hold it once spaces are ignored.")
+    var showMissing = false
+
     @Flag(help: "Skip Tesseract.")
     var skipTesseract = false
 
@@ -99,7 +102,7 @@ struct PPOCRBench: AsyncParsableCommand {
             let gt = try groundTruth(root.appendingPathComponent("box/\(id).csv"))
             let total = keyTotal(root.appendingPathComponent("key/\(id).json"))
             let url = root.appendingPathComponent("img/\(name)")
-            func measure(_ tally: inout Tally, _ body: (PixelBuffer, inout Tally) throws -> String) throws {
+            func measure(_ tally: inout Tally, _ label: String, _ body: (PixelBuffer, inout Tally) throws -> String) throws {
                 let clock = ContinuousClock(), start = clock.now, cpu0 = cpuSeconds()
                 let image = try loader.load(contentsOf: url).pages[0].image
                 let text = try body(image, &tally)
@@ -110,9 +113,14 @@ struct PPOCRBench: AsyncParsableCommand {
                 tally.recall.found += r.found
                 tally.recall.total += r.total
                 if let total, text.contains(total) { tally.totals += 1 }
+                else if let total, showMissing {
+                    // Where the total went: the lines holding it once spaces are ignored.
+                    let near = text.split(separator: "\n").filter { $0.replacingOccurrences(of: " ", with: "").contains(total) }
+                    emit("  \(label) \(id): total \(total) missing; \(near.isEmpty ? "not even without spaces" : near.map { "'\($0)'" }.joined(separator: ", "))")
+                }
             }
             var detected: [TextBox] = []
-            try measure(&ppT) { image, tally in
+            try measure(&ppT, "ppocr") { image, tally in
                 let c0 = cpuSeconds()
                 detected = try pp.detect(image)
                 let c1 = cpuSeconds()
@@ -122,7 +130,7 @@ struct PPOCRBench: AsyncParsableCommand {
                 return PageLayout(spaceGap: config.spaceGap, blankGap: config.blankGap)
                     .page(lines, page: 0, width: image.width, height: image.height, dpi: nil).text
             }
-            if let tesseract { try measure(&tessT) { image, _ in try tesseract.recognize(image, page: 0).text } }
+            if let tesseract { try measure(&tessT, "tesseract") { image, _ in try tesseract.recognize(image, page: 0).text } }
             if let lines = refPages[name] {
                 let image = try loader.load(contentsOf: url).pages[0].image
                 let boxes = lines.compactMap { line -> TextBox? in

@@ -41,6 +41,19 @@ public enum EvaluationText {
                     }.joined() + "\n"
             }
         }
+        if !report.comparisons.isEmpty {
+            out += "OCR readings compared, F1 per field (the same OCR run; extraction from each set of readings alone):\n"
+            let columns = report.comparisons.map { max(9, $0.name.count) }
+            out += "field".padding(toLength: width, withPad: " ", startingAt: 0)
+                + zip(report.comparisons, columns).map { "  " + $0.name.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined() + "\n"
+            for f in fields + ["micro"] {
+                out += f.padding(toLength: width, withPad: " ", startingAt: 0)
+                    + zip(report.comparisons, columns).map { c, w in
+                        let counts = f == "micro" ? c.tally.overall : c.tally.fields[f] ?? .init()
+                        return "  " + pct(counts.f1).padding(toLength: w, withPad: " ", startingAt: 0)
+                    }.joined() + "\n"
+            }
+        }
         let b = report.baseline.overall.f1
         out += "micro F1: skiff \(pct(report.skiff.overall.f1)), regex baseline \(pct(b))"
             + (b > 0 ? String(format: " (%.2fx)", report.skiff.overall.f1 / b) : "") + "\n"
@@ -81,6 +94,11 @@ public enum EvaluationText {
         root["skiff"] = tally(report.skiff)
         root["baseline"] = tally(report.baseline)
         for (mode, t) in report.modes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { root["ranking_" + mode.rawValue] = tally(t) }
+        if !report.comparisons.isEmpty {
+            var o = JSONObject()
+            for c in report.comparisons { o[c.name] = tally(c.tally) }
+            root["ocr_comparison"] = .object(o)
+        }
         if report.hasTruthText {
             root["skiff_on_ground_truth_text"] = tally(report.skiffOnTruth)
             root["baseline_on_ground_truth_text"] = tally(report.baselineOnTruth)
@@ -95,6 +113,11 @@ public enum EvaluationText {
             o["skiff"] = strings(d.skiff)
             o["baseline"] = strings(d.baseline)
             for (mode, fields) in d.modes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { o["ranking_" + mode.rawValue] = strings(fields) }
+            if !report.comparisons.isEmpty {
+                var c = JSONObject()
+                for (name, _) in report.comparisons { c[name] = strings(d.comparisons[name] ?? [:]) }
+                o["ocr_comparison"] = .object(c)
+            }
             o["skiff_on_ground_truth_text"] = strings(d.skiffOnTruth)
             o["ocr_cer"] = d.ocr.map { number($0.cer) } ?? .null
             o["warnings"] = .array(d.warnings.map(JSONValue.string))

@@ -12,11 +12,25 @@ public struct Evaluator: Sendable {
     /// A folder keeping each document's OCR readings, so a rerun (after changing rules or
     /// schema) skips recognition; nil to always recognise.
     public let ocrCache: URL?
+    /// Sets of readings scored on their own as well (`skiff eval --compare-ocr`: Tesseract's,
+    /// PP-OCR's, both), from the same recognition of each page.
+    public let comparisons: [Comparison]
 
-    public init(pipeline: ExtractionPipeline, jobs: Int = 1, ocrCache: URL? = nil) {
+    /// A named subset of the pipeline's OCR passes (`passNames`) to extract from.
+    public struct Comparison: Sendable, Hashable {
+        public var name: String
+        public var passes: [String]
+        public init(name: String, passes: [String]) {
+            self.name = name
+            self.passes = passes
+        }
+    }
+
+    public init(pipeline: ExtractionPipeline, jobs: Int = 1, ocrCache: URL? = nil, comparisons: [Comparison] = []) {
         self.pipeline = pipeline
         self.jobs = max(1, jobs)
         self.ocrCache = ocrCache
+        self.comparisons = comparisons
     }
 
     /// The readings of one document, from the cache when it holds all passes.
@@ -52,6 +66,8 @@ public struct Evaluator: Sendable {
         public var baselineOnTruth: [String: String]?
         /// With a ranker: the fields as each ranking mode chose them, from the same OCR.
         public var modes: [RankingMode: [String: String]] = [:]
+        /// The fields extracted from each comparison's readings alone, by comparison name.
+        public var comparisons: [String: [String: String]] = [:]
         /// The first OCR pass against the ground-truth lines (profile `casefold`).
         public var ocr: TextScore?
         public var warnings: [String] = []
@@ -65,6 +81,8 @@ public struct Evaluator: Sendable {
         public var skiffOnTruth = FieldTally(), baselineOnTruth = FieldTally()
         /// Per ranking mode (rules, lm, combined), when the engine has a ranker.
         public var modes: [RankingMode: FieldTally] = [:]
+        /// Per comparison, in the order asked for.
+        public var comparisons: [(name: String, tally: FieldTally)] = []
         public var ocr: ErrorCounts?
         /// Wall-clock time of the whole run and the number of documents per minute.
         public var seconds: Double
@@ -85,6 +103,9 @@ public struct Evaluator: Sendable {
         let documents = results.compactMap { $0 }
         var report = Report(documents: documents, seconds: (clock.now - start).seconds)
         var ocrCounts: [ErrorCounts] = []
+        report.comparisons = comparisons.map { c in
+            (c.name, documents.reduce(into: FieldTally()) { $0.add(expected: $1.expected, predicted: $1.comparisons[c.name] ?? [:]) })
+        }
         for d in documents {
             report.skiff.add(expected: d.expected, predicted: d.skiff)
             report.baseline.add(expected: d.expected, predicted: d.baseline)
@@ -114,6 +135,15 @@ public struct Evaluator: Sendable {
             }
             result.skiff = Self.flatten(extraction.document)
             result.warnings = extraction.warnings
+            for c in comparisons {
+                let subset = readings.filter { c.passes.contains($0.name) }
+                do {
+                    guard !subset.isEmpty else { throw ExtractionError.engineUnavailable("no reading named \(c.passes)") }
+                    result.comparisons[c.name] = Self.flatten(try pipeline.engine.extract(document, ocr: subset, schema: pipeline.schema).document)
+                } catch {
+                    result.warnings.append("\(c.name) readings: \(error)")
+                }
+            }
             if let first = readings.first { result.baseline = baselineFields(first) }
             if let truth = item.groundTruth {
                 result.baselineOnTruth = baselineFields(truth)

@@ -22,6 +22,31 @@ struct EvalCLITests {
         #expect(FileManager.default.fileExists(atPath: report.appendingPathComponent("report.html").path))
     }
 
+    /// --compare-ocr scores Tesseract's readings, PP-OCR's and both from one recognition.
+    @Test func compareOCRPrintsTesseractPPOCRAndBothSideBySide() throws {
+        let root = data.appendingPathComponent("sroie-dev")
+        guard FileManager.default.fileExists(atPath: root.path) else { return }
+        let report = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: report) }
+        let run = try skiff(["eval", root.path, "--limit", "1", "--ocr", "fast", "--compare-ocr", "--jobs", "1", "--quiet",
+                             "--report", report.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("2 OCR pass(es)"))
+        #expect(run.stdout.contains("OCR readings compared"))
+        let header = run.stdout.split(separator: "\n").first { $0.hasPrefix("field") && $0.contains("tesseract") }
+        #expect(header?.contains("ppocr") == true && header?.contains("both") == true, "\(run.stdout)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: report.appendingPathComponent("report.json"))) as? [String: Any])
+        let comparison = try #require(json["ocr_comparison"] as? [String: [String: Any]])
+        #expect(Set(comparison.keys) == ["tesseract", "ppocr", "both"])
+        // The first receipt (004) prints its total clearly: every reading finds it.
+        let documents = try #require(json["documents"] as? [[String: Any]])
+        let fields = try #require(documents.first?["ocr_comparison"] as? [String: [String: String]])
+        let expected = try #require(documents.first?["expected"] as? [String: String])
+        for name in ["tesseract", "ppocr", "both"] {
+            #expect(fields[name]?["total"].map { Double($0) } == expected["total"].map { Double($0) }, "\(name): \(fields[name] ?? [:])")
+        }
+    }
+
     /// A ZUGFeRD PDF is rendered, read and scored under the invoice schema's keys.
     @Test func zugferdInvoicesScoreUnderTheInvoiceSchema() throws {
         let root = data.appendingPathComponent("zugferd-xrechnung-dev")
