@@ -41,6 +41,12 @@ struct PPOCRBench: AsyncParsableCommand {
     @Option(help: "An ink-free gap of this many line heights between two characters is a space.")
     var blankGap: Double = 0.23
 
+    @Option(help: "Between two digits, a gap is a space only where their centres are more than this many digit pitches apart.")
+    var digitSpacing: Double = 1.4
+
+    @Option(help: "Write each page's PP-OCR text to DIR/<name>.txt (for looking at errors).")
+    var texts: String?
+
     @Option(help: "Recognition: pad lines to at least this width at height 48 (rapidocr: 320).")
     var minWidth: Int = 320
 
@@ -73,6 +79,7 @@ struct PPOCRBench: AsyncParsableCommand {
                                           spaceGap: spaceGap)
         var config = ppConfig
         config.blankGap = blankGap
+        config.digitSpacing = digitSpacing
         let pp = try PPOCREngine(configuration: config)
         let tesseract = skipTesseract ? nil : try TesseractEngine(configuration: TesseractConfiguration(pageSegmentationMode: psm))
         emit("graphs: detection \(pp.detector.stepCount) steps, recognition \(pp.recognizer.session.stepCount) steps (after folding and fusion)")
@@ -81,7 +88,7 @@ struct PPOCRBench: AsyncParsableCommand {
             let data = try Data(contentsOf: URL(fileURLWithPath: reference))
             refPages = (try JSONSerialization.jsonObject(with: data) as? [String: [[String: Any]]]) ?? [:]
         }
-        emit("skiff bench ppocr: \(images.count) pages of \(directory), PP-OCR \(threads) threads, det limit \(limitType) \(limitSide), batch \(batch), min width \(minWidth), space gap \(spaceGap), blank gap \(blankGap); \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(loadAverage())")
+        emit("skiff bench ppocr: \(images.count) pages of \(directory), PP-OCR \(threads) threads, det limit \(limitType) \(limitSide), batch \(batch), min width \(minWidth), space gap \(spaceGap), blank gap \(blankGap), digit spacing \(digitSpacing); \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(loadAverage())")
 
         struct Tally {
             var cer: [Double] = []
@@ -93,6 +100,7 @@ struct PPOCRBench: AsyncParsableCommand {
             var readCPU = 0.0
         }
         var ppT = Tally(), tessT = Tally()
+        var boxLineCER: [Double] = []
         var parity = (equal: 0, lines: 0), allParity = (equal: 0, lines: 0), detMatch = (matched: 0, lines: 0)
         var parityMisses: [String] = []
         let scorer = TextScorer(profile: .casefold)
@@ -127,8 +135,16 @@ struct PPOCRBench: AsyncParsableCommand {
                 let lines = try pp.read(image, boxes: detected).filter { $0.reading.confidence >= config.textScore }
                 tally.detectCPU += c1 - c0
                 tally.readCPU += cpuSeconds() - c1
-                return PageLayout(spaceGap: config.spaceGap, blankGap: config.blankGap)
-                    .page(lines, page: 0, width: image.width, height: image.height, dpi: nil).text
+                var layout = PageLayout(spaceGap: config.spaceGap, blankGap: config.blankGap, digitSpacing: config.digitSpacing)
+                let text = layout.page(lines, page: 0, width: image.width, height: image.height, dpi: nil).text
+                layout.rowLines = false
+                let boxText = layout.page(lines, page: 0, width: image.width, height: image.height, dpi: nil).text
+                boxLineCER.append(scorer.score(reference: gt, hypothesis: boxText).cer)
+                if let texts {
+                    try FileManager.default.createDirectory(atPath: texts, withIntermediateDirectories: true)
+                    try text.write(toFile: "\(texts)/\(id).txt", atomically: true, encoding: .utf8)
+                }
+                return text
             }
             if let tesseract { try measure(&tessT, "tesseract") { image, _ in try tesseract.recognize(image, page: 0).text } }
             if let lines = refPages[name] {
@@ -168,6 +184,8 @@ struct PPOCRBench: AsyncParsableCommand {
                          t.cpu / Double(max(t.cer.count, 1)))
         }
         emit(line("ppocr (skiff runtime)", ppT))
+        emit(String(format: "  ppocr page CER with each detected box its own line (rows split, as in SROIE's transcripts): %.3f",
+                    boxLineCER.reduce(0, +) / Double(max(boxLineCER.count, 1))))
         emit(String(format: "  ppocr CPU s/page: detection %.2f, crops + recognition %.2f",
                     ppT.detectCPU / Double(max(ppT.cer.count, 1)), ppT.readCPU / Double(max(ppT.cer.count, 1))))
         if tesseract != nil {

@@ -29,6 +29,9 @@ public struct PPOCRConfiguration: Sendable, Hashable {
     public var spaceGap: Double
     /// An ink-free gap between two characters at least this many line heights wide is a space.
     public var blankGap: Double = 0.23
+    /// Between two digits, a gap is a space only where their centres are more than this many of
+    /// the line's digit pitches apart.
+    public var digitSpacing: Double = 1.4
 
     public init(modelDirectory: String? = nil, threads: Int = 2, limitSideLength: Int = 736,
                 limitType: LimitType = .min, db: DBSettings = DBSettings(), recognitionBatch: Int = 6,
@@ -141,7 +144,8 @@ public final class PPOCREngine: OCREngine, Sendable {
     public func recognize(_ image: PixelBuffer, page: Int) throws(OCRError) -> OCRPage {
         let lines: [PPOCRLine]
         do { lines = try self.lines(image) } catch { throw OCRError.recognitionFailed(error.description) }
-        return PageLayout(spaceGap: configuration.spaceGap, blankGap: configuration.blankGap).page(lines, page: page, width: image.width,
+        return PageLayout(spaceGap: configuration.spaceGap, blankGap: configuration.blankGap,
+                          digitSpacing: configuration.digitSpacing).page(lines, page: page, width: image.width,
                                                                  height: image.height, dpi: image.resolution?.y)
     }
 }

@@ -12,10 +12,16 @@ public struct PageLayout: Sendable {
     public var spaceGap: Double
     /// Width, in line heights, of an ink-free gap between two characters that makes a space.
     public var blankGap: Double
+    /// Centre distance, in the line's digit pitches, that a gap between two digits must exceed.
+    public var digitSpacing: Double
+    /// Boxes on one row make one line (what extraction wants: a label and its amount); false
+    /// keeps each detected box its own line, in the same order (what SROIE's transcripts do).
+    public var rowLines = true
 
-    public init(spaceGap: Double, blankGap: Double = 0.23) {
+    public init(spaceGap: Double, blankGap: Double = 0.23, digitSpacing: Double = 1.4) {
         self.spaceGap = spaceGap
         self.blankGap = blankGap
+        self.digitSpacing = digitSpacing
     }
 
     struct Piece {
@@ -47,13 +53,21 @@ public struct PageLayout: Sendable {
         }
         pitches.sort()
         let pitch = pitches.isEmpty ? 0 : pitches[pitches.count / 2]
+        // Digits are the same width in receipt fonts, so a narrow one (`1`) leaves a wide blank
+        // beside it; between digits, a space must also stretch the digits' own pitch.
+        var digitPitches: [Double] = []
+        for i in 1..<max(r.characters.count, 1) where Self.isDigit(r.characters[i - 1]) && Self.isDigit(r.characters[i]) {
+            digitPitches.append(centre(r.characters[i]) - centre(r.characters[i - 1]))
+        }
+        digitPitches.sort()
+        let digitPitch = digitPitches.count >= 2 ? digitPitches[digitPitches.count / 2] : pitch
         var groups: [[CharacterTiming]] = [[]]
         for c in r.characters {
             if c.character.allSatisfy(\.isWhitespace) {
                 if !(groups.last?.isEmpty ?? true) { groups.append([]) }
                 continue
             }
-            if let prev = groups.last?.last, isSpace(between: prev, and: c, reading: r, pitch: pitch) {
+            if let prev = groups.last?.last, isSpace(between: prev, and: c, reading: r, pitch: pitch, digitPitch: digitPitch) {
                 groups.append([])
             }
             groups[groups.count - 1].append(c)
@@ -75,11 +89,17 @@ public struct PageLayout: Sendable {
 
     /// A space where the recogniser wrote none: an ink-free run between the two characters'
     /// frames at least `blankGap` line heights wide, or (without usable columns) centres more
-    /// than `spaceGap` median pitches apart.
-    func isSpace(between a: CharacterTiming, and b: CharacterTiming, reading r: LineReading, pitch: Double) -> Bool {
+    /// than `spaceGap` median pitches apart. Between two digits the centres must also be more
+    /// than `digitSpacing` digit pitches apart (`110.00` in wide print is not `1 10.00`).
+    func isSpace(between a: CharacterTiming, and b: CharacterTiming, reading r: LineReading, pitch: Double,
+                 digitPitch: Double = 0) -> Bool {
         // Narrow punctuation leaves wide blank columns beside it without being a word break
-        // ("D.I.Y.", "86Q671-D", "(M)"); only the recogniser's own spaces split there.
+        // ("D.I.Y.", "86Q671-D", "(M)"); only the recogniser's own spaces split there. A colon
+        // is left to the gap: receipts print both "TOTAL:" and "TOTAL :", and the transcripts
+        // follow the print.
         if Self.noSpaceBefore.contains(b.character) || Self.noSpaceAfter.contains(a.character) { return false }
+        let ca = Double(a.firstFrame + a.lastFrame) / 2, cb = Double(b.firstFrame + b.lastFrame) / 2
+        if Self.isDigit(a), Self.isDigit(b), digitPitch > 0, cb - ca <= digitSpacing * digitPitch { return false }
         let ppf = r.inputPixelsPerFrame
         let from = Int((Double(a.lastFrame) + 0.5) * ppf), to = Int((Double(b.firstFrame) + 0.5) * ppf)
         if !r.blankColumns.isEmpty {
@@ -89,11 +109,14 @@ public struct PageLayout: Sendable {
                 return hi - lo + 1 >= need
             }
         }
-        let ca = Double(a.firstFrame + a.lastFrame) / 2, cb = Double(b.firstFrame + b.lastFrame) / 2
         return pitch > 0 && cb - ca > spaceGap * pitch && b.firstFrame - a.lastFrame >= 3
     }
 
-    static let noSpaceBefore: Set<String> = [".", ",", ":", ";", ")", "]", "}", "%", "-"]
+    static func isDigit(_ c: CharacterTiming) -> Bool {
+        c.character.count == 1 && c.character.unicodeScalars.allSatisfy { ("0"..."9").contains($0) }
+    }
+
+    static let noSpaceBefore: Set<String> = [".", ",", ";", ")", "]", "}", "%", "-"]
     static let noSpaceAfter: Set<String> = ["(", "[", "{", ".", "-"]
 
     static func bounds(_ pts: [Point]) -> BoundingBox {
@@ -130,7 +153,8 @@ public struct PageLayout: Sendable {
 
     public func page(_ lines: [PPOCRLine], page: Int, width: Int, height: Int, dpi: Double?) -> OCRPage {
         var words: [OCRWord] = [], outLines: [OCRLine] = []
-        for row in rows(lines) {
+        let ordered = rows(lines)
+        for row in rowLines ? ordered : ordered.flatMap({ $0.map { [$0] } }) {
             let first = words.count
             var confidences: [Double] = []
             for line in row {

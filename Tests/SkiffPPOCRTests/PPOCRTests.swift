@@ -174,6 +174,27 @@ struct PPOCRTests {
         }
     }
 
+    /// Receipt 400 of sroie-dev prints its total in wide digits: the recogniser's frames and the
+    /// blank columns of the line image it made ("110." at frames 2, 7, 11, 16; a 14-pixel blank
+    /// beside the narrow "1"). The gap is a space only when the digits' pitch stretches too.
+    @Test func narrowDigitsInWidePrintStayOneWord() {
+        func reading(_ chars: [(String, Int)], blanks: [ClosedRange<Int>]) -> PPOCRLine {
+            let timings = chars.map { CharacterTiming(character: $0.0, firstFrame: $0.1, lastFrame: $0.1, probability: 0.99) }
+            let r = LineReading(text: chars.map(\.0).joined(), confidence: 0.99, characters: timings, cropPixelsPerFrame: 4,
+                                blankColumns: blanks)
+            let quad = [Point(x: 0, y: 0), Point(x: 100, y: 0), Point(x: 100, y: 25), Point(x: 0, y: 25)]
+            return PPOCRLine(box: TextBox(corners: quad, score: 1), reading: r, rotated: false)
+        }
+        let layout = PageLayout(spaceGap: 1.8)
+        let wide = reading([("1", 2), ("1", 7), ("0", 11), (".", 16), ("0", 20), ("0", 25)],
+                           blanks: [0...10, 34...47, 71...79, 112...125, 141...153])
+        #expect(layout.words(wide).map(\.text) == ["110.00"])
+        // The same blank where the next digit is two pitches on is a space ("1 10.00").
+        let spaced = reading([("1", 2), ("1", 12), ("0", 16), (".", 21), ("0", 25), ("0", 30)],
+                             blanks: [0...10, 34...87, 112...125])
+        #expect(layout.words(spaced).map(\.text) == ["1", "10.00"])
+    }
+
     @Test func missingModelsListTheFoldersSearched() {
         #expect {
             _ = try PPOCREngine(configuration: PPOCRConfiguration(modelDirectory: "/nonexistent/ppocr"))
