@@ -101,6 +101,7 @@ struct PPOCRBench: AsyncParsableCommand {
         }
         var ppT = Tally(), tessT = Tally()
         var boxLineCER: [Double] = []
+        var detExact = 0
         var parity = (equal: 0, lines: 0), allParity = (equal: 0, lines: 0), detMatch = (matched: 0, lines: 0)
         var parityMisses: [String] = []
         let scorer = TextScorer(profile: .casefold)
@@ -171,6 +172,7 @@ struct PPOCRBench: AsyncParsableCommand {
                         if detected.contains(where: { d in zip(d.corners, b.corners).allSatisfy { abs($0.x - $1.x) <= 2 && abs($0.y - $1.y) <= 2 } }) {
                             detMatch.matched += 1
                         }
+                        if detected.contains(where: { $0.corners == b.corners }) { detExact += 1 }
                     }
                 }
             }
@@ -205,6 +207,8 @@ struct PPOCRBench: AsyncParsableCommand {
         if detMatch.lines > 0 {
             emit(String(format: "detection: %d/%d reference boxes found within 2 px (%.1f%%)",
                         detMatch.matched, detMatch.lines, 100 * Double(detMatch.matched) / Double(detMatch.lines)))
+            emit(String(format: "  the same corners exactly: %d/%d (%.1f%%)", detExact, detMatch.lines,
+                        100 * Double(detExact) / Double(detMatch.lines)))
         }
     }
 
