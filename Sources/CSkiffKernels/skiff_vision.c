@@ -37,6 +37,11 @@ static void sv_init(void) {
     if (getenv("SKIFF_NO_AVX2")) sv_avx2 = 0;
 #endif
     skiff_blas_prefer_avx512();
+    // OpenBLAS workers spin (sched_yield) for 2^28 cycles after each product; between the
+    // convolutions that spinning took ~25 % of the cycles of a PP-OCR page and starved our own
+    // depthwise/epilogue threads on 2 cores. 2^4 makes them sleep at once (read at library init,
+    // so it only applies when this loader opens OpenBLAS first; an explicit setting wins).
+    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
     static const char *const names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.0.dylib",
                                         "libopenblas.dylib", "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
                                         "/usr/local/opt/openblas/lib/libopenblas.dylib"};

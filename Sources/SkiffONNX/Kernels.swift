@@ -247,15 +247,15 @@ enum Kernels {
                 throw shapeError(node, "input has \(c) channels, the weight expects \(conv.weight.count / (conv.outChannels * kk))")
             }
             let oh = h * conv.kernel.h, ow = w * conv.kernel.w
-            var scratch = [Float](repeating: 0, count: conv.outChannels * kk * h * w)
+            // Fully written by the product; uninitialised, so no page is zeroed first.
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: conv.outChannels * kk * h * w)
+            defer { scratch.deallocate() }
             let y = [Float](unsafeUninitializedCapacity: n * conv.outChannels * oh * ow) { out, count in
                 conv.weight.withUnsafeBufferPointer { wp in
                     withOptional(conv.bias) { bp in
-                        scratch.withUnsafeMutableBufferPointer { sp in
-                            skiff_conv_transpose_blocks(xv, Int64(n), Int64(c), Int64(h), Int64(w), wp.baseAddress, bp,
-                                                        Int64(conv.outChannels), Int64(conv.kernel.h), Int64(conv.kernel.w),
-                                                        conv.epilogue, out.baseAddress, sp.baseAddress, Int32(threads))
-                        }
+                        skiff_conv_transpose_blocks(xv, Int64(n), Int64(c), Int64(h), Int64(w), wp.baseAddress, bp,
+                                                    Int64(conv.outChannels), Int64(conv.kernel.h), Int64(conv.kernel.w),
+                                                    conv.epilogue, out.baseAddress, scratch, Int32(threads))
                     }
                 }
                 count = n * conv.outChannels * oh * ow
@@ -273,17 +273,17 @@ enum Kernels {
                                                            Int64(conv.kernel.h), Int64(conv.kernel.w), Int64(sh), Int64(sw),
                                                            Int64(p.t), Int64(p.l), Int64(p.b), Int64(p.r), Int64(dh), Int64(dw),
                                                            Int64(conv.groups)))
-        var scratch = [Float](repeating: 0, count: max(scratchCount, 1))
+        // im2col writes every value (padding included), so the buffer is not zeroed first.
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchCount, 1))
+        defer { scratch.deallocate() }
         let total = n * conv.outChannels * oh * ow
         let y = [Float](unsafeUninitializedCapacity: total) { out, count in
             conv.weight.withUnsafeBufferPointer { wp in
                 withOptional(conv.bias) { bp in
-                    scratch.withUnsafeMutableBufferPointer { sp in
-                        skiff_conv2d(xv, Int64(n), Int64(c), Int64(h), Int64(w), wp.baseAddress, bp, Int64(conv.outChannels),
-                                     Int64(conv.kernel.h), Int64(conv.kernel.w), Int64(sh), Int64(sw), Int64(p.t), Int64(p.l),
-                                     Int64(p.b), Int64(p.r), Int64(dh), Int64(dw), Int64(conv.groups), conv.epilogue,
-                                     out.baseAddress, sp.baseAddress, Int32(threads))
-                    }
+                    skiff_conv2d(xv, Int64(n), Int64(c), Int64(h), Int64(w), wp.baseAddress, bp, Int64(conv.outChannels),
+                                 Int64(conv.kernel.h), Int64(conv.kernel.w), Int64(sh), Int64(sw), Int64(p.t), Int64(p.l),
+                                 Int64(p.b), Int64(p.r), Int64(dh), Int64(dw), Int64(conv.groups), conv.epilogue,
+                                 out.baseAddress, scratch, Int32(threads))
                 }
             }
             count = total
