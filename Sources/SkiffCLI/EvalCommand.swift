@@ -71,11 +71,10 @@ struct EvalCommand: AsyncParsableCommand {
                     throw ValidationError("--compare-ocr needs a Tesseract model in --ocr (e.g. fast,standard) besides ppocr")
                 }
             }
-            let passes = names.filter { $0 != "ppocr" }.map {
-                TesseractConfiguration(model: TesseractModel(argument: $0), pageSegmentationMode: 4,
-                                       assumedResolution: dpi > 0 ? dpi : nil)
-            }
-            let ocrEngines: [any OCREngine] = names.contains("ppocr") ? [try PPOCREngine()] : []
+            let readings = OCRReadings(names.joined(separator: ","), dpi: dpi)
+            guard !readings.isEmpty else { throw ValidationError("--ocr needs at least one model") }
+            let passes = readings.passes
+            let ocrEngines = try readings.engines()
             guard engine == .tesseract || engine == .lm else {
                 throw ValidationError("skiff eval runs --engine tesseract or lm")
             }

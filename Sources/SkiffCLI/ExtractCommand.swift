@@ -78,7 +78,7 @@ struct ExtractCommand: AsyncParsableCommand {
     @Option(help: "Files processed at once.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Tesseract models to read each page with, comma-separated (fast, standard or a path); their readings vote.")
+    @Option(help: "OCR readings of each page, comma-separated: Tesseract models (fast, standard or a path) and ppocr (PP-OCRv5 on Skiff's runtime); their readings vote.")
     var ocr: String = "fast,standard"
 
     @Option(help: "Resolution (DPI) to assume for scans that state none; 0 lets Tesseract guess.")
@@ -95,14 +95,7 @@ struct ExtractCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
-        guard !ocrPasses.isEmpty else { throw ValidationError("--ocr needs at least one model") }
-    }
-
-    var ocrPasses: [TesseractConfiguration] {
-        ocr.split(separator: ",").map {
-            TesseractConfiguration(model: TesseractModel(argument: String($0).trimmingCharacters(in: .whitespaces)),
-                                   pageSegmentationMode: 4, assumedResolution: dpi > 0 ? dpi : nil)
-        }
+        guard !OCRReadings(ocr, dpi: dpi).isEmpty else { throw ValidationError("--ocr needs at least one model") }
     }
 
     /// The vision engine for `--engine vision|auto`, or nil (with a message for `vision`) when no
@@ -134,10 +127,12 @@ struct ExtractCommand: AsyncParsableCommand {
         let pipeline: ExtractionPipeline
         do {
             let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema("receipt.json"))
+            let readings = OCRReadings(ocr, dpi: dpi)
             pipeline = try ExtractionPipeline(schema: schema, engine: engine, vision: visionEngine(),
                                               ranker: rankerOptions.ranker(engine: engine, jobs: jobs),
-                                              rankingMode: rankerOptions.ranking, passes: ocrPasses,
-                                              preprocessing: try preprocessSteps(preprocess), jobs: jobs)
+                                              rankingMode: rankerOptions.ranking, passes: readings.passes,
+                                              preprocessing: try preprocessSteps(preprocess), jobs: jobs,
+                                              engines: try readings.engines())
         } catch {
             printError("skiff extract: \(error)")
             throw ExitCode(2)

@@ -33,6 +33,9 @@ struct OCRCommand: AsyncParsableCommand {
     @Option(help: "PP-OCR model folder (default: models/ppocrv5 or SKIFF_PPOCR_MODELS).")
     var ppocrModels: String?
 
+    @Option(help: "PP-OCR output lines: rows (boxes on one row joined, as extraction reads them) or boxes (each detected box its own line).")
+    var lines: PPOCRLineLayout = .rows
+
     @Option(help: "PP-OCR threads per page.")
     var threads: Int = 2
 
@@ -67,9 +70,11 @@ struct OCRCommand: AsyncParsableCommand {
         }
         let configuration = TesseractConfiguration(model: TesseractModel(argument: model), language: lang,
                                                    pageSegmentationMode: psm, deadline: deadline)
+        var ppocrConfiguration = PPOCRConfiguration(modelDirectory: ppocrModels, threads: threads)
+        ppocrConfiguration.rowLines = lines == .rows
         // PP-OCR runs its own threads per page; pages then go one at a time.
         let batch = OCRBatch(configuration: configuration, jobs: engine == .tesseract ? jobs : 1, engines: engine,
-                             ppocr: PPOCRConfiguration(modelDirectory: ppocrModels, threads: threads))
+                             ppocr: ppocrConfiguration)
         let progress = ProgressReporter(total: files.count, quiet: quiet)
         let sink = OutputSink(format: format, outDirectory: out.map { URL(fileURLWithPath: $0) },
                               count: files.count)
@@ -187,3 +192,8 @@ final class OutputSink: @unchecked Sendable {
 }
 
 
+
+/// How `skiff ocr --engine ppocr` lays out its lines.
+enum PPOCRLineLayout: String, ExpressibleByArgument, CaseIterable {
+    case rows, boxes
+}

@@ -101,6 +101,11 @@ struct PPOCRBench: AsyncParsableCommand {
         }
         var ppT = Tally(), tessT = Tally()
         var boxLineCER: [Double] = []
+        // The onnxruntime + rapidocr pipeline's own page text (its kept lines, grouped into rows
+        // by the same rule, texts as it read them), scored the same way: the comparison the
+        // goal is set against, in this scorer.
+        var refRowCER: [Double] = [], refBoxCER: [Double] = [], refOwnCER: [Double] = []
+        var refRecall = (found: 0, total: 0), refTotals = 0
         var detExact = 0
         var parity = (equal: 0, lines: 0), allParity = (equal: 0, lines: 0), detMatch = (matched: 0, lines: 0)
         var parityMisses: [String] = []
@@ -144,6 +149,7 @@ struct PPOCRBench: AsyncParsableCommand {
                 if let texts {
                     try FileManager.default.createDirectory(atPath: texts, withIntermediateDirectories: true)
                     try text.write(toFile: "\(texts)/\(id).txt", atomically: true, encoding: .utf8)
+                    try boxText.write(toFile: "\(texts)/\(id).boxes.txt", atomically: true, encoding: .utf8)
                 }
                 return text
             }
@@ -156,6 +162,20 @@ struct PPOCRBench: AsyncParsableCommand {
                 }
                 // All of rapidocr's boxes, the ones it dropped too: they share recognition
                 // batches (and so padding) with the kept lines.
+                let keptLines = zip(lines, boxes).compactMap { line, box -> PPOCRLine? in
+                    guard line["kept"] as? Bool ?? true, let text = line["text"] as? String else { return nil }
+                    return PPOCRLine(box: box, reading: LineReading(text: text, confidence: 1))
+                }
+                let refRows = PageLayout(spaceGap: config.spaceGap, blankGap: config.blankGap, digitSpacing: config.digitSpacing).rows(keptLines)
+                let refRowText = refRows.map { $0.map { $0.reading.text }.joined(separator: " ") }.joined(separator: "\n")
+                let refBoxText = refRows.flatMap { $0.map { $0.reading.text } }.joined(separator: "\n")
+                refOwnCER.append(scorer.score(reference: gt, hypothesis: keptLines.map { $0.reading.text }.joined(separator: "\n")).cer)
+                refRowCER.append(scorer.score(reference: gt, hypothesis: refRowText).cer)
+                refBoxCER.append(scorer.score(reference: gt, hypothesis: refBoxText).cer)
+                let rr = bagRecall(reference: gt, hypothesis: refRowText)
+                refRecall.found += rr.found
+                refRecall.total += rr.total
+                if let total, refRowText.contains(total) { refTotals += 1 }
                 let ours = try pp.read(image, boxes: boxes)
                 for (line, read) in zip(lines, ours) {
                     let same = read.reading.text == line["text"] as? String
@@ -194,6 +214,12 @@ struct PPOCRBench: AsyncParsableCommand {
             emit(line("tesseract psm \(psm)", tessT))
             emit(String(format: "time ratio ppocr/tesseract: wall %.2f, CPU %.2f", ppT.seconds / max(tessT.seconds, 1e-9),
                         ppT.cpu / max(tessT.cpu, 1e-9)))
+        }
+        if !refRowCER.isEmpty {
+            emit(String(format: "onnxruntime+rapidocr (reference file) page CER %.3f (its own lines and order), %.3f (our rows), %.3f (each box its own line, our order)   BoW recall %.3f   total present %d/%d",
+                        refOwnCER.reduce(0, +) / Double(refOwnCER.count),
+                        refRowCER.reduce(0, +) / Double(refRowCER.count), refBoxCER.reduce(0, +) / Double(refBoxCER.count),
+                        Double(refRecall.found) / Double(max(refRecall.total, 1)), refTotals, refRowCER.count))
         }
         if parity.lines > 0 {
             emit(String(format: "parity vs onnxruntime+rapidocr (same boxes): %d/%d lines equal (%.1f%%)",

@@ -13,21 +13,14 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "Vision-language model folder (InternVL2 / H2OVL layout; default: $SKIFF_VISION_MODEL or models/vision).")
     var model: String?
 
-    @Option(help: "Tesseract models to read each page with, comma-separated (fast, standard or a path); their readings vote.")
+    @Option(help: "OCR readings of each page, comma-separated: Tesseract models (fast, standard or a path) and ppocr (PP-OCRv5 on Skiff's runtime); their readings vote.")
     var ocr: String = "fast,standard"
 
     @Option(help: "Resolution (DPI) to assume for scans that state none; 0 lets Tesseract guess.")
     var dpi: Int = 300
 
     func validate() throws {
-        guard !ocrPasses.isEmpty else { throw ValidationError("--ocr needs at least one model") }
-    }
-
-    var ocrPasses: [TesseractConfiguration] {
-        ocr.split(separator: ",").map {
-            TesseractConfiguration(model: TesseractModel(argument: String($0).trimmingCharacters(in: .whitespaces)),
-                                   pageSegmentationMode: 4, assumedResolution: dpi > 0 ? dpi : nil)
-        }
+        guard !OCRReadings(ocr, dpi: dpi).isEmpty else { throw ValidationError("--ocr needs at least one model") }
     }
 
     func loadSchema() throws -> ExtractionSchema {
@@ -36,7 +29,9 @@ struct PipelineOptions: ParsableArguments {
 
     /// A pipeline with its own Tesseract engines (and its own vision model, when one is used).
     func makePipeline(schema: ExtractionSchema, command: String) throws -> ExtractionPipeline {
-        try ExtractionPipeline(schema: schema, engine: engine, vision: visionEngine(command: command), passes: ocrPasses, jobs: 1)
+        let readings = OCRReadings(ocr, dpi: dpi)
+        return try ExtractionPipeline(schema: schema, engine: engine, vision: visionEngine(command: command),
+                                      passes: readings.passes, jobs: 1, engines: try readings.engines())
     }
 
     func visionEngine(command: String) -> (any ExtractionEngine)? {
@@ -54,5 +49,28 @@ struct PipelineOptions: ParsableArguments {
             if engine == .vision || model != nil { printError("skiff \(command): \(error); using tesseract") }
             return nil
         }
+    }
+}
+
+/// An `--ocr` list: Tesseract models (fast, standard, a folder or .traineddata path), each one
+/// reading at psm 4, and `ppocr` for PP-OCRv5 on Skiff's runtime (read after the Tesseract passes).
+struct OCRReadings {
+    var passes: [TesseractConfiguration]
+    var ppocr: Bool
+
+    init(_ list: String, dpi: Int) {
+        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        passes = names.filter { $0 != "ppocr" }.map {
+            TesseractConfiguration(model: TesseractModel(argument: $0), pageSegmentationMode: 4,
+                                   assumedResolution: dpi > 0 ? dpi : nil)
+        }
+        ppocr = names.contains("ppocr")
+    }
+
+    var isEmpty: Bool { passes.isEmpty && !ppocr }
+
+    /// Loads PP-OCR when it is asked for (an error names the folders searched when it is not installed).
+    func engines() throws -> [any OCREngine] {
+        ppocr ? [try PPOCREngine()] : []
     }
 }

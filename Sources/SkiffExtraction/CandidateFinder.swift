@@ -303,8 +303,8 @@ struct CandidateFinder {
     /// Drops a registration number printed after the name: `(139386 X)`, `(965752-T)`, `(72826444)`.
     static func stripRegistration(_ text: String) -> String {
         var s = text
-        while let open = s.lastIndex(of: "("), s[open...].filter(\.isNumber).count >= 4,
-              s[s.index(after: open)...].allSatisfy({ $0 != "(" }) {
+        // `（` too: PP-OCR writes the fullwidth form.
+        while let open = s.lastIndex(where: { $0 == "(" || $0 == "（" }), s[open...].filter(\.isNumber).count >= 4 {
             s = String(s[..<open])
         }
         return s.trimming(" |.,:;-—")
@@ -375,7 +375,7 @@ struct CandidateFinder {
                 if parts.isEmpty {
                     let words = Set(line.upper.split(whereSeparator: { !$0.isLetter }).map(String.init))
                     let registration = longNumber
-                        || line.text.count <= 28 && line.text.contains("(") && line.text.filter(\.isNumber).count >= 4
+                        || line.text.count <= 28 && line.upper.contains("(") && line.text.filter(\.isNumber).count >= 4
                     let addressLike = line.text.contains(where: \.isNumber) || !words.isDisjoint(with: Self.streetWords)
                     if registration || !addressLike {
                         skipped += 1

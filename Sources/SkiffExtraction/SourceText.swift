@@ -94,7 +94,19 @@ struct SourceLine: Sendable {
         }
         starts = offsets
         text = words.map(\.text).joined(separator: " ")
-        upper = text.uppercased()
+        upper = Self.foldingFullwidth(text).uppercased()
+    }
+
+    /// Fullwidth ASCII forms (U+FF01-FF5E) as ASCII, one character for one, so cues match:
+    /// PP-OCR's multilingual recogniser writes `（ CO.REG : 86Q671-D）` in Latin print.
+    static func foldingFullwidth(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { (0xFF01...0xFF5E).contains($0.value) }) else { return text }
+        var scalars = String.UnicodeScalarView()
+        for u in text.unicodeScalars {
+            if (0xFF01...0xFF5E).contains(u.value), let ascii = Unicode.Scalar(u.value - 0xFEE0) { scalars.append(ascii) }
+            else { scalars.append(u) }
+        }
+        return String(scalars)
     }
 
     /// The whole line as a span.

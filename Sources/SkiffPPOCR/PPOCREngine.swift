@@ -32,6 +32,9 @@ public struct PPOCRConfiguration: Sendable, Hashable {
     /// Between two digits, a gap is a space only where their centres are more than this many of
     /// the line's digit pitches apart.
     public var digitSpacing: Double = 1.4
+    /// Boxes on one row form one output line (an item and its price: what extraction reads);
+    /// false keeps each detected box its own line, in the same order (rapidocr's output).
+    public var rowLines = true
 
     public init(modelDirectory: String? = nil, threads: Int = 2, limitSideLength: Int = 736,
                 limitType: LimitType = .min, db: DBSettings = DBSettings(), recognitionBatch: Int = 6,
@@ -144,8 +147,9 @@ public final class PPOCREngine: OCREngine, Sendable {
     public func recognize(_ image: PixelBuffer, page: Int) throws(OCRError) -> OCRPage {
         let lines: [PPOCRLine]
         do { lines = try self.lines(image) } catch { throw OCRError.recognitionFailed(error.description) }
-        return PageLayout(spaceGap: configuration.spaceGap, blankGap: configuration.blankGap,
-                          digitSpacing: configuration.digitSpacing).page(lines, page: page, width: image.width,
-                                                                 height: image.height, dpi: image.resolution?.y)
+        var layout = PageLayout(spaceGap: configuration.spaceGap, blankGap: configuration.blankGap,
+                                digitSpacing: configuration.digitSpacing)
+        layout.rowLines = configuration.rowLines
+        return layout.page(lines, page: page, width: image.width, height: image.height, dpi: image.resolution?.y)
     }
 }

@@ -176,3 +176,17 @@ public struct PageLayout: Sendable {
                        lines: outLines, blocks: blocks)
     }
 }
+
+extension LineReading {
+    /// A reading from elsewhere (another engine's text for a box): no character timings, so
+    /// the layout keeps it as one word.
+    public init(text: String, confidence: Double) {
+        self.init(text: text, confidence: confidence, characters: [], cropPixelsPerFrame: 1)
+    }
+}
+
+extension PPOCRLine {
+    public init(box: TextBox, reading: LineReading) {
+        self.init(box: box, reading: reading, rotated: false)
+    }
+}

@@ -57,6 +57,23 @@ struct ExtractCLITests {
         #expect(forced.stderr.contains("2 extracted"))
     }
 
+    @Test func ppocrAsTheOnlyReading() throws {
+        let input = try inbox(1), output = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        let run = try skiff(["extract", input.path, "--out", output.path, "--ocr", "ppocr"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: output.appendingPathComponent("r00.json")))
+        #expect((document as? [String: String])?["total"] == "20.00")
+        let provenance = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: output.appendingPathComponent("r00.provenance.json"))) as? [String: Any])
+        let fields = try #require(provenance["fields"] as? [[String: Any]])
+        let total = try #require(fields.first { $0["pointer"] as? String == "/total" })
+        #expect(total["ocr"] as? String == "ppocr")
+        #expect((total["box"] as? [Int])?.count == 4)
+        let bad = try skiff(["extract", input.path, "--out", output.path, "--ocr", ","])
+        #expect(bad.status != 0 && bad.stderr.contains("--ocr needs at least one model"))
+    }
+
     @Test func combinedJSONLinesAndCSV() throws {
         let input = try inbox(2), output = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }

@@ -118,6 +118,10 @@ struct FinderTests {
         let lines = ["GERBANG ALAF RESTAURANTS SDN BHD", "(65351-M)", "Licensee of McDonald's", "Level 6, Bangunan TH,",
                      "47400 Petaling Jaya", "016-5498845", "Selangor"]
         #expect(best(.address, lines)?.normalized == "Level 6, Bangunan TH, 47400 Petaling Jaya")
+        // PP-OCR's fullwidth parentheses around the registration number.
+        #expect(best(.address, ["MR D.I.Y.(M) SDN BHD", "（ CO.REG : 86Q671-D）", "10T 1851-A, JALAN KPB 6,", "43300 SERI KEMBANGAN"])?.normalized
+                == "10T 1851-A, JALAN KPB 6, 43300 SERI KEMBANGAN")
+        #expect(best(.company, ["RESTORAN WAN SHENG（002043319-W）"])?.normalized == "RESTORAN WAN SHENG")
         #expect(best(.address, ["ACME TRADING", "12 JALAN BESAR,", "45600 SELANGOR", "THANK YOU"], gapAfter: [2])?.normalized
                 == "12 JALAN BESAR, 45600 SELANGOR")
         // A gap of several lines ends the address.

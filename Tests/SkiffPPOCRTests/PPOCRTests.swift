@@ -137,6 +137,26 @@ struct PPOCRTests {
         #expect(try JSONDecoder().decode(OCRPage.self, from: data) == page)
     }
 
+    @Test func boxLayoutKeepsEachDetectedBoxItsOwnLine() throws {
+        let models = repository.appendingPathComponent("models/ppocrv5").path
+        var configuration = PPOCRConfiguration(modelDirectory: models)
+        let rows = try #require(engine)
+        configuration.rowLines = false
+        let boxes = try PPOCREngine(configuration: configuration)
+        let receipt = try image(repository.appendingPathComponent("samples/receipt-004.jpg"))
+        let byRow = try rows.recognize(receipt, page: 0), byBox = try boxes.recognize(receipt, page: 0)
+        // Same words in the same reading order; only the line breaks differ.
+        #expect(byBox.words.map(\.text) == byRow.words.map(\.text))
+        #expect(byBox.words.map(\.box) == byRow.words.map(\.box))
+        #expect(byBox.lines.count > byRow.lines.count)
+        #expect(byBox.text.split(separator: "\n").joined(separator: " ") == byRow.text.split(separator: "\n").joined(separator: " "))
+        // A row line is the union of box lines: every box line lies within one row line's words.
+        for line in byBox.lines {
+            let rowsTouched = Set(byRow.words[line.words].map(\.line))
+            #expect(rowsTouched.count == 1)
+        }
+    }
+
     /// Pixels that differ, and by how much at most.
     func difference(_ a: PixelBuffer, _ b: PixelBuffer) -> (count: Int, largest: Int) {
         var count = 0, largest = 0
