@@ -71,6 +71,8 @@ public struct Evaluator: Sendable {
         /// The first OCR pass against the ground-truth lines (profile `casefold`).
         public var ocr: TextScore?
         public var warnings: [String] = []
+        /// Seconds the language models took on the OCR reading, by model ("ranker", "generator").
+        public var modelSeconds: [String: Double] = [:]
         public var error: String?
         public var seconds = 0.0
     }
@@ -125,8 +127,10 @@ public struct Evaluator: Sendable {
             let document = try load(item)
             let readings = try await readings(item, document: document)
             let extraction: Extraction
-            if let rules = pipeline.engine as? RuleEngine, rules.ranker != nil {
-                let all = try rules.extractAll(ocr: readings, schema: pipeline.schema, modes: RankingMode.allCases)
+            if let rules = pipeline.engine as? RuleEngine, rules.ranker != nil || rules.generator != nil {
+                let timing = RuleEngine.Timing()
+                let all = try rules.extractAll(ocr: readings, schema: pipeline.schema, modes: rules.availableModes, timing: timing)
+                result.modelSeconds = timing.seconds
                 for (mode, e) in all { result.modes[mode] = Self.flatten(e.document) }
                 guard let chosen = all[rules.mode] else { throw ExtractionError.noValidOutput("no \(rules.mode.rawValue) result") }
                 extraction = chosen
