@@ -20,6 +20,9 @@ struct RankerOptions: ParsableArguments {
     @Flag(help: "With --ranking generate|hybrid: no one-shot example receipt in the prompt.")
     var noExample = false
 
+    @Flag(help: "With --ranking generate|hybrid: copied values may be any run of words (default: a run of whole lines).")
+    var copyWords = false
+
     @Option(help: "With --ranking generate|hybrid: whitespace allowed between JSON tokens (0: compact).")
     var maxWhitespace: Int = 0
 
@@ -31,6 +34,7 @@ struct RankerOptions: ParsableArguments {
         guard engine == .lm, always || ranking.usesGenerator, FileManager.default.fileExists(atPath: languageModel) else { return nil }
         var options = LanguageModelGenerator.Options()
         options.together = generateTogether
+        options.wholeLines = !copyWords
         options.example = !noExample
         options.maxWhitespace = max(0, maxWhitespace)
         options.maxLines = max(1, generateLines)

@@ -26,6 +26,9 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
         public var example = true
         /// Whitespace allowed between JSON tokens (0: compact).
         public var maxWhitespace = 0
+        /// A copied value is a run of whole OCR lines (names and addresses start and end at
+        /// line breaks) instead of any run of words.
+        public var wholeLines = true
         public init() {}
     }
 
@@ -179,6 +182,20 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
     }
 
     final class Session: GenerationSession {
+        /// The first run of consecutive units joined by single spaces that equals `value`.
+        static func locate(_ value: String, in units: [String]) -> ClosedRange<Int>? {
+            for start in units.indices where value.hasPrefix(units[start]) {
+                var text = units[start]
+                var end = start
+                while text.count < value.count, end + 1 < units.count {
+                    end += 1
+                    text += " " + units[end]
+                }
+                if text == value { return start...end }
+            }
+            return nil
+        }
+
         let generator: LanguageModelGenerator
         let decoder: DecoderSession
         /// The page's words as the model read them, and the OCR word (flat index) of each.
@@ -238,7 +255,16 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
             let allowed = words.indices.filter { i in
                 copies.contains { r in r.lines.map { $0.contains(lineOf[i]) } ?? true }
             }
-            let pageWords = allowed.map { words[$0] }
+            // The units a copy is made of (the constraint's "words"): single words, or whole lines.
+            var units: [[Int]] = []
+            for i in allowed {
+                if generator.options.wholeLines, let last = units.last?.last, lineOf[last] == lineOf[i] {
+                    units[units.count - 1].append(i)
+                } else {
+                    units.append([i])
+                }
+            }
+            let pageWords = units.map { $0.map { words[$0] }.joined(separator: " ") }
             var options = ConstraintOptions()
             options.pageWords = pageWords.isEmpty ? ["-"] : pageWords
             options.maxWhitespace = generator.options.maxWhitespace
@@ -323,8 +349,9 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
                 }
                 if r.choices != nil {
                     outcomes.append(.value(GeneratedValue(text: s, words: nil, probability: probability)))
-                } else if let range = PageSpans.locate(s, in: pageWords).first {
-                    let ocrWords = origin[allowed[range.lowerBound]]..<(origin[allowed[range.upperBound]] + 1)
+                } else if let range = Self.locate(s, in: pageWords), let first = units[range.lowerBound].first,
+                          let last = units[range.upperBound].last {
+                    let ocrWords = origin[first]..<(origin[last] + 1)
                     outcomes.append(.value(GeneratedValue(text: s, words: ocrWords, probability: probability)))
                 } else {
                     outcomes.append(.failed("“\(s)” is not a span of the page"))
