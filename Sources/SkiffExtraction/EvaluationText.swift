@@ -120,6 +120,7 @@ public enum EvaluationText {
             o["skiff"] = strings(d.skiff)
             o["baseline"] = strings(d.baseline)
             for (mode, fields) in d.modes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { o["ranking_" + mode.rawValue] = strings(fields) }
+            for (mode, notes) in d.modeNotes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { o["how_" + mode.rawValue] = strings(notes) }
             if !report.comparisons.isEmpty {
                 var c = JSONObject()
                 for (name, _) in report.comparisons { c[name] = strings(d.comparisons[name] ?? [:]) }

@@ -66,6 +66,8 @@ public struct Evaluator: Sendable {
         public var baselineOnTruth: [String: String]?
         /// With a ranker: the fields as each ranking mode chose them, from the same OCR.
         public var modes: [RankingMode: [String: String]] = [:]
+        /// How each mode chose each field (rule, model probability, warning), for the JSON report.
+        public var modeNotes: [RankingMode: [String: String]] = [:]
         /// The fields extracted from each comparison's readings alone, by comparison name.
         public var comparisons: [String: [String: String]] = [:]
         /// The first OCR pass against the ground-truth lines (profile `casefold`).
@@ -131,7 +133,12 @@ public struct Evaluator: Sendable {
                 let timing = RuleEngine.Timing()
                 let all = try rules.extractAll(ocr: readings, schema: pipeline.schema, modes: rules.availableModes, timing: timing)
                 result.modelSeconds = timing.seconds
-                for (mode, e) in all { result.modes[mode] = Self.flatten(e.document) }
+                for (mode, e) in all {
+                    result.modes[mode] = Self.flatten(e.document)
+                    var notes: [String: String] = [:]
+                    for f in e.fields { notes[f.field.path.joined(separator: ".")] = [f.rule, f.warning].compactMap { $0 }.joined(separator: "; ") }
+                    result.modeNotes[mode] = notes
+                }
                 guard let chosen = all[rules.mode] else { throw ExtractionError.noValidOutput("no \(rules.mode.rawValue) result") }
                 extraction = chosen
             } else {

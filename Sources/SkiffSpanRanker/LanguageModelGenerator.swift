@@ -29,6 +29,10 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
         /// A copied value is a run of whole OCR lines (names and addresses start and end at
         /// line breaks) instead of any run of words.
         public var wholeLines = true
+        /// For a field with a short list of choices (dates, amounts) in its own generation: the
+        /// answer the model finds most likely as a whole (each choice's answer scored to its end,
+        /// over one KV cache as a trie) instead of token-by-token greedy decoding.
+        public var exactChoices = false
         public init() {}
     }
 
@@ -232,6 +236,14 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
                     if nothing { results[i] = .declined(probability: 1) } else { asked.append(i) }
                 }
                 guard !asked.isEmpty else { continue }
+                if generator.options.exactChoices, asked.count == 1, let choices = requests[asked[0]].choices, choices.count <= 64 {
+                    do {
+                        results[asked[0]] = try choose(requests[asked[0]], among: choices)
+                    } catch {
+                        results[asked[0]] = .failed("\(error)")
+                    }
+                    continue
+                }
                 do {
                     for (i, outcome) in zip(asked, try run(asked.map { requests[$0] })) { results[i] = outcome }
                 } catch {
@@ -240,6 +252,50 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
             }
             for i in requests.indices { out.append(results[i] ?? .failed("not generated")) }
             return out
+        }
+
+        /// The most likely whole answer among null and `choices`: every answer `{"key":…}` is
+        /// scored to its closing brace (the sum of its tokens' log-probabilities); answers sharing
+        /// a token prefix share its cache positions.
+        private func choose(_ request: FieldRequest, among choices: [String]) throws -> GenerationOutcome {
+            let tok = generator.tokenizer
+            decoder.truncate(to: pageLength)
+            let cue = LanguageModelGenerator.question([request.kind]) + "<|im_end|>\n<|im_start|>assistant\n"
+            let cueLogits = try decoder.prefill([.tokens(tok.encode(cue))])
+            let base = decoder.position
+            let key = JSONSerializer.compact.string(from: .string(LanguageModelGenerator.key(request.kind)))
+            let answers: [String?] = [nil] + choices
+            let sequences = answers.map { a in
+                tok.encode("{" + key + ":" + (a.map { JSONSerializer.compact.string(from: .string($0)) } ?? "null") + "}", parseSpecial: false)
+            }
+            let order = sequences.indices.sorted { sequences[$0].lexicographicallyPrecedes(sequences[$1]) }
+            var path: [Int] = []
+            var rows = [LanguageModelRanker.Row(cueLogits)]
+            var cumulative: [Double] = [0]
+            var scores = [Double](repeating: -.infinity, count: answers.count)
+            for index in order {
+                let sequence = sequences[index]
+                guard !sequence.isEmpty else { continue }
+                var common = 0
+                while common < path.count, common < sequence.count - 1, path[common] == sequence[common] { common += 1 }
+                path.removeSubrange(common...)
+                rows.removeSubrange((common + 1)...)
+                cumulative.removeSubrange((common + 1)...)
+                decoder.truncate(to: base + common)
+                let fresh = Array(sequence[common..<(sequence.count - 1)])
+                if !fresh.isEmpty {
+                    rows += try decoder.logitsAfterEach(fresh).map(LanguageModelRanker.Row.init)
+                    path += fresh
+                }
+                for j in common..<sequence.count { cumulative.append(cumulative[j] + rows[j].logProbability(sequence[j])) }
+                scores[index] = cumulative[sequence.count]
+            }
+            let top = scores.max() ?? 0
+            let total = scores.reduce(0) { $0 + exp($1 - top) }
+            guard let best = scores.indices.max(by: { scores[$0] < scores[$1] }) else { return .failed("no choices") }
+            let probability = 1 / total
+            guard let text = answers[best] else { return .declined(probability: probability) }
+            return .value(GeneratedValue(text: text, words: nil, probability: probability))
         }
 
         /// One constrained generation for `requests` (one JSON object with a key per request).
