@@ -20,8 +20,8 @@ struct RankerOptions: ParsableArguments {
     @Flag(help: "With --ranking generate|hybrid: no one-shot example receipt in the prompt.")
     var noExample = false
 
-    @Flag(help: "With --ranking generate|hybrid: a date or amount is the most likely whole answer among the page's spans of its shape, not greedy decoding.")
-    var exactChoices = false
+    @Flag(help: "With --ranking generate|hybrid: a date or amount is decoded greedily token by token (default: the most likely whole answer among the page's spans of its shape).")
+    var greedyChoices = false
 
     @Flag(help: "With --ranking generate|hybrid: copied values may be any run of words (default: a run of whole lines).")
     var copyWords = false
@@ -38,7 +38,7 @@ struct RankerOptions: ParsableArguments {
         var options = LanguageModelGenerator.Options()
         options.together = generateTogether
         options.wholeLines = !copyWords
-        options.exactChoices = exactChoices
+        options.exactChoices = !greedyChoices
         options.example = !noExample
         options.maxWhitespace = max(0, maxWhitespace)
         options.maxLines = max(1, generateLines)

@@ -30,7 +30,8 @@ public enum RankingMode: String, Sendable, CaseIterable {
     /// The generator's value (a page span written under the constraint), null when it declines.
     case generate
     /// The rules' value, except for the kinds where generation measured better
-    /// (`RuleEngine.generatedKinds`) and the fields the rules found nothing for.
+    /// (`RuleEngine.generatedKinds`, none on sroie-dev) and the dates and amounts the rules found
+    /// nothing for.
     case hybrid
 
     /// Whether the mode needs a ranker or a generator.

@@ -24,7 +24,7 @@ public struct RuleEngine: ExtractionEngine {
     /// Weight of the ranker's probability against the rule score in `.combined`.
     public var rankerWeight: Double
     /// In `.hybrid`: the kinds whose generated value replaces the rules' (where generation
-    /// measured better); every other kind takes the generated value only when the rules found nothing.
+    /// measured better); dates and amounts take the generated value when the rules found nothing.
     public var generatedKinds: Set<FieldKind>
     /// Generation copies the company from the first `companyLines` lines and the address from the first `addressLines`.
     public var companyLines = 8
@@ -147,7 +147,11 @@ public struct RuleEngine: ExtractionEngine {
                 for (kind, outcome) in generated {
                     for m in modes where m.usesGenerator {
                         let rules = ruleChoice[kind] ?? nil
-                        let useGenerated = m == .generate || generatedKinds.contains(kind) || rules == nil
+                        // Gaps are filled only with values the format constraint shaped (dates,
+                        // amounts): copied names and addresses came with high probabilities when
+                        // wrong, so the model's confidence cannot vouch for them.
+                        let shaped = [.date, .dueDate, .total, .subtotal, .tax].contains(kind)
+                        let useGenerated = m == .generate || generatedKinds.contains(kind) || (rules == nil && shaped)
                         guard useGenerated else { continue }
                         switch outcome {
                         case .value(let c):

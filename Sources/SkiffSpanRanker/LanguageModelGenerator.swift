@@ -31,8 +31,9 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
         public var wholeLines = true
         /// For a field with a short list of choices (dates, amounts) in its own generation: the
         /// answer the model finds most likely as a whole (each choice's answer scored to its end,
-        /// over one KV cache as a trie) instead of token-by-token greedy decoding.
-        public var exactChoices = false
+        /// over one KV cache as a trie) instead of token-by-token greedy decoding (on 15 sroie-dev
+        /// receipts: total F1 0.40 greedy, 0.73 exact).
+        public var exactChoices = true
         public init() {}
     }
 

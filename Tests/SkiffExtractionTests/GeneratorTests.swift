@@ -5,12 +5,14 @@ import SkiffOCR
 import SkiffSpanRanker
 import Testing
 
+let generatorModelPath = repository.appendingPathComponent(LanguageModelRanker.defaultModel).path
+
 /// SmolLM2 (the real GGUF from tools/setup.sh) writing field values under the copy-from-page
 /// constraint. Skipped when the model is not installed.
 @Suite("language-model generation under the copy-from-page constraint", .serialized,
-       .enabled(if: FileManager.default.fileExists(atPath: GeneratorTests.modelPath)))
+       .enabled(if: FileManager.default.fileExists(atPath: generatorModelPath), "needs the SmolLM2 GGUF (tools/setup.sh)"))
 struct GeneratorTests {
-    static let modelPath = repository.appendingPathComponent(LanguageModelRanker.defaultModel).path
+    static let modelPath = generatorModelPath
     static let receiptSchema = repository.appendingPathComponent("schemas/receipt.json").path
 
     /// On a real receipt's Tesseract words every generated value is a run of the page's words
