@@ -75,7 +75,8 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
     }
 
     /// A made-up receipt (no real shop) showing the answer's form: values copied as printed.
-    static let exampleLines = ["KEDAI RUNCIT MAJU JAYA SDN BHD (123456-X)", "NO 12, JALAN MERDEKA 3,", "43000 KAJANG, SELANGOR.",
+    /// Its values are runs of whole lines, as copies are.
+    static let exampleLines = ["KEDAI RUNCIT MAJU JAYA SDN BHD", "(123456-X)", "NO 12, JALAN MERDEKA 3,", "43000 KAJANG, SELANGOR.",
                                "TEL: 03-8736 1234", "INVOICE NO: 10021", "DATE: 02/03/2018 14:05", "MILO 1KG 1 x 18.90",
                                "TOTAL 18.90", "CASH 20.00", "CHANGE 1.10"]
     static let exampleKinds: [FieldKind] = [.company, .date, .address, .total]
