@@ -103,7 +103,7 @@ let package = Package(
         // InternVL2 / H2OVL-Mississippi: InternViT encoder, pixel shuffle, projector, multimodal
         // prompts, generation under the schema constraint, and the vision extraction engine.
         .target(
-            name: "SkiffSpanRanker", dependencies: ["SkiffDecoder", "SkiffTokenizer", "SkiffExtraction"],
+            name: "SkiffSpanRanker", dependencies: ["SkiffDecoder", "SkiffTokenizer", "SkiffExtraction", "SkiffConstraint", "SkiffJSON"],
             exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(
             name: "SkiffVision",

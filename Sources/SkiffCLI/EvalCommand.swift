@@ -23,10 +23,13 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "The JSON Schema to fill (default: schemas/receipt.json for SROIE, schemas/invoice.json for invoice sets).")
     var schema: String?
 
-    @Option(help: "tesseract (OCR and rules) or lm (OCR, rules and SmolLM2 ranking company and address; prints rules, lm and combined per field).")
+    @Option(help: "tesseract (OCR and rules) or lm (OCR, rules and SmolLM2 ranking company and address and writing values under the copy-from-page constraint; prints rules, lm, combined, generate and hybrid per field).")
     var engine: EngineChoice = .tesseract
 
     @OptionGroup var rankerOptions: RankerOptions
+
+    @Option(help: "With --engine lm: the modes to compare, comma-separated (default: all; a model no mode needs is not loaded).")
+    var modes: String?
 
     @Option(help: "Documents processed at once.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -78,9 +81,22 @@ struct EvalCommand: AsyncParsableCommand {
             guard engine == .tesseract || engine == .lm else {
                 throw ValidationError("skiff eval runs --engine tesseract or lm")
             }
+            var wanted = RankingMode.allCases
+            if let modes {
+                wanted = try modes.split(separator: ",").map { name in
+                    guard let m = RankingMode(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                        throw ValidationError("--modes: unknown mode \(name) (one of \(RankingMode.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                    return m
+                }
+            }
+            let needsRanker = wanted.contains(where: \.usesRanker) || rankerOptions.ranking.usesRanker
+            let needsGenerator = wanted.contains(where: \.usesGenerator) || rankerOptions.ranking.usesGenerator
             pipeline = try ExtractionPipeline(schema: schema, engine: engine,
-                                              ranker: rankerOptions.ranker(engine: engine, jobs: jobs),
-                                              rankingMode: rankerOptions.ranking, passes: passes,
+                                              ranker: needsRanker ? rankerOptions.ranker(engine: engine, jobs: jobs) : nil,
+                                              rankingMode: rankerOptions.ranking,
+                                              generator: needsGenerator ? rankerOptions.generator(engine: engine, jobs: jobs, always: true) : nil,
+                                              passes: passes,
                                               preprocessing: try preprocessSteps(preprocess), jobs: jobs,
                                               engines: ocrEngines)
         } catch {

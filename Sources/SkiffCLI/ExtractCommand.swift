@@ -11,12 +11,44 @@ struct RankerOptions: ParsableArguments {
     @Option(name: .customLong("lm"), help: "The language model that ranks candidate spans with --engine lm (GGUF).")
     var languageModel: String = LanguageModelRanker.defaultModel
 
-    @Option(help: "With --engine lm: how a field's value is chosen: rules, lm (the model's likelihood) or combined.")
+    @Option(help: "With --engine lm: how a field's value is chosen: rules, lm (the model's likelihood over the rules' candidates), combined, generate (the model writes each value under the copy-from-page constraint) or hybrid (the rules, generation where it measured better or the rules found nothing).")
     var ranking: RankingMode = .combined
 
+    @Flag(help: "With --ranking generate|hybrid: all fields in one generation instead of one at a time.")
+    var generateTogether = false
+
+    @Flag(help: "With --ranking generate|hybrid: no one-shot example receipt in the prompt.")
+    var noExample = false
+
+    @Flag(help: "With --ranking generate|hybrid: a date or amount is decoded greedily token by token (default: the most likely whole answer among the page's spans of its shape).")
+    var greedyChoices = false
+
+    @Flag(help: "With --ranking generate|hybrid: copied values may be any run of words (default: a run of whole lines).")
+    var copyWords = false
+
+    @Option(help: "With --ranking generate|hybrid: whitespace allowed between JSON tokens (0: compact).")
+    var maxWhitespace: Int = 0
+
+    @Option(help: "With --ranking generate|hybrid: OCR lines of the page in the prompt.")
+    var generateLines: Int = 64
+
+    /// The generator for `--engine lm` (all modes: `skiff eval` prints them all); nil when the model is missing.
+    func generator(engine: EngineChoice, jobs: Int, always: Bool) throws -> (any SpanGenerator)? {
+        guard engine == .lm, always || ranking.usesGenerator, FileManager.default.fileExists(atPath: languageModel) else { return nil }
+        var options = LanguageModelGenerator.Options()
+        options.together = generateTogether
+        options.wholeLines = !copyWords
+        options.exactChoices = !greedyChoices
+        options.example = !noExample
+        options.maxWhitespace = max(0, maxWhitespace)
+        options.maxLines = max(1, generateLines)
+        return try LanguageModelGenerator(modelPath: languageModel, options: options,
+                                          threads: max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, jobs)))
+    }
+
     /// The ranker for `--engine lm`; nil (the pipeline then says so) when the model is missing.
-    func ranker(engine: EngineChoice, jobs: Int) throws -> (any CandidateRanker)? {
-        guard engine == .lm else { return nil }
+    func ranker(engine: EngineChoice, jobs: Int, always: Bool = true) throws -> (any CandidateRanker)? {
+        guard engine == .lm, always || ranking.usesRanker else { return nil }
         guard FileManager.default.fileExists(atPath: languageModel) else {
             printError("skiff: no language model at \(languageModel) (tools/setup.sh installs it); using the rules alone")
             return nil
@@ -129,8 +161,10 @@ struct ExtractCommand: AsyncParsableCommand {
             let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema("receipt.json"))
             let readings = OCRReadings(ocr, dpi: dpi)
             pipeline = try ExtractionPipeline(schema: schema, engine: engine, vision: visionEngine(),
-                                              ranker: rankerOptions.ranker(engine: engine, jobs: jobs),
-                                              rankingMode: rankerOptions.ranking, passes: readings.passes,
+                                              ranker: rankerOptions.ranker(engine: engine, jobs: jobs, always: false),
+                                              rankingMode: rankerOptions.ranking,
+                                              generator: rankerOptions.generator(engine: engine, jobs: jobs, always: false),
+                                              passes: readings.passes,
                                               preprocessing: try preprocessSteps(preprocess), jobs: jobs,
                                               engines: try readings.engines())
         } catch {

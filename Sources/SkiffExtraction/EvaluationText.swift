@@ -60,6 +60,13 @@ public enum EvaluationText {
         if let ocr = report.ocr {
             out += "OCR CER (first pass vs ground-truth lines, casefold): \(pct(ocr.rate))\n"
         }
+        let models = Set(report.documents.flatMap(\.modelSeconds.keys)).sorted()
+        if !models.isEmpty {
+            out += "language model seconds per document (on the OCR reading, all modes from one run): "
+                + models.map { m in
+                    String(format: "%@ %.2f", m, report.documents.reduce(0) { $0 + ($1.modelSeconds[m] ?? 0) } / Double(max(1, report.documents.count)))
+                }.joined(separator: ", ") + "\n"
+        }
         let failed = report.documents.filter { $0.error != nil }
         out += String(format: "%.2f s per document wall-clock (%.1f per minute, %d jobs); %d failed\n",
                       report.seconds / Double(max(1, report.documents.count)), report.documentsPerMinute, jobs, failed.count)
@@ -113,6 +120,7 @@ public enum EvaluationText {
             o["skiff"] = strings(d.skiff)
             o["baseline"] = strings(d.baseline)
             for (mode, fields) in d.modes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { o["ranking_" + mode.rawValue] = strings(fields) }
+            for (mode, notes) in d.modeNotes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { o["how_" + mode.rawValue] = strings(notes) }
             if !report.comparisons.isEmpty {
                 var c = JSONObject()
                 for (name, _) in report.comparisons { c[name] = strings(d.comparisons[name] ?? [:]) }

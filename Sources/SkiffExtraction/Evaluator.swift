@@ -66,11 +66,15 @@ public struct Evaluator: Sendable {
         public var baselineOnTruth: [String: String]?
         /// With a ranker: the fields as each ranking mode chose them, from the same OCR.
         public var modes: [RankingMode: [String: String]] = [:]
+        /// How each mode chose each field (rule, model probability, warning), for the JSON report.
+        public var modeNotes: [RankingMode: [String: String]] = [:]
         /// The fields extracted from each comparison's readings alone, by comparison name.
         public var comparisons: [String: [String: String]] = [:]
         /// The first OCR pass against the ground-truth lines (profile `casefold`).
         public var ocr: TextScore?
         public var warnings: [String] = []
+        /// Seconds the language models took on the OCR reading, by model ("ranker", "generator").
+        public var modelSeconds: [String: Double] = [:]
         public var error: String?
         public var seconds = 0.0
     }
@@ -125,9 +129,16 @@ public struct Evaluator: Sendable {
             let document = try load(item)
             let readings = try await readings(item, document: document)
             let extraction: Extraction
-            if let rules = pipeline.engine as? RuleEngine, rules.ranker != nil {
-                let all = try rules.extractAll(ocr: readings, schema: pipeline.schema, modes: RankingMode.allCases)
-                for (mode, e) in all { result.modes[mode] = Self.flatten(e.document) }
+            if let rules = pipeline.engine as? RuleEngine, rules.ranker != nil || rules.generator != nil {
+                let timing = RuleEngine.Timing()
+                let all = try rules.extractAll(ocr: readings, schema: pipeline.schema, modes: rules.availableModes, timing: timing)
+                result.modelSeconds = timing.seconds
+                for (mode, e) in all {
+                    result.modes[mode] = Self.flatten(e.document)
+                    var notes: [String: String] = [:]
+                    for f in e.fields { notes[f.field.path.joined(separator: ".")] = [f.rule, f.warning].compactMap { $0 }.joined(separator: "; ") }
+                    result.modeNotes[mode] = notes
+                }
                 guard let chosen = all[rules.mode] else { throw ExtractionError.noValidOutput("no \(rules.mode.rawValue) result") }
                 extraction = chosen
             } else {

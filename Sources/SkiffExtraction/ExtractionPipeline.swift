@@ -11,7 +11,8 @@ public enum EngineChoice: String, Sendable, CaseIterable {
     /// Tesseract and the rules, the baseline and fallback.
     case tesseract
     /// Tesseract and the rules, with a language model (SmolLM2) ranking the candidate spans of
-    /// the fields the rules are weak at (company, address).
+    /// the fields the rules are weak at (company, address) or writing the values under the
+    /// copy-from-page constraint (`RankingMode.generate`, `.hybrid`).
     case lm
 }
 
@@ -49,6 +50,7 @@ public final class ExtractionPipeline: Sendable {
     ///     rules as the fallback; without it both run the rules (`.vision` says why in the provenance).
     public init(schema: ExtractionSchema, engine choice: EngineChoice = .auto, vision: (any ExtractionEngine)? = nil,
                 ranker: (any CandidateRanker)? = nil, rankingMode: RankingMode = .combined,
+                generator: (any SpanGenerator)? = nil,
                 passes: [TesseractConfiguration] = ExtractionPipeline.defaultPasses,
                 preprocessing: Set<PreprocessStep> = [], jobs: Int = 1,
                 decoding: DecodingOptions = .default, engines: [any OCREngine] = []) throws(ExtractionError) {
@@ -56,9 +58,9 @@ public final class ExtractionPipeline: Sendable {
         self.engines = engines
         switch (choice, vision) {
         case (.lm, _):
-            engine = RuleEngine(ranker: ranker, mode: rankingMode)
+            engine = RuleEngine(ranker: ranker, mode: rankingMode, generator: generator)
             fallback = nil
-            fallbackReason = ranker == nil ? "no language model installed" : nil
+            fallbackReason = ranker == nil && generator == nil ? "no language model installed" : nil
         case (.vision, let vision?), (.auto, let vision?):
             engine = vision
             fallback = RuleEngine()

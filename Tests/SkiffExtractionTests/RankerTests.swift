@@ -41,7 +41,7 @@ struct RankerTests {
             let source = try #require(company.source, "\(mode): company has a source")
             #expect(source.box.width > 0 && source.page == 0 && !source.words.isEmpty)
             #expect(company.confidence > 0 && company.confidence <= 1)
-            if mode != .rules { #expect(company.rule?.contains("ranked by smollm2") == true, "\(company.rule ?? "")") }
+            if mode.usesRanker { #expect(company.rule?.contains("ranked by smollm2") == true, "\(company.rule ?? "")") }
         }
         #expect(all[.combined]?.document["company"]?.stringValue == "BOOK TA .K (TAMAN DAYA) SDN BHD")
     }
