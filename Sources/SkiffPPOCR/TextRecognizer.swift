@@ -161,7 +161,8 @@ public struct TextRecognizer: Sendable {
             graph.outputs = [input]
             model.graph = graph
         }
-        return try InferenceSession(model: model, options: options)
+        return try InferenceSession(model: model, options: options,
+                                    label: String(path.split(separator: "/").last ?? Substring(path)))
     }
 
     /// Softmax of one frame's logits (what the full network outputs), for tests and reports.
