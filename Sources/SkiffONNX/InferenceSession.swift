@@ -229,7 +229,7 @@ public final class InferenceSession: Sendable {
         }
         skiff_vision_set_blas_threads(Int32(options.threads))
         let profiling = SessionProfiler.isEnabled
-        var timings: [(kind: String, node: String, shapes: String, wall: Double, cpu: Double)] = []
+        var timings: [(kind: String, node: String, shapes: String, wall: Double, cpu: Double, flops: Double)] = []
         let runStart = profiling ? SessionProfiler.now() : (wall: 0, cpu: 0)
         for step in steps {
             let stepStart = profiling ? SessionProfiler.now() : (wall: 0, cpu: 0)
@@ -249,7 +249,8 @@ public final class InferenceSession: Sendable {
                 let end = SessionProfiler.now()
                 let shapes = args.compactMap { $0.map { $0.shape.map(String.init).joined(separator: "x") } }.joined(separator: ", ")
                     + " -> " + results.map { $0.shape.map(String.init).joined(separator: "x") }.joined(separator: ", ")
-                timings.append((step.profileKind, step.node.name, shapes, end.wall - stepStart.wall, end.cpu - stepStart.cpu))
+                timings.append((step.profileKind, step.node.name, shapes, end.wall - stepStart.wall, end.cpu - stepStart.cpu,
+                                SessionProfiler.flops(step, inputs: args, outputs: results)))
             }
             for (s, r) in zip(step.outputs, results) { values[s] = r }
             for s in step.releases { values[s] = nil }

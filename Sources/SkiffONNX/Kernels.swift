@@ -272,7 +272,7 @@ enum Kernels {
         let scratchCount = Int(skiff_conv2d_scratch_floats(Int64(c), Int64(h), Int64(w), Int64(conv.outChannels),
                                                            Int64(conv.kernel.h), Int64(conv.kernel.w), Int64(sh), Int64(sw),
                                                            Int64(p.t), Int64(p.l), Int64(p.b), Int64(p.r), Int64(dh), Int64(dw),
-                                                           Int64(conv.groups)))
+                                                           Int64(conv.groups), Int32(threads)))
         // im2col writes every value (padding included), so the buffer is not zeroed first.
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchCount, 1))
         defer { scratch.deallocate() }

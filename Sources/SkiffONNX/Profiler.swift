@@ -19,6 +19,7 @@ public final class SessionProfiler: @unchecked Sendable {
         var calls = 0
         var wall = 0.0
         var cpu = 0.0
+        var flops = 0.0
     }
 
     struct SessionStats {
@@ -40,8 +41,24 @@ public final class SessionProfiler: @unchecked Sendable {
         return (Double(w.tv_sec) + Double(w.tv_nsec) * 1e-9, Double(c.tv_sec) + Double(c.tv_nsec) * 1e-9)
     }
 
-    /// One run's step timings: (kind, node, shapes, wall, cpu) per step, plus the run's totals.
-    func record(session: String, steps: [(kind: String, node: String, shapes: String, wall: Double, cpu: Double)],
+    /// Multiply-add work of a step (2 per multiply-add) for convolutions and products, else 0.
+    static func flops(_ step: Step, inputs: [Tensor?], outputs: [Tensor]) -> Double {
+        switch step.kind {
+        case let .conv(c):
+            guard let y = outputs.first, let x = inputs.first ?? nil, x.shape.count == 4 else { return 0 }
+            // Kernel == stride transposed: each output value takes one input pixel's channels.
+            let perOutput = c.transposed ? Double(x.shape[1]) : Double(c.weight.count / max(c.outChannels, 1))
+            return 2 * perOutput * Double(y.count)
+        case .node where step.node.opType == "MatMul":
+            guard let a = inputs.first ?? nil, let y = outputs.first, let k = a.shape.last else { return 0 }
+            return 2 * Double(k) * Double(y.count)
+        default:
+            return 0
+        }
+    }
+
+    /// One run's step timings: (kind, node, shapes, wall, cpu, flops) per step, plus the run's totals.
+    func record(session: String, steps: [(kind: String, node: String, shapes: String, wall: Double, cpu: Double, flops: Double)],
                 wall: Double, cpu: Double) {
         lock.lock()
         defer { lock.unlock() }
@@ -55,11 +72,13 @@ public final class SessionProfiler: @unchecked Sendable {
             k.calls += 1
             k.wall += step.wall
             k.cpu += step.cpu
+            k.flops += step.flops
             s.kinds[step.kind] = k
             var n = s.nodes[step.node] ?? Entry(kind: step.kind)
             n.calls += 1
             n.wall += step.wall
             n.cpu += step.cpu
+            n.flops += step.flops
             // The largest input seen stands for the node (pages and batches vary in size).
             if step.shapes.count >= n.shapes.count { n.shapes = step.shapes }
             s.nodes[step.node] = n
@@ -84,10 +103,11 @@ public final class SessionProfiler: @unchecked Sendable {
             guard let s = snapshot[name] else { continue }
             out.append(String(format: "profile %@: %d runs, %.3f s wall, %.3f CPU s (steps: %.3f s wall)", name, s.runs, s.wall, s.cpu,
                               s.kinds.values.reduce(0) { $0 + $1.wall }))
-            out.append("  by kind:                          calls    wall s   share    CPU s")
+            out.append("  by kind:                          calls    wall s   share    CPU s   GFLOP  GFLOP/CPU s")
             for e in s.kinds.values.sorted(by: { $0.wall > $1.wall }) {
-                out.append(String(format: "    %-32@ %6d  %8.3f  %5.1f%%  %7.3f", e.kind as NSString, e.calls, e.wall,
-                                  100 * e.wall / max(s.wall, 1e-12), e.cpu))
+                out.append(String(format: "    %-32@ %6d  %8.3f  %5.1f%%  %7.3f  %6.1f  %s", e.kind as NSString, e.calls, e.wall,
+                                  100 * e.wall / max(s.wall, 1e-12), e.cpu, e.flops / 1e9,
+                                  e.flops > 0 ? String(format: "%6.1f", e.flops / 1e9 / max(e.cpu, 1e-9)) : ""))
             }
             out.append("  top nodes (largest input seen):")
             for (node, e) in s.nodes.sorted(by: { $0.value.wall > $1.value.wall }).prefix(topNodes) {

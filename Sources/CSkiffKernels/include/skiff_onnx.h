@@ -33,10 +33,11 @@ typedef struct {
 
 /// Convolution of x [n, c, h, w] with weight [oc, c/groups, kh, kw] (bias [oc] or NULL) into
 /// y [n, oc, oh, ow], then the epilogue. pads: top, left, bottom, right.
-/// scratch: skiff_conv2d_scratch_floats(...) floats (im2col buffer), may be NULL when that is 0.
+/// scratch: skiff_conv2d_scratch_floats(..., threads) floats (im2col buffers, one per thread), may be
+/// NULL when that is 0; `threads` must be the same in both calls.
 int64_t skiff_conv2d_scratch_floats(int64_t c, int64_t h, int64_t w, int64_t oc, int64_t kh, int64_t kw,
                                     int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb, int64_t pr,
-                                    int64_t dh, int64_t dw, int64_t groups);
+                                    int64_t dh, int64_t dw, int64_t groups, int threads);
 void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight,
                   const float *bias, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                   int64_t pl, int64_t pb, int64_t pr, int64_t dh, int64_t dw, int64_t groups,
@@ -59,6 +60,17 @@ void skiff_onnx_softmax(float *x, int64_t rows, int64_t n, int threads);
 /// LayerNorm over the last axis: y = (x - mean) / sqrt(var + eps) * g + b (g, b may be NULL).
 void skiff_onnx_layernorm(const float *x, float *y, int64_t rows, int64_t n, const float *g, const float *b,
                           float eps);
+
+/// CTC greedy decoding's per-frame figures without the logits tensor: logits = features [rows, dim]
+/// x weight [dim, classes] + bias (NULL: none), computed a few rows at a time into scratch
+/// (skiff_ctc_head_scratch_floats(classes, threads) floats; same `threads`); for each row the first
+/// index of its maximum (best) and that class's softmax probability 1 / sum(exp(l - max)) (prob).
+int64_t skiff_ctc_head_scratch_floats(int64_t classes, int threads);
+void skiff_ctc_head(const float *features, int64_t rows, int64_t dim, const float *weight, const float *bias,
+                    int64_t classes, int32_t *best, float *prob, float *scratch, int threads);
+
+/// The same figures from logits already computed (rows x classes).
+void skiff_ctc_best(const float *logits, int64_t rows, int64_t classes, int32_t *best, float *prob, int threads);
 
 #ifdef __cplusplus
 }
