@@ -671,7 +671,7 @@ typedef struct {
     int threads;
 } so_ctc_ctx;
 
-enum { SO_CTC_TILE = 8 };
+enum { SO_CTC_TILE = 32 };
 
 static void so_ctc_thread(void *p, int64_t t0, int64_t t1) {
     const so_ctc_ctx *c = p;

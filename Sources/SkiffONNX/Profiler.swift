@@ -105,9 +105,9 @@ public final class SessionProfiler: @unchecked Sendable {
                               s.kinds.values.reduce(0) { $0 + $1.wall }))
             out.append("  by kind:                          calls    wall s   share    CPU s   GFLOP  GFLOP/CPU s")
             for e in s.kinds.values.sorted(by: { $0.wall > $1.wall }) {
-                out.append(String(format: "    %-32@ %6d  %8.3f  %5.1f%%  %7.3f  %6.1f  %s", e.kind as NSString, e.calls, e.wall,
-                                  100 * e.wall / max(s.wall, 1e-12), e.cpu, e.flops / 1e9,
-                                  e.flops > 0 ? String(format: "%6.1f", e.flops / 1e9 / max(e.cpu, 1e-9)) : ""))
+                let rate = e.flops > 0 ? String(format: "%6.1f", e.flops / 1e9 / max(e.cpu, 1e-9)) : ""
+                out.append(String(format: "    %-32@ %6d  %8.3f  %5.1f%%  %7.3f  %6.1f  %@", e.kind as NSString, e.calls, e.wall,
+                                  100 * e.wall / max(s.wall, 1e-12), e.cpu, e.flops / 1e9, rate as NSString))
             }
             out.append("  top nodes (largest input seen):")
             for (node, e) in s.nodes.sorted(by: { $0.value.wall > $1.value.wall }).prefix(topNodes) {
