@@ -309,21 +309,42 @@ SO_AVX2 static inline __m256 so_epi8(__m256 v, int act, __m256 a, __m256 b, __m2
 }
 
 // Depthwise with unit width stride and dilation (any height stride / dilation), kernels up to
-// 8x8: each output is summed in a register over all its taps (16 outputs per step, one
-// broadcast weight feeding two FMAs) and leaves with its epilogue applied, instead of
-// kh * kw read-modify-write passes over the output row. KW is a constant in the 3 and 5
-// instances, so the tap loop unrolls.
+// 8x8: each output is summed in a register over all its taps and leaves with its epilogue
+// applied, instead of kh * kw read-modify-write passes over the output row. 32 outputs per
+// step in four accumulators: one chain of kh * kw dependent FMAs is latency-bound, four keep
+// the FMA units busy (each output still sums its taps in the same order). With `pad`, the
+// plane is first copied with its left and right zero padding (pw floats a row), so border
+// columns take the vector path too (a tap on padding adds 0 * w, which leaves the sum as
+// skipping it would); without, border columns are summed one by one. KW is a constant in the 3
+// and 5 instances, so the tap loop unrolls.
+#define SO_DW_ACC(A, OFF)                                                                  \
+    for (int r = 0; r < nk; r++) {                                                        \
+        const float *xs = rows[r] + (OFF), *wr = wrows[r];                                \
+        for (int64_t kx = 0; kx < kw; kx++) A = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx), \
+                                                                _mm256_broadcast_ss(wr + kx), A); \
+    }
+
 __attribute__((always_inline)) SO_AVX2 static inline void so_dw_plane_kw(const so_dw_ctx *c, const float *xc,
                                                                          const float *wk, float bias, float *yc,
-                                                                         const int64_t kw) {
+                                                                         float *pad, int64_t pw, const int64_t kw) {
     const int64_t h = c->h, w = c->w, kh = c->kh, sh = c->sh, pt = c->pt, pl = c->pl, dh = c->dh;
     const int64_t oh = c->oh, ow = c->ow;
     const skiff_epilogue *e = &c->epi;
-    // interior: every tap of the row inside the input, pl <= ox <= w - kw + pl
-    int64_t lo = pl < ow ? pl : ow;
-    int64_t hi = w - kw + pl + 1;
-    if (hi > ow) hi = ow;
-    if (hi < lo) hi = lo;
+    int64_t lo = 0, hi = ow;
+    if (pad) {
+        for (int64_t y = 0; y < h; y++) {
+            float *dst = pad + y * pw;
+            for (int64_t i = 0; i < pl; i++) dst[i] = 0.0f;
+            memcpy(dst + pl, xc + y * w, (size_t)w * sizeof(float));
+            for (int64_t i = pl + w; i < pw; i++) dst[i] = 0.0f;
+        }
+    } else {
+        // interior: every tap of the row inside the input, pl <= ox <= w - kw + pl
+        lo = pl < ow ? pl : ow;
+        hi = w - kw + pl + 1;
+        if (hi > ow) hi = ow;
+        if (hi < lo) hi = lo;
+    }
     const __m256 vbias = _mm256_set1_ps(bias), va = _mm256_set1_ps(e->alpha), vb = _mm256_set1_ps(e->beta);
     const __m256 vps = _mm256_set1_ps(e->post_scale), vpp = _mm256_set1_ps(e->post_shift);
     const int act = e->act;
@@ -336,56 +357,87 @@ __attribute__((always_inline)) SO_AVX2 static inline void so_dw_plane_kw(const s
         for (int64_t ky = 0; ky < kh; ky++) {
             const int64_t iy = iy0 + ky * dh;
             if (iy < 0 || iy >= h) continue;
-            rows[nk] = xc + iy * w - pl;
+            rows[nk] = pad ? pad + iy * pw : xc + iy * w - pl;
             wrows[nk] = wk + ky * kw;
             nk++;
         }
         for (int64_t ox = 0; ox < lo; ox++) yr[ox] = so_dw_border(xc, wk, h, w, kh, kw, iy0, ox - pl, dh, bias, e);
         int64_t ox = lo;
-        for (; ox + 16 <= hi; ox += 16) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        for (; ox + 32 <= hi; ox += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             for (int r = 0; r < nk; r++) {
                 const float *xs = rows[r] + ox, *wr = wrows[r];
                 for (int64_t kx = 0; kx < kw; kx++) {
                     const __m256 wv = _mm256_broadcast_ss(wr + kx);
                     a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx), wv, a0);
                     a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx + 8), wv, a1);
+                    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx + 16), wv, a2);
+                    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx + 24), wv, a3);
                 }
             }
             _mm256_storeu_ps(yr + ox, so_epi8(_mm256_add_ps(a0, vbias), act, va, vb, vps, vpp));
             _mm256_storeu_ps(yr + ox + 8, so_epi8(_mm256_add_ps(a1, vbias), act, va, vb, vps, vpp));
+            _mm256_storeu_ps(yr + ox + 16, so_epi8(_mm256_add_ps(a2, vbias), act, va, vb, vps, vpp));
+            _mm256_storeu_ps(yr + ox + 24, so_epi8(_mm256_add_ps(a3, vbias), act, va, vb, vps, vpp));
         }
-        // The last 8 interior outputs, overlapping ones already written (the same values again).
+        if (ox + 16 <= hi) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            SO_DW_ACC(a0, ox)
+            SO_DW_ACC(a1, ox + 8)
+            _mm256_storeu_ps(yr + ox, so_epi8(_mm256_add_ps(a0, vbias), act, va, vb, vps, vpp));
+            _mm256_storeu_ps(yr + ox + 8, so_epi8(_mm256_add_ps(a1, vbias), act, va, vb, vps, vpp));
+            ox += 16;
+        }
+        // The last 8 outputs, overlapping ones already written (the same values again).
         while (ox < hi && hi - lo >= 8) {
             const int64_t at = ox + 8 <= hi ? ox : hi - 8;
             __m256 a0 = _mm256_setzero_ps();
-            for (int r = 0; r < nk; r++) {
-                const float *xs = rows[r] + at, *wr = wrows[r];
-                for (int64_t kx = 0; kx < kw; kx++)
-                    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx), _mm256_broadcast_ss(wr + kx), a0);
-            }
+            SO_DW_ACC(a0, at)
             _mm256_storeu_ps(yr + at, so_epi8(_mm256_add_ps(a0, vbias), act, va, vb, vps, vpp));
             ox = at + 8;
         }
-        for (; ox < ow; ox++) yr[ox] = so_dw_border(xc, wk, h, w, kh, kw, iy0, ox - pl, dh, bias, e);
+        for (; ox < ow; ox++) {
+            if (!pad) {
+                yr[ox] = so_dw_border(xc, wk, h, w, kh, kw, iy0, ox - pl, dh, bias, e);
+                continue;
+            }
+            float sum = 0.0f;  // padded planes narrower than 8
+            for (int r = 0; r < nk; r++)
+                for (int64_t kx = 0; kx < kw; kx++) sum = fmaf(rows[r][ox + kx], wrows[r][kx], sum);
+            yr[ox] = e->post_scale * so_act(sum + bias, e) + e->post_shift;
+        }
+    }
+}
+#undef SO_DW_ACC
+
+SO_AVX2 static void so_dw_plane_avx2(const so_dw_ctx *c, const float *xc, const float *wk, float bias, float *yc,
+                                     float *pad, int64_t pw) {
+    switch (c->kw) {
+    case 3: so_dw_plane_kw(c, xc, wk, bias, yc, pad, pw, 3); break;
+    case 5: so_dw_plane_kw(c, xc, wk, bias, yc, pad, pw, 5); break;
+    default: so_dw_plane_kw(c, xc, wk, bias, yc, pad, pw, c->kw); break;
     }
 }
 
-SO_AVX2 static void so_dw_plane_avx2(const so_dw_ctx *c, const float *xc, const float *wk, float bias, float *yc) {
-    switch (c->kw) {
-    case 3: so_dw_plane_kw(c, xc, wk, bias, yc, 3); break;
-    case 5: so_dw_plane_kw(c, xc, wk, bias, yc, 5); break;
-    default: so_dw_plane_kw(c, xc, wk, bias, yc, c->kw); break;
-    }
+// Padded row length: every column a vector load can touch (ow + kw - 1), and the whole input row.
+static int64_t so_dw_pad_width(const so_dw_ctx *c) {
+    int64_t pw = c->ow + c->kw - 1;
+    if (pw < c->pl + c->w) pw = c->pl + c->w;
+    return pw;
 }
 
 static void so_dw_range_avx2(void *p, int64_t begin, int64_t end) {
     so_dw_ctx *c = p;
+    // The padded copy pays for itself from 5x5 on (four border columns of 25 taps each); for
+    // 3x3 the copy costs more than the two border columns.
+    const int64_t pw = so_dw_pad_width(c);
+    float *pad = c->kw >= 5 ? malloc((size_t)(c->h * pw) * sizeof(float)) : NULL;
     for (int64_t q = begin; q < end; q++) {
         const int64_t ch = q % c->c;
         so_dw_plane_avx2(c, c->x + q * c->h * c->w, c->weight + ch * c->kh * c->kw, c->bias ? c->bias[ch] : 0.0f,
-                         c->y + q * c->oh * c->ow);
+                         c->y + q * c->oh * c->ow, pad, pw);
     }
+    free(pad);
 }
 #endif
 
@@ -603,8 +655,25 @@ SO_AVX2 static inline __m256 so_exp8(__m256 x) {
     return _mm256_blendv_ps(y, _mm256_setzero_ps(), tooSmall);
 }
 
-// First index of the row's maximum, and 1 / sum(exp(l - max)).
-SO_AVX2 static void so_best_avx2(const float *row, int64_t n, int32_t *best, float *prob) {
+#endif
+
+typedef struct {
+    const float *features, *weight, *bias, *logits;
+    int64_t rows, dim, classes;
+    int32_t *best;
+    float *prob, *scratch;
+    int threads;
+} so_ctc_ctx;
+
+// Rows per product and classes per tile: each thread multiplies all its rows (up to
+// SO_CTC_ROWS) by the weight SO_CTC_CLASSES columns at a time, so OpenBLAS packs each weight
+// block once per batch instead of once per few rows, and the tile (rows x classes) stays in
+// L2; the maximum, its index and the softmax denominator are carried across tiles.
+enum { SO_CTC_ROWS = 128, SO_CTC_CLASSES = 1024 };
+
+#if SO_X86
+// Tile maximum (first index) of a row segment.
+SO_AVX2 static void so_max_avx2(const float *row, int64_t n, float *max, int32_t *index) {
     int64_t i = 0;
     float m = row[0];
     int32_t mi = 0;
@@ -615,7 +684,7 @@ SO_AVX2 static void so_best_avx2(const float *row, int64_t n, int32_t *best, flo
         for (i = 8; i + 8 <= n; i += 8) {
             cur = _mm256_add_epi32(cur, step);
             const __m256 v = _mm256_loadu_ps(row + i);
-            const __m256 gt = _mm256_cmp_ps(v, vmax, _CMP_GT_OQ);  // strict: each lane keeps its first maximum
+            const __m256 gt = _mm256_cmp_ps(v, vmax, _CMP_GT_OQ);
             vmax = _mm256_blendv_ps(vmax, v, gt);
             vidx = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(vidx), _mm256_castsi256_ps(cur), gt));
         }
@@ -632,6 +701,11 @@ SO_AVX2 static void so_best_avx2(const float *row, int64_t n, int32_t *best, flo
     }
     for (; i < n; i++)
         if (row[i] > m) { m = row[i]; mi = (int32_t)i; }
+    *max = m;
+    *index = mi;
+}
+
+SO_AVX2 static double so_expsum_avx2(const float *row, int64_t n, float m) {
     const __m256 vm = _mm256_set1_ps(m);
     __m256 vs = _mm256_setzero_ps();
     int64_t j = 0;
@@ -641,15 +715,14 @@ SO_AVX2 static void so_best_avx2(const float *row, int64_t n, int32_t *best, flo
     double s = 0.0;
     for (int l = 0; l < 8; l++) s += ls[l];
     for (; j < n; j++) s += expf(row[j] - m);
-    *best = mi;
-    *prob = (float)(1.0 / s);
+    return s;
 }
 #endif
 
-static void so_best(const float *row, int64_t n, int32_t *best, float *prob) {
+static void so_tile_max(const float *row, int64_t n, float *max, int32_t *index) {
 #if SO_X86
     if (so_has_avx2()) {
-        so_best_avx2(row, n, best, prob);
+        so_max_avx2(row, n, max, index);
         return;
     }
 #endif
@@ -657,43 +730,74 @@ static void so_best(const float *row, int64_t n, int32_t *best, float *prob) {
     int32_t mi = 0;
     for (int64_t i = 1; i < n; i++)
         if (row[i] > m) { m = row[i]; mi = (int32_t)i; }
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += expf(row[i] - m);
-    *best = mi;
-    *prob = (float)(1.0 / s);
+    *max = m;
+    *index = mi;
 }
 
-typedef struct {
-    const float *features, *weight, *bias, *logits;
-    int64_t rows, dim, classes;
-    int32_t *best;
-    float *prob, *scratch;
-    int threads;
-} so_ctc_ctx;
+static double so_expsum(const float *row, int64_t n, float m) {
+#if SO_X86
+    if (so_has_avx2()) return so_expsum_avx2(row, n, m);
+#endif
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += expf(row[i] - m);
+    return s;
+}
 
-enum { SO_CTC_TILE = 32 };
+// Folds a tile [c0, c0 + n) of a row into the running maximum m (index mi) and sum s of
+// exp(l - m): a larger maximum rescales the sum; ties keep the earlier index.
+static void so_fold_tile(const float *seg, int64_t n, int64_t c0, float *m, int32_t *mi, double *s, int first) {
+    float tm;
+    int32_t ti;
+    so_tile_max(seg, n, &tm, &ti);
+    if (first) {
+        *m = tm;
+        *mi = (int32_t)c0 + ti;
+        *s = so_expsum(seg, n, tm);
+    } else if (tm > *m) {
+        *s = *s * exp((double)*m - (double)tm) + so_expsum(seg, n, tm);
+        *m = tm;
+        *mi = (int32_t)c0 + ti;
+    } else {
+        *s += so_expsum(seg, n, *m);
+    }
+}
 
 static void so_ctc_thread(void *p, int64_t t0, int64_t t1) {
     const so_ctc_ctx *c = p;
     for (int64_t t = t0; t < t1; t++) {
         const int64_t begin = c->rows * t / c->threads, end = c->rows * (t + 1) / c->threads;
-        float *tile = c->scratch ? c->scratch + t * SO_CTC_TILE * c->classes : NULL;
-        for (int64_t r = begin; r < end; r += SO_CTC_TILE) {
-            const int64_t nr = end - r < SO_CTC_TILE ? end - r : SO_CTC_TILE;
-            const float *rowsp;
-            if (c->logits) {
-                rowsp = c->logits + r * c->classes;
-            } else {
-                skiff_sgemm_nn(nr, c->classes, c->dim, 1.0f, c->features + r * c->dim, c->dim, c->weight, c->classes,
-                               0.0f, tile, c->classes);
-                if (c->bias)
-                    for (int64_t k = 0; k < nr; k++) {
-                        float *row = tile + k * c->classes;
-                        for (int64_t i = 0; i < c->classes; i++) row[i] += c->bias[i];
-                    }
-                rowsp = tile;
+        if (c->logits) {
+            for (int64_t r = begin; r < end; r++) {
+                float m;
+                int32_t mi;
+                double s;
+                so_fold_tile(c->logits + r * c->classes, c->classes, 0, &m, &mi, &s, 1);
+                c->best[r] = mi;
+                c->prob[r] = (float)(1.0 / s);
             }
-            for (int64_t k = 0; k < nr; k++) so_best(rowsp + k * c->classes, c->classes, c->best + r + k, c->prob + r + k);
+            continue;
+        }
+        float *tile = c->scratch + t * SO_CTC_ROWS * SO_CTC_CLASSES;
+        float ms[SO_CTC_ROWS];
+        int32_t mis[SO_CTC_ROWS];
+        double ss[SO_CTC_ROWS];
+        for (int64_t r = begin; r < end; r += SO_CTC_ROWS) {
+            const int64_t nr = end - r < SO_CTC_ROWS ? end - r : SO_CTC_ROWS;
+            for (int64_t c0 = 0; c0 < c->classes; c0 += SO_CTC_CLASSES) {
+                const int64_t nc = c->classes - c0 < SO_CTC_CLASSES ? c->classes - c0 : SO_CTC_CLASSES;
+                skiff_sgemm_nn(nr, nc, c->dim, 1.0f, c->features + r * c->dim, c->dim, c->weight + c0, c->classes,
+                               0.0f, tile, nc);
+                for (int64_t k = 0; k < nr; k++) {
+                    float *seg = tile + k * nc;
+                    if (c->bias)
+                        for (int64_t i = 0; i < nc; i++) seg[i] += c->bias[c0 + i];
+                    so_fold_tile(seg, nc, c0, &ms[k], &mis[k], &ss[k], c0 == 0);
+                }
+            }
+            for (int64_t k = 0; k < nr; k++) {
+                c->best[r + k] = mis[k];
+                c->prob[r + k] = (float)(1.0 / ss[k]);
+            }
         }
     }
 }
@@ -716,7 +820,8 @@ static void so_ctc_run(so_ctc_ctx *c, int threads) {
 int64_t skiff_ctc_head_scratch_floats(int64_t classes, int threads) {
     if (threads < 1) threads = 1;
     if (threads > 16) threads = 16;
-    return (int64_t)threads * SO_CTC_TILE * classes;
+    (void)classes;
+    return (int64_t)threads * SO_CTC_ROWS * SO_CTC_CLASSES;
 }
 
 void skiff_ctc_head(const float *features, int64_t rows, int64_t dim, const float *weight, const float *bias,

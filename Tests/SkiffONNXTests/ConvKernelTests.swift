@@ -77,7 +77,8 @@ struct ConvKernelTests {
     }
 
     @Test func linearHeadIsSplitOffAndGivesTheSoftmaxArgmax() throws {
-        let dim = 5, classes = 37
+        // Several class tiles (1,024 classes each) and row blocks (128 rows).
+        let dim = 5, classes = 2500
         let w = floatTensor("w", shape: [dim, classes], Self.values(dim * classes, seed: 4))
         let b = floatTensor("b", shape: [classes], Self.values(classes, seed: 5))
         let data = model(nodes: [
@@ -92,7 +93,7 @@ struct ConvKernelTests {
         #expect(split.graph.outputs == ["f"] && split.graph.nodes.map(\.opType) == ["Relu"])
         #expect(head.dim == dim && head.classes == classes)
         let body = try InferenceSession(model: split)
-        let rows = 19
+        let rows = 150
         let x = Tensor(shape: [1, rows, dim], floats: Self.values(rows * dim, seed: 6))
         let logits = try full.run(x)
         let features = try body.run(x)
