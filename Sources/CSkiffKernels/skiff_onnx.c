@@ -557,27 +557,88 @@ void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, co
     skiff_epilogue_apply(y, n * oc, plane, bias, oc, epi, threads);
 }
 
+// Transposed convolution, kernel == stride: rows [i0, i1) of image b into scratch
+// [(o * kh + ky) * kw + kx][(i - i0) * w + j], scattered to output rows i * kh + ky, epilogue there.
+typedef struct {
+    const float *x, *weight_t, *bias;
+    float *y, *scratch;
+    int64_t n, c, h, w, oc, kh, kw, rows_per_chunk, scratch_per_thread;
+    int threads;
+    skiff_epilogue epi;
+} so_ct_ctx;
+
+static void so_ct_chunk(const so_ct_ctx *c, int64_t b, int64_t i0, int64_t i1, float *scratch) {
+    const int64_t plane = c->h * c->w, ow = c->w * c->kw, oplane = plane * c->kh * c->kw, cols = (i1 - i0) * c->w;
+    const int64_t kh = c->kh, kw = c->kw, w = c->w;
+    skiff_sgemm_nn(c->oc * kh * kw, cols, c->c, 1.0f, c->weight_t, c->c, c->x + b * c->c * plane + i0 * w, plane, 0.0f,
+                   scratch, cols);
+    for (int64_t o = 0; o < c->oc; o++) {
+        float *yo = c->y + (b * c->oc + o) * oplane;
+        for (int64_t ky = 0; ky < kh; ky++)
+            for (int64_t kx = 0; kx < kw; kx++) {
+                const float *s = scratch + ((o * kh + ky) * kw + kx) * cols;
+                for (int64_t i = i0; i < i1; i++) {
+                    float *dst = yo + (i * kh + ky) * ow + kx;
+                    const float *src = s + (i - i0) * w;
+                    for (int64_t j = 0; j < w; j++) dst[j * kw] = src[j];
+                }
+            }
+        if (c->bias || !so_epilogue_is_identity(&c->epi))
+            so_epilogue_plane(yo + i0 * kh * ow, (i1 - i0) * kh * ow, c->bias ? c->bias[o] : 0.0f, &c->epi);
+    }
+}
+
+static void so_ct_thread(void *p, int64_t t0, int64_t t1) {
+    const so_ct_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t units = c->n * c->h;
+        int64_t u = units * t / c->threads;
+        const int64_t end = units * (t + 1) / c->threads;
+        float *scratch = c->scratch + t * c->scratch_per_thread;
+        while (u < end) {
+            const int64_t b = u / c->h, i0 = u % c->h;
+            int64_t i1 = i0 + c->rows_per_chunk;
+            if (i1 > c->h) i1 = c->h;
+            if (i1 - i0 > end - u) i1 = i0 + (end - u);
+            so_ct_chunk(c, b, i0, i1, scratch);
+            u += i1 - i0;
+        }
+    }
+}
+
+// Input rows per chunk: about SO_IM2COL_TARGET floats of product output, at least one row.
+static int64_t so_ct_rows(int64_t oc, int64_t h, int64_t w, int64_t kh, int64_t kw) {
+    int64_t per_row = oc * kh * kw * w;
+    int64_t rows = SO_IM2COL_TARGET / (per_row > 0 ? per_row : 1);
+    if (rows < 1) rows = 1;
+    if (rows > h) rows = h;
+    return rows;
+}
+
+int64_t skiff_conv_transpose_scratch_floats(int64_t oc, int64_t h, int64_t w, int64_t kh, int64_t kw, int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    return threads * oc * kh * kw * w * so_ct_rows(oc, h, w, kh, kw);
+}
+
 void skiff_conv_transpose_blocks(const float *x, int64_t n, int64_t c, int64_t h, int64_t w,
                                  const float *weight_t, const float *bias, int64_t oc, int64_t kh, int64_t kw,
                                  skiff_epilogue epi, float *y, float *scratch, int threads) {
-    const int64_t plane = h * w, ow = w * kw;
-    for (int64_t b = 0; b < n; b++) {
-        // scratch[(o * kh + ky) * kw + kx][i * w + j]
-        skiff_sgemm_nn(oc * kh * kw, plane, c, 1.0f, weight_t, c, x + b * c * plane, plane, 0.0f, scratch, plane);
-        for (int64_t o = 0; o < oc; o++) {
-            float *yo = y + (b * oc + o) * plane * kh * kw;
-            for (int64_t ky = 0; ky < kh; ky++)
-                for (int64_t kx = 0; kx < kw; kx++) {
-                    const float *s = scratch + ((o * kh + ky) * kw + kx) * plane;
-                    for (int64_t i = 0; i < h; i++) {
-                        float *dst = yo + (i * kh + ky) * ow + kx;
-                        const float *src = s + i * w;
-                        for (int64_t j = 0; j < w; j++) dst[j * kw] = src[j];
-                    }
-                }
-        }
+    if (n <= 0 || h <= 0 || w <= 0) return;
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    const int requested = threads;
+    const int64_t rows = so_ct_rows(oc, h, w, kh, kw);
+    so_ct_ctx ctx = {x, weight_t, bias, y, scratch, n, c, h, w, oc, kh, kw, rows, oc * kh * kw * w * rows, threads, epi};
+    if (threads > n * h) threads = (int)(n * h);
+    ctx.threads = threads;
+    if (threads > 1) {
+        skiff_vision_set_blas_threads(1);
+        so_parallel(threads, threads, 1, so_ct_thread, &ctx);
+        skiff_vision_set_blas_threads(requested);
+    } else {
+        so_ct_thread(&ctx, 0, 1);
     }
-    skiff_epilogue_apply(y, n * oc, plane * kh * kw, bias, oc, epi, threads);
 }
 
 // ---------------------------------------------------------------- softmax, layernorm

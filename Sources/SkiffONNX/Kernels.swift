@@ -248,7 +248,9 @@ enum Kernels {
             }
             let oh = h * conv.kernel.h, ow = w * conv.kernel.w
             // Fully written by the product; uninitialised, so no page is zeroed first.
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: conv.outChannels * kk * h * w)
+            let scratchCount = Int(skiff_conv_transpose_scratch_floats(Int64(conv.outChannels), Int64(h), Int64(w),
+                                                                       Int64(conv.kernel.h), Int64(conv.kernel.w), Int32(threads)))
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchCount, 1))
             defer { scratch.deallocate() }
             let y = [Float](unsafeUninitializedCapacity: n * conv.outChannels * oh * ow) { out, count in
                 conv.weight.withUnsafeBufferPointer { wp in

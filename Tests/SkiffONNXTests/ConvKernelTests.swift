@@ -76,6 +76,30 @@ struct ConvKernelTests {
         #expect(diff < 1e-4, "\(t): max difference \(diff)")
     }
 
+    @Test(arguments: [(2, 24, 9, 13, 3), (1, 6, 40, 70, 1), (1, 4, 300, 60, 24)], [1, 2])  // the last in several chunks
+    func transposedConvolutionMatchesADirectLoop(_ shape: (Int, Int, Int, Int, Int), threads: Int) throws {
+        let (n, c, h, w, oc) = shape
+        let (kh, kw) = (2, 2)
+        let weight = Self.values(c * oc * kh * kw, seed: 7), bias = Self.values(oc, seed: 8)
+        let node = Node(name: "ct", opType: "ConvTranspose", domain: "", inputs: ["x", "w", "b"], outputs: ["y"],
+                        attributes: ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])])
+        var conv = try Kernels.makeConv(node, weight: Tensor(shape: [c, oc, kh, kw], floats: weight),
+                                        bias: Tensor(shape: [oc], floats: bias))
+        conv.activation = 1
+        let x = Self.values(n * c * h * w, seed: 9)
+        let y = try Kernels.conv(conv, Tensor(shape: [n, c, h, w], floats: x), node: node, threads: threads)
+        #expect(y.shape == [n, oc, h * kh, w * kw])
+        var diff: Float = 0
+        let yv = y.floats
+        for b in 0..<n { for o in 0..<oc { for i in 0..<h { for j in 0..<w { for ky in 0..<kh { for kx in 0..<kw {
+            var sum = Double(bias[o])
+            for ci in 0..<c { sum += Double(x[((b * c + ci) * h + i) * w + j]) * Double(weight[((ci * oc + o) * kh + ky) * kw + kx]) }
+            let expected = max(Float(sum), 0)
+            diff = max(diff, abs(yv[((b * oc + o) * h * kh + i * kh + ky) * w * kw + j * kw + kx] - expected))
+        } } } } } }
+        #expect(diff < 1e-4, "max difference \(diff)")
+    }
+
     @Test func linearHeadIsSplitOffAndGivesTheSoftmaxArgmax() throws {
         // Several class tiles (1,024 classes each) and row blocks (128 rows).
         let dim = 5, classes = 2500

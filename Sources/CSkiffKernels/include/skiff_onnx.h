@@ -45,7 +45,9 @@ void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, co
 
 /// Transposed convolution with kernel == stride and no padding (each input pixel writes its own
 /// kh x kw block): x [n, c, h, w], weight pre-arranged as [oc * kh * kw, c], bias [oc] or NULL,
-/// y [n, oc, h*kh, w*kw]. scratch: oc * kh * kw * h * w floats.
+/// y [n, oc, h*kh, w*kw]. scratch: skiff_conv_transpose_scratch_floats(oc, h, w, kh, kw, threads)
+/// floats (a few input rows' products per thread; the same `threads`).
+int64_t skiff_conv_transpose_scratch_floats(int64_t oc, int64_t h, int64_t w, int64_t kh, int64_t kw, int threads);
 void skiff_conv_transpose_blocks(const float *x, int64_t n, int64_t c, int64_t h, int64_t w,
                                  const float *weight_t, const float *bias, int64_t oc, int64_t kh, int64_t kw,
                                  skiff_epilogue epi, float *y, float *scratch, int threads);
