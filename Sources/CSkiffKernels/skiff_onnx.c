@@ -897,3 +897,149 @@ void skiff_ctc_best(const float *logits, int64_t rows, int64_t classes, int32_t 
     so_ctc_ctx c = {NULL, NULL, NULL, logits, rows, 0, classes, best, prob, NULL, 1};
     so_ctc_run(&c, threads);
 }
+
+// ---------------------------------------------------------------- element-wise, pooling, resize
+
+typedef struct {
+    const float *a, *b;
+    float *y;
+    int64_t plane;  // b: one value per plane of `plane` values (0: same shape as a)
+    int op;
+    int b_first;  // per-plane operand on the left (b op a)
+} so_bin_ctx;
+
+static inline float so_bin(int op, float x, float z) {
+    switch (op) {
+    case SKIFF_BIN_ADD: return x + z;
+    case SKIFF_BIN_SUB: return x - z;
+    case SKIFF_BIN_MUL: return x * z;
+    default: return z == 0.0f ? 0.0f : x / z;
+    }
+}
+
+// Written per op so each loop vectorises; Div keeps the runtime's b == 0 -> 0 rule.
+static void so_bin_same_range(void *p, int64_t begin, int64_t end) {
+    const so_bin_ctx *c = p;
+    const float *a = c->a, *b = c->b;
+    float *y = c->y;
+    switch (c->op) {
+    case SKIFF_BIN_ADD: for (int64_t i = begin; i < end; i++) y[i] = a[i] + b[i]; break;
+    case SKIFF_BIN_SUB: for (int64_t i = begin; i < end; i++) y[i] = a[i] - b[i]; break;
+    case SKIFF_BIN_MUL: for (int64_t i = begin; i < end; i++) y[i] = a[i] * b[i]; break;
+    default: for (int64_t i = begin; i < end; i++) y[i] = so_bin(c->op, a[i], b[i]); break;
+    }
+}
+
+static void so_bin_plane_range(void *p, int64_t begin, int64_t end) {
+    const so_bin_ctx *c = p;
+    const int64_t n = c->plane;
+    for (int64_t q = begin; q < end; q++) {
+        const float *a = c->a + q * n;
+        float *y = c->y + q * n;
+        const float s = c->b[q];
+        if (c->b_first) {
+            for (int64_t i = 0; i < n; i++) y[i] = so_bin(c->op, s, a[i]);
+            continue;
+        }
+        switch (c->op) {
+        case SKIFF_BIN_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i] + s; break;
+        case SKIFF_BIN_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i] - s; break;
+        case SKIFF_BIN_MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i] * s; break;
+        default: for (int64_t i = 0; i < n; i++) y[i] = so_bin(c->op, a[i], s); break;
+        }
+    }
+}
+
+void skiff_binary_same(int op, const float *a, const float *b, float *y, int64_t count, int threads) {
+    so_bin_ctx c = {a, b, y, 0, op, 0};
+    so_parallel(count, threads, 1 << 16, so_bin_same_range, &c);
+}
+
+void skiff_binary_planes(int op, const float *a, const float *per_plane, float *y, int64_t planes, int64_t plane,
+                         int scalar_first, int threads) {
+    so_bin_ctx c = {a, per_plane, y, plane, op, scalar_first};
+    so_parallel(planes, threads, plane >= (1 << 16) ? 1 : (1 << 16) / (plane > 0 ? plane : 1), so_bin_plane_range, &c);
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t plane;
+} so_gap_ctx;
+
+// Mean of each plane, summed in order like the runtime's plain loop.
+static void so_gap_range(void *p, int64_t begin, int64_t end) {
+    const so_gap_ctx *c = p;
+    for (int64_t q = begin; q < end; q++) {
+        const float *x = c->x + q * c->plane;
+        float s = 0.0f;
+        for (int64_t i = 0; i < c->plane; i++) s += x[i];
+        c->y[q] = s / (float)c->plane;
+    }
+}
+
+void skiff_global_average_pool(const float *x, float *y, int64_t planes, int64_t plane, int threads) {
+    so_gap_ctx c = {x, y, plane};
+    so_parallel(planes, threads, plane >= (1 << 16) ? 1 : (1 << 16) / (plane > 0 ? plane : 1), so_gap_range, &c);
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t h, w, oh, ow, kh, kw, sh, sw, pt, pl;
+    int include_pad;
+} so_pool_ctx;
+
+static void so_pool_range(void *p, int64_t begin, int64_t end) {
+    const so_pool_ctx *c = p;
+    for (int64_t q = begin; q < end; q++) {
+        const float *x = c->x + q * c->h * c->w;
+        float *y = c->y + q * c->oh * c->ow;
+        for (int64_t oy = 0; oy < c->oh; oy++)
+            for (int64_t ox = 0; ox < c->ow; ox++) {
+                float s = 0.0f;
+                int cnt = 0;
+                for (int64_t ky = 0; ky < c->kh; ky++) {
+                    const int64_t iy = oy * c->sh - c->pt + ky;
+                    for (int64_t kx = 0; kx < c->kw; kx++) {
+                        const int64_t ix = ox * c->sw - c->pl + kx;
+                        if (iy >= 0 && iy < c->h && ix >= 0 && ix < c->w) {
+                            s += x[iy * c->w + ix];
+                            cnt++;
+                        }
+                    }
+                }
+                y[oy * c->ow + ox] = s / (float)(c->include_pad ? c->kh * c->kw : (cnt > 0 ? cnt : 1));
+            }
+    }
+}
+
+void skiff_average_pool(const float *x, float *y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int include_pad,
+                        int threads) {
+    so_pool_ctx c = {x, y, h, w, oh, ow, kh, kw, sh, sw, pt, pl, include_pad};
+    so_parallel(planes, threads, 8, so_pool_range, &c);
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    const int64_t *xs, *ys;
+    int64_t h, w, oh, ow;
+} so_rs_ctx;
+
+static void so_resize_range(void *p, int64_t begin, int64_t end) {
+    const so_rs_ctx *c = p;
+    for (int64_t q = begin; q < end; q++)
+        for (int64_t oy = 0; oy < c->oh; oy++) {
+            const float *src = c->x + (q * c->h + c->ys[oy]) * c->w;
+            float *dst = c->y + (q * c->oh + oy) * c->ow;
+            for (int64_t ox = 0; ox < c->ow; ox++) dst[ox] = src[c->xs[ox]];
+        }
+}
+
+void skiff_resize_nearest(const float *x, float *y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                          const int64_t *xs, const int64_t *ys, int threads) {
+    so_rs_ctx c = {x, y, xs, ys, h, w, oh, ow};
+    so_parallel(planes, threads, 1, so_resize_range, &c);
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+internal import CSkiffKernels
 @testable import SkiffONNX
 
 /// The convolution kernels (chunked im2col + products, 1x1 products, register-blocked AVX2
@@ -98,6 +99,26 @@ struct ConvKernelTests {
             diff = max(diff, abs(yv[((b * oc + o) * h * kh + i * kh + ky) * w * kw + j * kw + kx] - expected))
         } } } } } }
         #expect(diff < 1e-4, "max difference \(diff)")
+    }
+
+    @Test func elementwiseFastPathsMatchBroadcasting() throws {
+        let node = Node(name: "op", opType: "Mul", domain: "", inputs: ["a", "b"], outputs: ["y"], attributes: [:])
+        let full = Tensor(shape: [2, 3, 40, 50], floats: Self.values(2 * 3 * 40 * 50, seed: 10))
+        var other = Self.values(full.count, seed: 11)
+        for i in stride(from: 0, to: other.count, by: 7) { other[i] = 0 }  // Div by 0 gives 0
+        let same = Tensor(shape: full.shape, floats: other)
+        let planes = Tensor(shape: [2, 3, 1, 1], floats: Self.values(6, seed: 12))
+        let ops: [(skiff_binary_op, (Float, Float) -> Float)] = [
+            (SKIFF_BIN_ADD, +), (SKIFF_BIN_SUB, -), (SKIFF_BIN_MUL, *), (SKIFF_BIN_DIV, { $1 == 0 ? 0 : $0 / $1 }),
+        ]
+        for (op, f) in ops {
+            for (a, b) in [(full, same), (full, planes), (planes, full)] {
+                let fast = try #require(Kernels.planeBinary(op, a, b, threads: 2))
+                let plain = try Kernels.binary(node, a, b, f) { x, _ in x }
+                #expect(fast.shape == plain.shape && fast.floats == plain.floats, "op \(op.rawValue) \(a.shape) \(b.shape)")
+            }
+        }
+        #expect(Kernels.planeBinary(SKIFF_BIN_ADD, full, Tensor(shape: [50], floats: Self.values(50, seed: 13)), threads: 2) == nil)
     }
 
     @Test func linearHeadIsSplitOffAndGivesTheSoftmaxArgmax() throws {

@@ -63,6 +63,30 @@ void skiff_onnx_softmax(float *x, int64_t rows, int64_t n, int threads);
 void skiff_onnx_layernorm(const float *x, float *y, int64_t rows, int64_t n, const float *g, const float *b,
                           float eps);
 
+/// Element-wise binary operators (Div: x / 0 is 0, as in the runtime's plain loop).
+enum skiff_binary_op { SKIFF_BIN_ADD = 0, SKIFF_BIN_SUB = 1, SKIFF_BIN_MUL = 2, SKIFF_BIN_DIV = 3 };
+
+/// y = a op b over `count` values of two same-shape tensors (y may be a or b).
+void skiff_binary_same(int op, const float *a, const float *b, float *y, int64_t count, int threads);
+
+/// y = a op s per plane: a holds `planes` planes of `plane` values, per_plane one value each
+/// (an NCHW tensor with a [1, C, 1, 1] operand); scalar_first: y = s op a.
+void skiff_binary_planes(int op, const float *a, const float *per_plane, float *y, int64_t planes, int64_t plane,
+                         int scalar_first, int threads);
+
+/// The mean of each of `planes` planes of `plane` values.
+void skiff_global_average_pool(const float *x, float *y, int64_t planes, int64_t plane, int threads);
+
+/// 2-D average pooling of `planes` planes h x w into oh x ow (pads top and left; the divisor is
+/// the taps inside the input unless include_pad).
+void skiff_average_pool(const float *x, float *y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int include_pad,
+                        int threads);
+
+/// Nearest resize of `planes` planes: y[q][oy][ox] = x[q][ys[oy]][xs[ox]].
+void skiff_resize_nearest(const float *x, float *y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                          const int64_t *xs, const int64_t *ys, int threads);
+
 /// CTC greedy decoding's per-frame figures without the logits tensor: logits = features [rows, dim]
 /// x weight [dim, classes] + bias (NULL: none), computed a few rows at a time into scratch
 /// (skiff_ctc_head_scratch_floats(classes, threads) floats; same `threads`); for each row the first
