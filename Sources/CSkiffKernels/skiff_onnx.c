@@ -25,30 +25,68 @@ static int so_has_avx2(void) {
 typedef void (*so_range_fn)(void *ctx, int64_t begin, int64_t end);
 typedef struct { so_range_fn fn; void *ctx; int64_t begin, end; } so_job;
 
-static void *so_thread_main(void *arg) {
-    so_job *job = arg;
-    job->fn(job->ctx, job->begin, job->end);
+// A pool of persistent workers. Threads made per call and calling OpenBLAS would each get
+// OpenBLAS buffers of their own (thousands over a batch of pages, each a new thread to its
+// memory tables); the same few threads, made once, are all it ever sees.
+enum { SO_MAX_THREADS = 16 };
+static pthread_mutex_t so_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t so_pool_work = PTHREAD_COND_INITIALIZER, so_pool_done = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t so_pool_region = PTHREAD_MUTEX_INITIALIZER;  // one parallel region at a time
+static so_job so_pool_jobs[SO_MAX_THREADS];
+static uint64_t so_pool_generation = 0;
+static int so_pool_active = 0, so_pool_pending = 0, so_pool_workers = 0;
+
+static void *so_worker_main(void *arg) {
+    const int index = (int)(intptr_t)arg;
+    // Workers are made inside a region, just before it is published: starting from 0, a new
+    // worker takes that region's job.
+    uint64_t seen = 0;
+    pthread_mutex_lock(&so_pool_mu);
+    for (;;) {
+        while (so_pool_generation == seen) pthread_cond_wait(&so_pool_work, &so_pool_mu);
+        seen = so_pool_generation;
+        if (index >= so_pool_active) continue;
+        const so_job job = so_pool_jobs[index];
+        pthread_mutex_unlock(&so_pool_mu);
+        job.fn(job.ctx, job.begin, job.end);
+        pthread_mutex_lock(&so_pool_mu);
+        if (--so_pool_pending == 0) pthread_cond_signal(&so_pool_done);
+    }
     return NULL;
 }
 
-// Splits [0, count) into up to `threads` ranges when each gets at least `grain` items.
+// Splits [0, count) into up to `threads` ranges when each gets at least `grain` items; range 0
+// runs on the caller. A region started while another runs (another caller, or from inside a
+// range) runs on its caller alone, so regions never wait on each other.
 static void so_parallel(int64_t count, int threads, int64_t grain, so_range_fn fn, void *ctx) {
-    if (threads > 16) threads = 16;
+    if (threads > SO_MAX_THREADS) threads = SO_MAX_THREADS;
     if (threads > 1 && count / threads < grain) threads = (int)(count / (grain > 0 ? grain : 1));
-    if (threads <= 1) {
+    if (threads <= 1 || pthread_mutex_trylock(&so_pool_region) != 0) {
         fn(ctx, 0, count);
         return;
     }
-    so_job jobs[16];
-    pthread_t ids[16];
-    int started[16] = {0};
-    for (int t = 0; t < threads; t++) jobs[t] = (so_job){fn, ctx, count * t / threads, count * (t + 1) / threads};
-    for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, so_thread_main, &jobs[t]) == 0;
-    fn(ctx, jobs[0].begin, jobs[0].end);
-    for (int t = 1; t < threads; t++) {
-        if (started[t]) pthread_join(ids[t], NULL);
-        else fn(ctx, jobs[t].begin, jobs[t].end);
+    pthread_mutex_lock(&so_pool_mu);
+    while (so_pool_workers < threads - 1) {
+        pthread_t id;
+        if (pthread_create(&id, NULL, so_worker_main, (void *)(intptr_t)(so_pool_workers + 1)) != 0) break;
+        pthread_detach(id);
+        so_pool_workers++;
     }
+    const int helpers = so_pool_workers < threads - 1 ? so_pool_workers : threads - 1;
+    so_job jobs[SO_MAX_THREADS];
+    for (int t = 0; t < threads; t++) jobs[t] = (so_job){fn, ctx, count * t / threads, count * (t + 1) / threads};
+    for (int t = 1; t <= helpers; t++) so_pool_jobs[t] = jobs[t];
+    so_pool_active = helpers + 1;
+    so_pool_pending = helpers;
+    so_pool_generation++;
+    pthread_cond_broadcast(&so_pool_work);
+    pthread_mutex_unlock(&so_pool_mu);
+    fn(ctx, jobs[0].begin, jobs[0].end);
+    for (int t = helpers + 1; t < threads; t++) fn(ctx, jobs[t].begin, jobs[t].end);  // no worker for it
+    pthread_mutex_lock(&so_pool_mu);
+    while (so_pool_pending > 0) pthread_cond_wait(&so_pool_done, &so_pool_mu);
+    pthread_mutex_unlock(&so_pool_mu);
+    pthread_mutex_unlock(&so_pool_region);
 }
 
 // ---------------------------------------------------------------- epilogue
