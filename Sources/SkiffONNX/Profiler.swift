@@ -98,21 +98,25 @@ public final class SessionProfiler: @unchecked Sendable {
         lock.lock()
         let snapshot = sessions, names = order
         lock.unlock()
+        // Only numbers go through String(format:); names are interpolated (a Swift String passed
+        // for %@ is not safe on every platform).
+        func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+        }
         var out: [String] = []
         for name in names {
             guard let s = snapshot[name] else { continue }
-            out.append(String(format: "profile %@: %d runs, %.3f s wall, %.3f CPU s (steps: %.3f s wall)", name, s.runs, s.wall, s.cpu,
-                              s.kinds.values.reduce(0) { $0 + $1.wall }))
+            out.append("profile \(name): " + String(format: "%d runs, %.3f s wall, %.3f CPU s (steps: %.3f s wall)", s.runs, s.wall,
+                                                        s.cpu, s.kinds.values.reduce(0) { $0 + $1.wall }))
             out.append("  by kind:                          calls    wall s   share    CPU s   GFLOP  GFLOP/CPU s")
             for e in s.kinds.values.sorted(by: { $0.wall > $1.wall }) {
                 let rate = e.flops > 0 ? String(format: "%6.1f", e.flops / 1e9 / max(e.cpu, 1e-9)) : ""
-                out.append(String(format: "    %-32@ %6d  %8.3f  %5.1f%%  %7.3f  %6.1f  %@", e.kind as NSString, e.calls, e.wall,
-                                  100 * e.wall / max(s.wall, 1e-12), e.cpu, e.flops / 1e9, rate as NSString))
+                out.append("    " + pad(e.kind, 32) + String(format: " %6d  %8.3f  %5.1f%%  %7.3f  %6.1f  ", e.calls, e.wall,
+                                                              100 * e.wall / max(s.wall, 1e-12), e.cpu, e.flops / 1e9) + rate)
             }
             out.append("  top nodes (largest input seen):")
             for (node, e) in s.nodes.sorted(by: { $0.value.wall > $1.value.wall }).prefix(topNodes) {
-                out.append(String(format: "    %8.3f s  %5.1f%%  %@  [%@]  %@", e.wall, 100 * e.wall / max(s.wall, 1e-12),
-                                  node as NSString, e.kind as NSString, e.shapes as NSString))
+                out.append(String(format: "    %8.3f s  %5.1f%%  ", e.wall, 100 * e.wall / max(s.wall, 1e-12)) + "\(node)  [\(e.kind)]  \(e.shapes)")
             }
         }
         return out.joined(separator: "\n")
