@@ -4,37 +4,89 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SO_X86 1
+#define SO_AVX2 __attribute__((target("avx2,fma")))
+static int so_avx2 = -1;
+static int so_has_avx2(void) {
+    if (so_avx2 < 0) so_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return so_avx2;
+}
+#else
+#define SO_X86 0
+#endif
 
 // ---------------------------------------------------------------- parallel loops
 
 typedef void (*so_range_fn)(void *ctx, int64_t begin, int64_t end);
 typedef struct { so_range_fn fn; void *ctx; int64_t begin, end; } so_job;
 
-static void *so_thread_main(void *arg) {
-    so_job *job = arg;
-    job->fn(job->ctx, job->begin, job->end);
+// A pool of persistent workers. Threads made per call and calling OpenBLAS would each get
+// OpenBLAS buffers of their own (thousands over a batch of pages, each a new thread to its
+// memory tables); the same few threads, made once, are all it ever sees.
+enum { SO_MAX_THREADS = 16 };
+static pthread_mutex_t so_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t so_pool_work = PTHREAD_COND_INITIALIZER, so_pool_done = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t so_pool_region = PTHREAD_MUTEX_INITIALIZER;  // one parallel region at a time
+static so_job so_pool_jobs[SO_MAX_THREADS];
+static uint64_t so_pool_generation = 0;
+static int so_pool_active = 0, so_pool_pending = 0, so_pool_workers = 0;
+
+static void *so_worker_main(void *arg) {
+    const int index = (int)(intptr_t)arg;
+    // Workers are made inside a region, just before it is published: starting from 0, a new
+    // worker takes that region's job.
+    uint64_t seen = 0;
+    pthread_mutex_lock(&so_pool_mu);
+    for (;;) {
+        while (so_pool_generation == seen) pthread_cond_wait(&so_pool_work, &so_pool_mu);
+        seen = so_pool_generation;
+        if (index >= so_pool_active) continue;
+        const so_job job = so_pool_jobs[index];
+        pthread_mutex_unlock(&so_pool_mu);
+        job.fn(job.ctx, job.begin, job.end);
+        pthread_mutex_lock(&so_pool_mu);
+        if (--so_pool_pending == 0) pthread_cond_signal(&so_pool_done);
+    }
     return NULL;
 }
 
-// Splits [0, count) into up to `threads` ranges when each gets at least `grain` items.
+// Splits [0, count) into up to `threads` ranges when each gets at least `grain` items; range 0
+// runs on the caller. A region started while another runs (another caller, or from inside a
+// range) runs on its caller alone, so regions never wait on each other.
 static void so_parallel(int64_t count, int threads, int64_t grain, so_range_fn fn, void *ctx) {
-    if (threads > 16) threads = 16;
+    if (threads > SO_MAX_THREADS) threads = SO_MAX_THREADS;
     if (threads > 1 && count / threads < grain) threads = (int)(count / (grain > 0 ? grain : 1));
-    if (threads <= 1) {
+    if (threads <= 1 || pthread_mutex_trylock(&so_pool_region) != 0) {
         fn(ctx, 0, count);
         return;
     }
-    so_job jobs[16];
-    pthread_t ids[16];
-    int started[16] = {0};
-    for (int t = 0; t < threads; t++) jobs[t] = (so_job){fn, ctx, count * t / threads, count * (t + 1) / threads};
-    for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, so_thread_main, &jobs[t]) == 0;
-    fn(ctx, jobs[0].begin, jobs[0].end);
-    for (int t = 1; t < threads; t++) {
-        if (started[t]) pthread_join(ids[t], NULL);
-        else fn(ctx, jobs[t].begin, jobs[t].end);
+    pthread_mutex_lock(&so_pool_mu);
+    while (so_pool_workers < threads - 1) {
+        pthread_t id;
+        if (pthread_create(&id, NULL, so_worker_main, (void *)(intptr_t)(so_pool_workers + 1)) != 0) break;
+        pthread_detach(id);
+        so_pool_workers++;
     }
+    const int helpers = so_pool_workers < threads - 1 ? so_pool_workers : threads - 1;
+    so_job jobs[SO_MAX_THREADS];
+    for (int t = 0; t < threads; t++) jobs[t] = (so_job){fn, ctx, count * t / threads, count * (t + 1) / threads};
+    for (int t = 1; t <= helpers; t++) so_pool_jobs[t] = jobs[t];
+    so_pool_active = helpers + 1;
+    so_pool_pending = helpers;
+    so_pool_generation++;
+    pthread_cond_broadcast(&so_pool_work);
+    pthread_mutex_unlock(&so_pool_mu);
+    fn(ctx, jobs[0].begin, jobs[0].end);
+    for (int t = helpers + 1; t < threads; t++) fn(ctx, jobs[t].begin, jobs[t].end);  // no worker for it
+    pthread_mutex_lock(&so_pool_mu);
+    while (so_pool_pending > 0) pthread_cond_wait(&so_pool_done, &so_pool_mu);
+    pthread_mutex_unlock(&so_pool_mu);
+    pthread_mutex_unlock(&so_pool_region);
 }
 
 // ---------------------------------------------------------------- epilogue
@@ -116,28 +168,66 @@ static inline int64_t so_out_size(int64_t in, int64_t k, int64_t s, int64_t p0, 
     return (in + p0 + p1 - d * (k - 1) - 1) / s + 1;
 }
 
+// The product path works on chunks of output positions (rows of the output for im2col, column
+// ranges for 1x1), each chunk's im2col, product and epilogue done by one thread with
+// single-threaded OpenBLAS: the im2col buffer stays a few MB instead of K x oh*ow (224 MB for
+// DBNet's 96->24 3x3 convs at 352x184, every page-faulted fresh), the epilogue runs on output
+// still in cache, and the small products of recognition need no BLAS thread hand-offs.
+// SKIFF_CONV_SPLIT=0 keeps whole-image products on OpenBLAS's own threads (for comparison).
+enum { SO_IM2COL_TARGET = 1 << 19, SO_POINTWISE_TARGET = 1 << 18 };
+
+static int so_split = -1;
+static int so_split_enabled(void) {
+    if (so_split < 0) {
+        const char *v = getenv("SKIFF_CONV_SPLIT");
+        so_split = !(v && v[0] == '0');
+    }
+    return so_split;
+}
+
+static int so_is_pointwise(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb,
+                           int64_t pr) {
+    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && pb == 0 && pr == 0;
+}
+
+// Output rows per im2col chunk: about SO_IM2COL_TARGET floats of columns, at least one row.
+static int64_t so_chunk_rows(int64_t k, int64_t oh, int64_t ow) {
+    int64_t rows = SO_IM2COL_TARGET / (k * ow > 0 ? k * ow : 1);
+    if (rows < 1) rows = 1;
+    if (rows > oh) rows = oh;
+    return rows;
+}
+
 int64_t skiff_conv2d_scratch_floats(int64_t c, int64_t h, int64_t w, int64_t oc, int64_t kh, int64_t kw,
                                     int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb, int64_t pr,
-                                    int64_t dh, int64_t dw, int64_t groups) {
+                                    int64_t dh, int64_t dw, int64_t groups, int threads) {
     (void)oc;
     if (groups == c && groups > 1) return 0;  // depthwise: direct
     int64_t oh = so_out_size(h, kh, sh, pt, pb, dh), ow = so_out_size(w, kw, sw, pl, pr, dw);
-    if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && pb == 0 && pr == 0) return 0;
-    return (c / groups) * kh * kw * oh * ow;
+    if (oh <= 0 || ow <= 0) return 0;
+    if (so_is_pointwise(kh, kw, sh, sw, pt, pl, pb, pr)) return 0;
+    const int64_t k = (c / groups) * kh * kw;
+    if (groups == 1 && so_split_enabled()) {
+        if (threads < 1) threads = 1;
+        if (threads > 16) threads = 16;
+        return threads * k * so_chunk_rows(k, oh, ow) * ow;
+    }
+    return k * oh * ow;
 }
 
-// col[(ci * kh + ky) * kw + kx][oy * ow + ox] for channels [c0, c0 + cn) of one image.
+// col[(ci * kh + ky) * kw + kx][(oy - oy0) * ow + ox] for output rows [oy0, oy1) of one image.
 static void so_im2col(const float *x, int64_t cn, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh,
-                      int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t oh, int64_t ow,
-                      float *col) {
+                      int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t oy0, int64_t oy1,
+                      int64_t ow, float *col) {
+    const int64_t rows = oy1 - oy0;
     for (int64_t ci = 0; ci < cn; ci++) {
         const float *xc = x + ci * h * w;
         for (int64_t ky = 0; ky < kh; ky++)
             for (int64_t kx = 0; kx < kw; kx++) {
-                float *dst = col + ((ci * kh + ky) * kw + kx) * oh * ow;
-                for (int64_t oy = 0; oy < oh; oy++) {
+                float *dst = col + ((ci * kh + ky) * kw + kx) * rows * ow;
+                for (int64_t oy = oy0; oy < oy1; oy++) {
                     const int64_t iy = oy * sh - pt + ky * dh;
-                    float *row = dst + oy * ow;
+                    float *row = dst + (oy - oy0) * ow;
                     if (iy < 0 || iy >= h) {
                         memset(row, 0, (size_t)ow * sizeof(float));
                         continue;
@@ -225,25 +315,277 @@ static void so_dw_range(void *p, int64_t begin, int64_t end) {
     }
 }
 
+#if SO_X86
+// A whole output value at a border position (taps outside the input skipped), epilogue applied.
+static inline float so_dw_border(const float *xc, const float *wk, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                 int64_t iy0, int64_t ix0, int64_t dh, float bias, const skiff_epilogue *e) {
+    float s = 0.0f;
+    for (int64_t ky = 0; ky < kh; ky++) {
+        const int64_t iy = iy0 + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        for (int64_t kx = 0; kx < kw; kx++) {
+            const int64_t ix = ix0 + kx;
+            if (ix >= 0 && ix < w) s += wk[ky * kw + kx] * xc[iy * w + ix];
+        }
+    }
+    return e->post_scale * so_act(s + bias, e) + e->post_shift;
+}
+
+SO_AVX2 static inline __m256 so_epi8(__m256 v, int act, __m256 a, __m256 b, __m256 ps, __m256 pp) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    switch (act) {
+    case SKIFF_ACT_RELU: v = _mm256_max_ps(v, zero); break;
+    case SKIFF_ACT_HARDSWISH: {
+        __m256 g = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(a, v, b), zero), one);
+        v = _mm256_mul_ps(v, g);
+        break;
+    }
+    case SKIFF_ACT_HARDSIGMOID: v = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(a, v, b), zero), one); break;
+    default: break;
+    }
+    return _mm256_fmadd_ps(ps, v, pp);
+}
+
+// Depthwise with unit width stride and dilation (any height stride / dilation), kernels up to
+// 8x8: each output is summed in a register over all its taps and leaves with its epilogue
+// applied, instead of kh * kw read-modify-write passes over the output row. 32 outputs per
+// step in four accumulators: one chain of kh * kw dependent FMAs is latency-bound, four keep
+// the FMA units busy (each output still sums its taps in the same order). With `pad`, the
+// plane is first copied with its left and right zero padding (pw floats a row), so border
+// columns take the vector path too (a tap on padding adds 0 * w, which leaves the sum as
+// skipping it would); without, border columns are summed one by one. KW is a constant in the 3
+// and 5 instances, so the tap loop unrolls.
+#define SO_DW_ACC(A, OFF)                                                                  \
+    for (int r = 0; r < nk; r++) {                                                        \
+        const float *xs = rows[r] + (OFF), *wr = wrows[r];                                \
+        for (int64_t kx = 0; kx < kw; kx++) A = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx), \
+                                                                _mm256_broadcast_ss(wr + kx), A); \
+    }
+
+__attribute__((always_inline)) SO_AVX2 static inline void so_dw_plane_kw(const so_dw_ctx *c, const float *xc,
+                                                                         const float *wk, float bias, float *yc,
+                                                                         float *pad, int64_t pw, const int64_t kw) {
+    const int64_t h = c->h, w = c->w, kh = c->kh, sh = c->sh, pt = c->pt, pl = c->pl, dh = c->dh;
+    const int64_t oh = c->oh, ow = c->ow;
+    const skiff_epilogue *e = &c->epi;
+    int64_t lo = 0, hi = ow;
+    if (pad) {
+        for (int64_t y = 0; y < h; y++) {
+            float *dst = pad + y * pw;
+            for (int64_t i = 0; i < pl; i++) dst[i] = 0.0f;
+            memcpy(dst + pl, xc + y * w, (size_t)w * sizeof(float));
+            for (int64_t i = pl + w; i < pw; i++) dst[i] = 0.0f;
+        }
+    } else {
+        // interior: every tap of the row inside the input, pl <= ox <= w - kw + pl
+        lo = pl < ow ? pl : ow;
+        hi = w - kw + pl + 1;
+        if (hi > ow) hi = ow;
+        if (hi < lo) hi = lo;
+    }
+    const __m256 vbias = _mm256_set1_ps(bias), va = _mm256_set1_ps(e->alpha), vb = _mm256_set1_ps(e->beta);
+    const __m256 vps = _mm256_set1_ps(e->post_scale), vpp = _mm256_set1_ps(e->post_shift);
+    const int act = e->act;
+    const float *rows[8];
+    const float *wrows[8];
+    for (int64_t oy = 0; oy < oh; oy++) {
+        float *yr = yc + oy * ow;
+        const int64_t iy0 = oy * sh - pt;
+        int nk = 0;
+        for (int64_t ky = 0; ky < kh; ky++) {
+            const int64_t iy = iy0 + ky * dh;
+            if (iy < 0 || iy >= h) continue;
+            rows[nk] = pad ? pad + iy * pw : xc + iy * w - pl;
+            wrows[nk] = wk + ky * kw;
+            nk++;
+        }
+        for (int64_t ox = 0; ox < lo; ox++) yr[ox] = so_dw_border(xc, wk, h, w, kh, kw, iy0, ox - pl, dh, bias, e);
+        int64_t ox = lo;
+        for (; ox + 32 <= hi; ox += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int r = 0; r < nk; r++) {
+                const float *xs = rows[r] + ox, *wr = wrows[r];
+                for (int64_t kx = 0; kx < kw; kx++) {
+                    const __m256 wv = _mm256_broadcast_ss(wr + kx);
+                    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx), wv, a0);
+                    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx + 8), wv, a1);
+                    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx + 16), wv, a2);
+                    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(xs + kx + 24), wv, a3);
+                }
+            }
+            _mm256_storeu_ps(yr + ox, so_epi8(_mm256_add_ps(a0, vbias), act, va, vb, vps, vpp));
+            _mm256_storeu_ps(yr + ox + 8, so_epi8(_mm256_add_ps(a1, vbias), act, va, vb, vps, vpp));
+            _mm256_storeu_ps(yr + ox + 16, so_epi8(_mm256_add_ps(a2, vbias), act, va, vb, vps, vpp));
+            _mm256_storeu_ps(yr + ox + 24, so_epi8(_mm256_add_ps(a3, vbias), act, va, vb, vps, vpp));
+        }
+        if (ox + 16 <= hi) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            SO_DW_ACC(a0, ox)
+            SO_DW_ACC(a1, ox + 8)
+            _mm256_storeu_ps(yr + ox, so_epi8(_mm256_add_ps(a0, vbias), act, va, vb, vps, vpp));
+            _mm256_storeu_ps(yr + ox + 8, so_epi8(_mm256_add_ps(a1, vbias), act, va, vb, vps, vpp));
+            ox += 16;
+        }
+        // The last 8 outputs, overlapping ones already written (the same values again).
+        while (ox < hi && hi - lo >= 8) {
+            const int64_t at = ox + 8 <= hi ? ox : hi - 8;
+            __m256 a0 = _mm256_setzero_ps();
+            SO_DW_ACC(a0, at)
+            _mm256_storeu_ps(yr + at, so_epi8(_mm256_add_ps(a0, vbias), act, va, vb, vps, vpp));
+            ox = at + 8;
+        }
+        for (; ox < ow; ox++) {
+            if (!pad) {
+                yr[ox] = so_dw_border(xc, wk, h, w, kh, kw, iy0, ox - pl, dh, bias, e);
+                continue;
+            }
+            float sum = 0.0f;  // padded planes narrower than 8
+            for (int r = 0; r < nk; r++)
+                for (int64_t kx = 0; kx < kw; kx++) sum = fmaf(rows[r][ox + kx], wrows[r][kx], sum);
+            yr[ox] = e->post_scale * so_act(sum + bias, e) + e->post_shift;
+        }
+    }
+}
+#undef SO_DW_ACC
+
+SO_AVX2 static void so_dw_plane_avx2(const so_dw_ctx *c, const float *xc, const float *wk, float bias, float *yc,
+                                     float *pad, int64_t pw) {
+    switch (c->kw) {
+    case 3: so_dw_plane_kw(c, xc, wk, bias, yc, pad, pw, 3); break;
+    case 5: so_dw_plane_kw(c, xc, wk, bias, yc, pad, pw, 5); break;
+    default: so_dw_plane_kw(c, xc, wk, bias, yc, pad, pw, c->kw); break;
+    }
+}
+
+// Padded row length: every column a vector load can touch (ow + kw - 1), and the whole input row.
+static int64_t so_dw_pad_width(const so_dw_ctx *c) {
+    int64_t pw = c->ow + c->kw - 1;
+    if (pw < c->pl + c->w) pw = c->pl + c->w;
+    return pw;
+}
+
+static void so_dw_range_avx2(void *p, int64_t begin, int64_t end) {
+    so_dw_ctx *c = p;
+    // The padded copy pays for itself from 5x5 on (four border columns of 25 taps each); for
+    // 3x3 the copy costs more than the two border columns.
+    const int64_t pw = so_dw_pad_width(c);
+    float *pad = c->kw >= 5 ? malloc((size_t)(c->h * pw) * sizeof(float)) : NULL;
+    for (int64_t q = begin; q < end; q++) {
+        const int64_t ch = q % c->c;
+        so_dw_plane_avx2(c, c->x + q * c->h * c->w, c->weight + ch * c->kh * c->kw, c->bias ? c->bias[ch] : 0.0f,
+                         c->y + q * c->oh * c->ow, pad, pw);
+    }
+    free(pad);
+}
+#endif
+
+// ---------------------------------------------------------------- products in chunks
+
+typedef struct {
+    const float *x, *weight, *bias;
+    float *y, *scratch;
+    int64_t c, h, w, oc, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, k, plane;
+    int pointwise;
+    int64_t units, per_image, chunk, scratch_per_thread;
+    int threads;
+    skiff_epilogue epi;
+} so_gemm_ctx;
+
+// Units (output columns for 1x1, output rows otherwise) [j0, j1) of image b.
+static void so_gemm_chunk(const so_gemm_ctx *c, int64_t b, int64_t j0, int64_t j1, float *scratch) {
+    const float *xb = c->x + b * c->c * c->h * c->w;
+    float *yb = c->y + b * c->oc * c->plane;
+    int64_t n0, n1;
+    if (c->pointwise) {
+        n0 = j0;
+        n1 = j1;
+        skiff_sgemm_nn(c->oc, n1 - n0, c->k, 1.0f, c->weight, c->k, xb + n0, c->plane, 0.0f, yb + n0, c->plane);
+    } else {
+        so_im2col(xb, c->c, c->h, c->w, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->dh, c->dw, j0, j1, c->ow, scratch);
+        n0 = j0 * c->ow;
+        n1 = j1 * c->ow;
+        skiff_sgemm_nn(c->oc, n1 - n0, c->k, 1.0f, c->weight, c->k, scratch, n1 - n0, 0.0f, yb + n0, c->plane);
+    }
+    if (!c->bias && so_epilogue_is_identity(&c->epi)) return;
+    for (int64_t o = 0; o < c->oc; o++)
+        so_epilogue_plane(yb + o * c->plane + n0, n1 - n0, c->bias ? c->bias[o] : 0.0f, &c->epi);
+}
+
+// Thread t's even share of all units, in chunks that stay inside one image.
+static void so_gemm_thread(void *p, int64_t t0, int64_t t1) {
+    const so_gemm_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t u = c->units * t / c->threads;
+        const int64_t end = c->units * (t + 1) / c->threads;
+        float *scratch = c->scratch ? c->scratch + t * c->scratch_per_thread : NULL;
+        while (u < end) {
+            const int64_t b = u / c->per_image, j0 = u % c->per_image;
+            int64_t j1 = j0 + c->chunk;
+            if (j1 > c->per_image) j1 = c->per_image;
+            if (j1 - j0 > end - u) j1 = j0 + (end - u);
+            so_gemm_chunk(c, b, j0, j1, scratch);
+            u += j1 - j0;
+        }
+    }
+}
+
 void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight,
                   const float *bias, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                   int64_t pl, int64_t pb, int64_t pr, int64_t dh, int64_t dw, int64_t groups,
                   skiff_epilogue epi, float *y, float *scratch, int threads) {
     const int64_t oh = so_out_size(h, kh, sh, pt, pb, dh), ow = so_out_size(w, kw, sw, pl, pr, dw);
     if (oh <= 0 || ow <= 0) return;
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    const int requested = threads;
     if (groups == c && oc == c && groups > 1) {
         so_dw_ctx ctx = {x, weight, bias, y, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, epi};
+#if SO_X86
+        if (so_has_avx2() && sw == 1 && dw == 1 && kh <= 8 && kw <= 8 &&
+            (epi.act == SKIFF_ACT_NONE || epi.act == SKIFF_ACT_RELU || epi.act == SKIFF_ACT_HARDSWISH ||
+             epi.act == SKIFF_ACT_HARDSIGMOID)) {
+            so_parallel(n * c, threads, 1, so_dw_range_avx2, &ctx);
+            return;
+        }
+#endif
         so_parallel(n * c, threads, 1, so_dw_range, &ctx);
         return;
     }
     const int64_t cg = c / groups, og = oc / groups, k = cg * kh * kw, plane = oh * ow;
-    const int pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && pb == 0 && pr == 0;
+    const int pointwise = so_is_pointwise(kh, kw, sh, sw, pt, pl, pb, pr);
+    if (groups == 1 && so_split_enabled()) {
+        so_gemm_ctx ctx = {x, weight, bias, y, scratch, c, h, w, oc, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, k, plane,
+                           pointwise, 0, 0, 0, 0, threads, epi};
+        if (pointwise) {
+            int64_t chunk = SO_POINTWISE_TARGET / (oc > 0 ? oc : 1);
+            chunk = chunk < 256 ? 256 : (chunk + 15) / 16 * 16;
+            ctx.per_image = plane;
+            ctx.chunk = chunk;
+        } else {
+            ctx.per_image = oh;
+            ctx.chunk = so_chunk_rows(k, oh, ow);
+            ctx.scratch_per_thread = k * ctx.chunk * ow;
+        }
+        ctx.units = n * ctx.per_image;
+        // Small products (the 1x1 squeeze-excite convs on pooled values) stay on one thread.
+        if (threads > ctx.units) threads = (int)ctx.units;
+        if ((double)oc * (double)k * (double)(n * plane) < (double)(1 << 20)) threads = 1;
+        ctx.threads = threads;
+        if (threads > 1) {
+            skiff_vision_set_blas_threads(1);
+            so_parallel(threads, threads, 1, so_gemm_thread, &ctx);
+            skiff_vision_set_blas_threads(requested);
+        } else {
+            so_gemm_thread(&ctx, 0, 1);
+        }
+        return;
+    }
     for (int64_t b = 0; b < n; b++) {
         for (int64_t g = 0; g < groups; g++) {
             const float *xg = x + (b * c + g * cg) * h * w;
             const float *cols = xg;
             if (!pointwise) {
-                so_im2col(xg, cg, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, scratch);
+                so_im2col(xg, cg, h, w, kh, kw, sh, sw, pt, pl, dh, dw, 0, oh, ow, scratch);
                 cols = scratch;
             }
             skiff_sgemm_nn(og, plane, k, 1.0f, weight + g * og * k, k, cols, plane, 0.0f,
@@ -253,27 +595,88 @@ void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, co
     skiff_epilogue_apply(y, n * oc, plane, bias, oc, epi, threads);
 }
 
+// Transposed convolution, kernel == stride: rows [i0, i1) of image b into scratch
+// [(o * kh + ky) * kw + kx][(i - i0) * w + j], scattered to output rows i * kh + ky, epilogue there.
+typedef struct {
+    const float *x, *weight_t, *bias;
+    float *y, *scratch;
+    int64_t n, c, h, w, oc, kh, kw, rows_per_chunk, scratch_per_thread;
+    int threads;
+    skiff_epilogue epi;
+} so_ct_ctx;
+
+static void so_ct_chunk(const so_ct_ctx *c, int64_t b, int64_t i0, int64_t i1, float *scratch) {
+    const int64_t plane = c->h * c->w, ow = c->w * c->kw, oplane = plane * c->kh * c->kw, cols = (i1 - i0) * c->w;
+    const int64_t kh = c->kh, kw = c->kw, w = c->w;
+    skiff_sgemm_nn(c->oc * kh * kw, cols, c->c, 1.0f, c->weight_t, c->c, c->x + b * c->c * plane + i0 * w, plane, 0.0f,
+                   scratch, cols);
+    for (int64_t o = 0; o < c->oc; o++) {
+        float *yo = c->y + (b * c->oc + o) * oplane;
+        for (int64_t ky = 0; ky < kh; ky++)
+            for (int64_t kx = 0; kx < kw; kx++) {
+                const float *s = scratch + ((o * kh + ky) * kw + kx) * cols;
+                for (int64_t i = i0; i < i1; i++) {
+                    float *dst = yo + (i * kh + ky) * ow + kx;
+                    const float *src = s + (i - i0) * w;
+                    for (int64_t j = 0; j < w; j++) dst[j * kw] = src[j];
+                }
+            }
+        if (c->bias || !so_epilogue_is_identity(&c->epi))
+            so_epilogue_plane(yo + i0 * kh * ow, (i1 - i0) * kh * ow, c->bias ? c->bias[o] : 0.0f, &c->epi);
+    }
+}
+
+static void so_ct_thread(void *p, int64_t t0, int64_t t1) {
+    const so_ct_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t units = c->n * c->h;
+        int64_t u = units * t / c->threads;
+        const int64_t end = units * (t + 1) / c->threads;
+        float *scratch = c->scratch + t * c->scratch_per_thread;
+        while (u < end) {
+            const int64_t b = u / c->h, i0 = u % c->h;
+            int64_t i1 = i0 + c->rows_per_chunk;
+            if (i1 > c->h) i1 = c->h;
+            if (i1 - i0 > end - u) i1 = i0 + (end - u);
+            so_ct_chunk(c, b, i0, i1, scratch);
+            u += i1 - i0;
+        }
+    }
+}
+
+// Input rows per chunk: about SO_IM2COL_TARGET floats of product output, at least one row.
+static int64_t so_ct_rows(int64_t oc, int64_t h, int64_t w, int64_t kh, int64_t kw) {
+    int64_t per_row = oc * kh * kw * w;
+    int64_t rows = SO_IM2COL_TARGET / (per_row > 0 ? per_row : 1);
+    if (rows < 1) rows = 1;
+    if (rows > h) rows = h;
+    return rows;
+}
+
+int64_t skiff_conv_transpose_scratch_floats(int64_t oc, int64_t h, int64_t w, int64_t kh, int64_t kw, int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    return threads * oc * kh * kw * w * so_ct_rows(oc, h, w, kh, kw);
+}
+
 void skiff_conv_transpose_blocks(const float *x, int64_t n, int64_t c, int64_t h, int64_t w,
                                  const float *weight_t, const float *bias, int64_t oc, int64_t kh, int64_t kw,
                                  skiff_epilogue epi, float *y, float *scratch, int threads) {
-    const int64_t plane = h * w, ow = w * kw;
-    for (int64_t b = 0; b < n; b++) {
-        // scratch[(o * kh + ky) * kw + kx][i * w + j]
-        skiff_sgemm_nn(oc * kh * kw, plane, c, 1.0f, weight_t, c, x + b * c * plane, plane, 0.0f, scratch, plane);
-        for (int64_t o = 0; o < oc; o++) {
-            float *yo = y + (b * oc + o) * plane * kh * kw;
-            for (int64_t ky = 0; ky < kh; ky++)
-                for (int64_t kx = 0; kx < kw; kx++) {
-                    const float *s = scratch + ((o * kh + ky) * kw + kx) * plane;
-                    for (int64_t i = 0; i < h; i++) {
-                        float *dst = yo + (i * kh + ky) * ow + kx;
-                        const float *src = s + i * w;
-                        for (int64_t j = 0; j < w; j++) dst[j * kw] = src[j];
-                    }
-                }
-        }
+    if (n <= 0 || h <= 0 || w <= 0) return;
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    const int requested = threads;
+    const int64_t rows = so_ct_rows(oc, h, w, kh, kw);
+    so_ct_ctx ctx = {x, weight_t, bias, y, scratch, n, c, h, w, oc, kh, kw, rows, oc * kh * kw * w * rows, threads, epi};
+    if (threads > n * h) threads = (int)(n * h);
+    ctx.threads = threads;
+    if (threads > 1) {
+        skiff_vision_set_blas_threads(1);
+        so_parallel(threads, threads, 1, so_ct_thread, &ctx);
+        skiff_vision_set_blas_threads(requested);
+    } else {
+        so_ct_thread(&ctx, 0, 1);
     }
-    skiff_epilogue_apply(y, n * oc, plane * kh * kw, bias, oc, epi, threads);
 }
 
 // ---------------------------------------------------------------- softmax, layernorm
@@ -325,4 +728,356 @@ void skiff_onnx_layernorm(const float *x, float *y, int64_t rows, int64_t n, con
             yr[i] = v;
         }
     }
+}
+
+// ---------------------------------------------------------------- CTC greedy head
+
+#if SO_X86
+// Cephes expf as in skiff_vision.c (about 1 ulp; inputs below -87.3 give 0).
+SO_AVX2 static inline __m256 so_exp8(__m256 x) {
+    const float lo = -87.3365478515625f;
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+    const __m256 tooSmall = _mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_LT_OQ);
+    x = _mm256_max_ps(x, _mm256_set1_ps(lo));
+    __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500E-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507E-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073E-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894E-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459E-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201E-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_blendv_ps(y, _mm256_setzero_ps(), tooSmall);
+}
+
+#endif
+
+typedef struct {
+    const float *features, *weight, *bias, *logits;
+    int64_t rows, dim, classes;
+    int32_t *best;
+    float *prob, *scratch;
+    int threads;
+} so_ctc_ctx;
+
+// Rows per product and classes per tile: each thread multiplies all its rows (up to
+// SO_CTC_ROWS) by the weight SO_CTC_CLASSES columns at a time, so OpenBLAS packs each weight
+// block once per batch instead of once per few rows, and the tile (rows x classes) stays in
+// L2; the maximum, its index and the softmax denominator are carried across tiles.
+enum { SO_CTC_ROWS = 128, SO_CTC_CLASSES = 1024 };
+
+#if SO_X86
+// Tile maximum (first index) of a row segment.
+SO_AVX2 static void so_max_avx2(const float *row, int64_t n, float *max, int32_t *index) {
+    int64_t i = 0;
+    float m = row[0];
+    int32_t mi = 0;
+    if (n >= 8) {
+        __m256 vmax = _mm256_loadu_ps(row);
+        __m256i vidx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), cur = vidx;
+        const __m256i step = _mm256_set1_epi32(8);
+        for (i = 8; i + 8 <= n; i += 8) {
+            cur = _mm256_add_epi32(cur, step);
+            const __m256 v = _mm256_loadu_ps(row + i);
+            const __m256 gt = _mm256_cmp_ps(v, vmax, _CMP_GT_OQ);
+            vmax = _mm256_blendv_ps(vmax, v, gt);
+            vidx = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(vidx), _mm256_castsi256_ps(cur), gt));
+        }
+        float lv[8];
+        int32_t li[8];
+        _mm256_storeu_ps(lv, vmax);
+        _mm256_storeu_si256((__m256i *)li, vidx);
+        m = lv[0];
+        mi = li[0];
+        for (int l = 1; l < 8; l++)
+            if (lv[l] > m || (lv[l] == m && li[l] < mi)) { m = lv[l]; mi = li[l]; }
+    } else {
+        i = 1;
+    }
+    for (; i < n; i++)
+        if (row[i] > m) { m = row[i]; mi = (int32_t)i; }
+    *max = m;
+    *index = mi;
+}
+
+SO_AVX2 static double so_expsum_avx2(const float *row, int64_t n, float m) {
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 vs = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) vs = _mm256_add_ps(vs, so_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm)));
+    float ls[8];
+    _mm256_storeu_ps(ls, vs);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++) s += ls[l];
+    for (; j < n; j++) s += expf(row[j] - m);
+    return s;
+}
+#endif
+
+static void so_tile_max(const float *row, int64_t n, float *max, int32_t *index) {
+#if SO_X86
+    if (so_has_avx2()) {
+        so_max_avx2(row, n, max, index);
+        return;
+    }
+#endif
+    float m = row[0];
+    int32_t mi = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (row[i] > m) { m = row[i]; mi = (int32_t)i; }
+    *max = m;
+    *index = mi;
+}
+
+static double so_expsum(const float *row, int64_t n, float m) {
+#if SO_X86
+    if (so_has_avx2()) return so_expsum_avx2(row, n, m);
+#endif
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += expf(row[i] - m);
+    return s;
+}
+
+// Folds a tile [c0, c0 + n) of a row into the running maximum m (index mi) and sum s of
+// exp(l - m): a larger maximum rescales the sum; ties keep the earlier index.
+static void so_fold_tile(const float *seg, int64_t n, int64_t c0, float *m, int32_t *mi, double *s, int first) {
+    float tm;
+    int32_t ti;
+    so_tile_max(seg, n, &tm, &ti);
+    if (first) {
+        *m = tm;
+        *mi = (int32_t)c0 + ti;
+        *s = so_expsum(seg, n, tm);
+    } else if (tm > *m) {
+        *s = *s * exp((double)*m - (double)tm) + so_expsum(seg, n, tm);
+        *m = tm;
+        *mi = (int32_t)c0 + ti;
+    } else {
+        *s += so_expsum(seg, n, *m);
+    }
+}
+
+static void so_ctc_thread(void *p, int64_t t0, int64_t t1) {
+    const so_ctc_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t begin = c->rows * t / c->threads, end = c->rows * (t + 1) / c->threads;
+        if (c->logits) {
+            for (int64_t r = begin; r < end; r++) {
+                float m;
+                int32_t mi;
+                double s;
+                so_fold_tile(c->logits + r * c->classes, c->classes, 0, &m, &mi, &s, 1);
+                c->best[r] = mi;
+                c->prob[r] = (float)(1.0 / s);
+            }
+            continue;
+        }
+        float *tile = c->scratch + t * SO_CTC_ROWS * SO_CTC_CLASSES;
+        float ms[SO_CTC_ROWS];
+        int32_t mis[SO_CTC_ROWS];
+        double ss[SO_CTC_ROWS];
+        for (int64_t r = begin; r < end; r += SO_CTC_ROWS) {
+            const int64_t nr = end - r < SO_CTC_ROWS ? end - r : SO_CTC_ROWS;
+            for (int64_t c0 = 0; c0 < c->classes; c0 += SO_CTC_CLASSES) {
+                const int64_t nc = c->classes - c0 < SO_CTC_CLASSES ? c->classes - c0 : SO_CTC_CLASSES;
+                skiff_sgemm_nn(nr, nc, c->dim, 1.0f, c->features + r * c->dim, c->dim, c->weight + c0, c->classes,
+                               0.0f, tile, nc);
+                for (int64_t k = 0; k < nr; k++) {
+                    float *seg = tile + k * nc;
+                    if (c->bias)
+                        for (int64_t i = 0; i < nc; i++) seg[i] += c->bias[c0 + i];
+                    so_fold_tile(seg, nc, c0, &ms[k], &mis[k], &ss[k], c0 == 0);
+                }
+            }
+            for (int64_t k = 0; k < nr; k++) {
+                c->best[r + k] = mis[k];
+                c->prob[r + k] = (float)(1.0 / ss[k]);
+            }
+        }
+    }
+}
+
+static void so_ctc_run(so_ctc_ctx *c, int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    const int requested = threads;
+    if (threads > c->rows) threads = (int)(c->rows > 0 ? c->rows : 1);
+    c->threads = threads;
+    if (threads > 1) {
+        if (!c->logits) skiff_vision_set_blas_threads(1);
+        so_parallel(threads, threads, 1, so_ctc_thread, c);
+        if (!c->logits) skiff_vision_set_blas_threads(requested);
+    } else {
+        so_ctc_thread(c, 0, 1);
+    }
+}
+
+int64_t skiff_ctc_head_scratch_floats(int64_t classes, int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    (void)classes;
+    return (int64_t)threads * SO_CTC_ROWS * SO_CTC_CLASSES;
+}
+
+void skiff_ctc_head(const float *features, int64_t rows, int64_t dim, const float *weight, const float *bias,
+                    int64_t classes, int32_t *best, float *prob, float *scratch, int threads) {
+    if (rows <= 0 || classes <= 0) return;
+    so_ctc_ctx c = {features, weight, bias, NULL, rows, dim, classes, best, prob, scratch, 1};
+    so_ctc_run(&c, threads);
+}
+
+void skiff_ctc_best(const float *logits, int64_t rows, int64_t classes, int32_t *best, float *prob, int threads) {
+    if (rows <= 0 || classes <= 0) return;
+    so_ctc_ctx c = {NULL, NULL, NULL, logits, rows, 0, classes, best, prob, NULL, 1};
+    so_ctc_run(&c, threads);
+}
+
+// ---------------------------------------------------------------- element-wise, pooling, resize
+
+typedef struct {
+    const float *a, *b;
+    float *y;
+    int64_t plane;  // b: one value per plane of `plane` values (0: same shape as a)
+    int op;
+    int b_first;  // per-plane operand on the left (b op a)
+} so_bin_ctx;
+
+static inline float so_bin(int op, float x, float z) {
+    switch (op) {
+    case SKIFF_BIN_ADD: return x + z;
+    case SKIFF_BIN_SUB: return x - z;
+    case SKIFF_BIN_MUL: return x * z;
+    default: return z == 0.0f ? 0.0f : x / z;
+    }
+}
+
+// Written per op so each loop vectorises; Div keeps the runtime's b == 0 -> 0 rule.
+static void so_bin_same_range(void *p, int64_t begin, int64_t end) {
+    const so_bin_ctx *c = p;
+    const float *a = c->a, *b = c->b;
+    float *y = c->y;
+    switch (c->op) {
+    case SKIFF_BIN_ADD: for (int64_t i = begin; i < end; i++) y[i] = a[i] + b[i]; break;
+    case SKIFF_BIN_SUB: for (int64_t i = begin; i < end; i++) y[i] = a[i] - b[i]; break;
+    case SKIFF_BIN_MUL: for (int64_t i = begin; i < end; i++) y[i] = a[i] * b[i]; break;
+    default: for (int64_t i = begin; i < end; i++) y[i] = so_bin(c->op, a[i], b[i]); break;
+    }
+}
+
+static void so_bin_plane_range(void *p, int64_t begin, int64_t end) {
+    const so_bin_ctx *c = p;
+    const int64_t n = c->plane;
+    for (int64_t q = begin; q < end; q++) {
+        const float *a = c->a + q * n;
+        float *y = c->y + q * n;
+        const float s = c->b[q];
+        if (c->b_first) {
+            for (int64_t i = 0; i < n; i++) y[i] = so_bin(c->op, s, a[i]);
+            continue;
+        }
+        switch (c->op) {
+        case SKIFF_BIN_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i] + s; break;
+        case SKIFF_BIN_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i] - s; break;
+        case SKIFF_BIN_MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i] * s; break;
+        default: for (int64_t i = 0; i < n; i++) y[i] = so_bin(c->op, a[i], s); break;
+        }
+    }
+}
+
+void skiff_binary_same(int op, const float *a, const float *b, float *y, int64_t count, int threads) {
+    so_bin_ctx c = {a, b, y, 0, op, 0};
+    so_parallel(count, threads, 1 << 16, so_bin_same_range, &c);
+}
+
+void skiff_binary_planes(int op, const float *a, const float *per_plane, float *y, int64_t planes, int64_t plane,
+                         int scalar_first, int threads) {
+    so_bin_ctx c = {a, per_plane, y, plane, op, scalar_first};
+    so_parallel(planes, threads, plane >= (1 << 16) ? 1 : (1 << 16) / (plane > 0 ? plane : 1), so_bin_plane_range, &c);
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t plane;
+} so_gap_ctx;
+
+// Mean of each plane, summed in order like the runtime's plain loop.
+static void so_gap_range(void *p, int64_t begin, int64_t end) {
+    const so_gap_ctx *c = p;
+    for (int64_t q = begin; q < end; q++) {
+        const float *x = c->x + q * c->plane;
+        float s = 0.0f;
+        for (int64_t i = 0; i < c->plane; i++) s += x[i];
+        c->y[q] = s / (float)c->plane;
+    }
+}
+
+void skiff_global_average_pool(const float *x, float *y, int64_t planes, int64_t plane, int threads) {
+    so_gap_ctx c = {x, y, plane};
+    so_parallel(planes, threads, plane >= (1 << 16) ? 1 : (1 << 16) / (plane > 0 ? plane : 1), so_gap_range, &c);
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t h, w, oh, ow, kh, kw, sh, sw, pt, pl;
+    int include_pad;
+} so_pool_ctx;
+
+static void so_pool_range(void *p, int64_t begin, int64_t end) {
+    const so_pool_ctx *c = p;
+    for (int64_t q = begin; q < end; q++) {
+        const float *x = c->x + q * c->h * c->w;
+        float *y = c->y + q * c->oh * c->ow;
+        for (int64_t oy = 0; oy < c->oh; oy++)
+            for (int64_t ox = 0; ox < c->ow; ox++) {
+                float s = 0.0f;
+                int cnt = 0;
+                for (int64_t ky = 0; ky < c->kh; ky++) {
+                    const int64_t iy = oy * c->sh - c->pt + ky;
+                    for (int64_t kx = 0; kx < c->kw; kx++) {
+                        const int64_t ix = ox * c->sw - c->pl + kx;
+                        if (iy >= 0 && iy < c->h && ix >= 0 && ix < c->w) {
+                            s += x[iy * c->w + ix];
+                            cnt++;
+                        }
+                    }
+                }
+                y[oy * c->ow + ox] = s / (float)(c->include_pad ? c->kh * c->kw : (cnt > 0 ? cnt : 1));
+            }
+    }
+}
+
+void skiff_average_pool(const float *x, float *y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int include_pad,
+                        int threads) {
+    so_pool_ctx c = {x, y, h, w, oh, ow, kh, kw, sh, sw, pt, pl, include_pad};
+    so_parallel(planes, threads, 8, so_pool_range, &c);
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    const int64_t *xs, *ys;
+    int64_t h, w, oh, ow;
+} so_rs_ctx;
+
+static void so_resize_range(void *p, int64_t begin, int64_t end) {
+    const so_rs_ctx *c = p;
+    for (int64_t q = begin; q < end; q++)
+        for (int64_t oy = 0; oy < c->oh; oy++) {
+            const float *src = c->x + (q * c->h + c->ys[oy]) * c->w;
+            float *dst = c->y + (q * c->oh + oy) * c->ow;
+            for (int64_t ox = 0; ox < c->ow; ox++) dst[ox] = src[c->xs[ox]];
+        }
+}
+
+void skiff_resize_nearest(const float *x, float *y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                          const int64_t *xs, const int64_t *ys, int threads) {
+    so_rs_ctx c = {x, y, xs, ys, h, w, oh, ow};
+    so_parallel(planes, threads, 1, so_resize_range, &c);
 }

@@ -236,6 +236,8 @@ struct PPOCRBench: AsyncParsableCommand {
             emit(String(format: "  the same corners exactly: %d/%d (%.1f%%)", detExact, detMatch.lines,
                         100 * Double(detExact) / Double(detMatch.lines)))
         }
+        // SKIFF_PROFILE=1: per-operator times of the runs above (and of the --reference re-reads).
+        if SessionProfiler.isEnabled { emit(SessionProfiler.shared.report()) }
     }
 
     /// The box csv's transcripts in file order, one per line (x1,y1,...,y4,TEXT; TEXT may hold commas).

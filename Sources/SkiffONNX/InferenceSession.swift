@@ -42,6 +42,29 @@ struct Step: Sendable {
     var outputs: [Int]
     /// Values whose last reader is this step, freed after it runs.
     var releases: [Int] = []
+
+    /// The step's kind for the profiler: the operator, or for a fused convolution its shape
+    /// class (depthwise, 1x1, kernel and stride) and epilogue.
+    var profileKind: String {
+        switch kind {
+        case let .conv(c):
+            if c.transposed { return "ConvTranspose \(c.kernel.h)x\(c.kernel.w)" }
+            var s = "Conv \(c.kernel.h)x\(c.kernel.w)"
+            if c.strides != (1, 1) { s += " s\(c.strides.h)" + (c.strides.w != c.strides.h ? "x\(c.strides.w)" : "") }
+            if c.groups > 1 { s += c.groups == c.outChannels && c.weight.count == c.outChannels * c.kernel.h * c.kernel.w ? " dw" : " g\(c.groups)" }
+            switch c.activation {
+            case Int32(SKIFF_ACT_RELU.rawValue): s += " +relu"
+            case Int32(SKIFF_ACT_HARDSWISH.rawValue): s += " +hswish"
+            case Int32(SKIFF_ACT_SWISH.rawValue): s += " +swish"
+            case Int32(SKIFF_ACT_SIGMOID.rawValue): s += " +sigmoid"
+            case Int32(SKIFF_ACT_HARDSIGMOID.rawValue): s += " +hsigmoid"
+            default: break
+            }
+            return s
+        case .layerNorm: return "LayerNorm (fused)"
+        case .node: return node.opType
+        }
+    }
 }
 
 /// Options for running a model.
@@ -65,6 +88,8 @@ public final class InferenceSession: Sendable {
     public let inputNames: [String]
     public let outputNames: [String]
     public let options: SessionOptions
+    /// The name the profiler reports this session under (the model file's name when loaded from a path).
+    public let label: String
     let steps: [Step]
     /// Steps a run executes (after aliasing, constant folding and fusion).
     public var stepCount: Int { steps.count }
@@ -82,12 +107,14 @@ public final class InferenceSession: Sendable {
     ]
 
     public convenience init(path: String, options: SessionOptions = SessionOptions()) throws(ONNXError) {
-        try self.init(model: ONNXModel(contentsOf: path), options: options)
+        try self.init(model: ONNXModel(contentsOf: path), options: options,
+                      label: String(path.split(separator: "/").last ?? Substring(path)))
     }
 
-    public init(model: ONNXModel, options: SessionOptions = SessionOptions()) throws(ONNXError) {
+    public init(model: ONNXModel, options: SessionOptions = SessionOptions(), label: String? = nil) throws(ONNXError) {
         let graph = model.graph
         self.options = options
+        self.label = label ?? (graph.name.isEmpty ? "graph" : graph.name)
         inputNames = graph.inputs
         outputNames = graph.outputs
 
@@ -201,7 +228,11 @@ public final class InferenceSession: Sendable {
             throw .badInput("the graph has no input '\(name)' (inputs: \(inputNames.joined(separator: ", ")))")
         }
         skiff_vision_set_blas_threads(Int32(options.threads))
+        let profiling = SessionProfiler.isEnabled
+        var timings: [(kind: String, node: String, shapes: String, wall: Double, cpu: Double, flops: Double)] = []
+        let runStart = profiling ? SessionProfiler.now() : (wall: 0, cpu: 0)
         for step in steps {
+            let stepStart = profiling ? SessionProfiler.now() : (wall: 0, cpu: 0)
             let args = step.inputs.map { $0 >= 0 ? values[$0] : nil }
             let results: [Tensor]
             switch step.kind {
@@ -214,8 +245,19 @@ public final class InferenceSession: Sendable {
             case .node:
                 results = try Kernels.evaluate(step.node, args, threads: options.threads)
             }
+            if profiling {
+                let end = SessionProfiler.now()
+                let shapes = args.compactMap { $0.map { $0.shape.map(String.init).joined(separator: "x") } }.joined(separator: ", ")
+                    + " -> " + results.map { $0.shape.map(String.init).joined(separator: "x") }.joined(separator: ", ")
+                timings.append((step.profileKind, step.node.name, shapes, end.wall - stepStart.wall, end.cpu - stepStart.cpu,
+                                SessionProfiler.flops(step, inputs: args, outputs: results)))
+            }
             for (s, r) in zip(step.outputs, results) { values[s] = r }
             for s in step.releases { values[s] = nil }
+        }
+        if profiling {
+            let end = SessionProfiler.now()
+            SessionProfiler.shared.record(session: label, steps: timings, wall: end.wall - runStart.wall, cpu: end.cpu - runStart.cpu)
         }
         var out: [String: Tensor] = [:]
         for (name, s) in zip(outputNames, outputSlots) { out[name] = values[s] }

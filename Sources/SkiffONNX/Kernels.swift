@@ -23,10 +23,17 @@ enum Kernels {
             let conv = try makeConv(node, weight: try input(1), bias: optional(2))
             return [try Self.conv(conv, try input(0), node: node, threads: threads)]
         case "BatchNormalization": return [try batchNorm(node, try input(0), try input(1), try input(2), try input(3), try input(4))]
-        case "Add": return [try binary(node, try input(0), try input(1), +, +)]
-        case "Sub": return [try binary(node, try input(0), try input(1), -, -)]
-        case "Mul": return [try binary(node, try input(0), try input(1), *, *)]
+        case "Add":
+            if let y = planeBinary(SKIFF_BIN_ADD, try input(0), try input(1), threads: threads) { return [y] }
+            return [try binary(node, try input(0), try input(1), +, +)]
+        case "Sub":
+            if let y = planeBinary(SKIFF_BIN_SUB, try input(0), try input(1), threads: threads) { return [y] }
+            return [try binary(node, try input(0), try input(1), -, -)]
+        case "Mul":
+            if let y = planeBinary(SKIFF_BIN_MUL, try input(0), try input(1), threads: threads) { return [y] }
+            return [try binary(node, try input(0), try input(1), *, *)]
         case "Div":
+            if let y = planeBinary(SKIFF_BIN_DIV, try input(0), try input(1), threads: threads) { return [y] }
             return [try binary(node, try input(0), try input(1), /) { a, b in b == 0 ? 0 : a / b }]
         case "Pow":
             let b = try input(1)
@@ -40,9 +47,9 @@ enum Kernels {
             return [unary(try input(0)) { min(max(a * $0 + b, 0), 1) }]
         case "HardSwish":
             return [unary(try input(0)) { $0 * min(max($0 / 6 + 0.5, 0), 1) }]
-        case "GlobalAveragePool": return [try globalAveragePool(node, try input(0))]
-        case "AveragePool": return [try averagePool(node, try input(0))]
-        case "Resize": return [try resize(node, try input(0), optional(2), optional(3))]
+        case "GlobalAveragePool": return [try globalAveragePool(node, try input(0), threads: threads)]
+        case "AveragePool": return [try averagePool(node, try input(0), threads: threads)]
+        case "Resize": return [try resize(node, try input(0), optional(2), optional(3), threads: threads)]
         case "Concat": return [try concat(node, try (0..<inputs.count).map { k throws(ONNXError) in try input(k) })]
         case "Shape":
             let x = try input(0)
@@ -105,6 +112,38 @@ enum Kernels {
             return Tensor(shape: shape, int64s: broadcast(shape, a.shape, x, b.shape, y, g))
         }
         return Tensor(shape: shape, floats: broadcast(shape, a.shape, a.floats, b.shape, b.floats, f))
+    }
+
+    /// The two float cases that carry the networks' element-wise work, in threaded C loops: two
+    /// tensors of one shape, and an [N, C, ...] tensor with one value per (n, c) plane (the
+    /// squeeze-excite scale, [N, C, 1, 1]) on either side. Other shapes: nil.
+    static func planeBinary(_ op: skiff_binary_op, _ a: Tensor, _ b: Tensor, threads: Int) -> Tensor? {
+        guard case let .float(av) = a.storage, case let .float(bv) = b.storage, a.count >= 4096 || b.count >= 4096 else { return nil }
+        if a.shape == b.shape {
+            let y = [Float](unsafeUninitializedCapacity: a.count) { o, n in
+                skiff_binary_same(Int32(op.rawValue), av, bv, o.baseAddress, Int64(a.count), Int32(threads))
+                n = a.count
+            }
+            return Tensor(shape: a.shape, floats: y)
+        }
+        func perPlane(_ full: Tensor, _ small: Tensor) -> Bool {
+            let r = full.shape.count
+            guard r >= 3, small.shape.count <= r else { return false }
+            let ps = [Int](repeating: 1, count: r - small.shape.count) + small.shape
+            return ps[0] == full.shape[0] && ps[1] == full.shape[1] && ps[2...].allSatisfy { $0 == 1 }
+        }
+        let scalarFirst: Bool
+        let (full, fv, sv): (Tensor, [Float], [Float])
+        if perPlane(a, b) { (full, fv, sv, scalarFirst) = (a, av, bv, false) }
+        else if perPlane(b, a) { (full, fv, sv, scalarFirst) = (b, bv, av, true) }
+        else { return nil }
+        let planes = full.shape[0] * full.shape[1], plane = full.count / max(planes, 1)
+        let y = [Float](unsafeUninitializedCapacity: full.count) { o, n in
+            skiff_binary_planes(Int32(op.rawValue), fv, sv, o.baseAddress, Int64(planes), Int64(plane), scalarFirst ? 1 : 0,
+                                Int32(threads))
+            n = full.count
+        }
+        return Tensor(shape: full.shape, floats: y)
     }
 
     /// Numpy broadcasting; adjacent axes with the same broadcast pattern are merged so the inner
@@ -248,7 +287,9 @@ enum Kernels {
             }
             let oh = h * conv.kernel.h, ow = w * conv.kernel.w
             // Fully written by the product; uninitialised, so no page is zeroed first.
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: conv.outChannels * kk * h * w)
+            let scratchCount = Int(skiff_conv_transpose_scratch_floats(Int64(conv.outChannels), Int64(h), Int64(w),
+                                                                       Int64(conv.kernel.h), Int64(conv.kernel.w), Int32(threads)))
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchCount, 1))
             defer { scratch.deallocate() }
             let y = [Float](unsafeUninitializedCapacity: n * conv.outChannels * oh * ow) { out, count in
                 conv.weight.withUnsafeBufferPointer { wp in
@@ -272,7 +313,7 @@ enum Kernels {
         let scratchCount = Int(skiff_conv2d_scratch_floats(Int64(c), Int64(h), Int64(w), Int64(conv.outChannels),
                                                            Int64(conv.kernel.h), Int64(conv.kernel.w), Int64(sh), Int64(sw),
                                                            Int64(p.t), Int64(p.l), Int64(p.b), Int64(p.r), Int64(dh), Int64(dw),
-                                                           Int64(conv.groups)))
+                                                           Int64(conv.groups), Int32(threads)))
         // im2col writes every value (padding included), so the buffer is not zeroed first.
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchCount, 1))
         defer { scratch.deallocate() }
@@ -318,22 +359,18 @@ enum Kernels {
 
     // MARK: pooling and resizing
 
-    static func globalAveragePool(_ node: Node, _ x: Tensor) throws(ONNXError) -> Tensor {
+    static func globalAveragePool(_ node: Node, _ x: Tensor, threads: Int) throws(ONNXError) -> Tensor {
         guard x.shape.count >= 3 else { throw shapeError(node, "input \(x.shape) has no spatial axes") }
         let planes = x.shape[0] * x.shape[1], plane = x.shape[2...].reduce(1, *)
         let v = x.floats
-        var out = [Float](repeating: 0, count: planes)
-        v.withUnsafeBufferPointer { p in
-            for q in 0..<planes {
-                var s: Float = 0
-                for i in 0..<plane { s += p[q * plane + i] }
-                out[q] = s / Float(plane)
-            }
+        let out = [Float](unsafeUninitializedCapacity: planes) { o, n in
+            skiff_global_average_pool(v, o.baseAddress, Int64(planes), Int64(plane), Int32(threads))
+            n = planes
         }
         return Tensor(shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.shape.count - 2), floats: out)
     }
 
-    static func averagePool(_ node: Node, _ x: Tensor) throws(ONNXError) -> Tensor {
+    static func averagePool(_ node: Node, _ x: Tensor, threads: Int) throws(ONNXError) -> Tensor {
         guard x.shape.count == 4 else { throw shapeError(node, "only 2-D pooling is supported, got \(x.shape)") }
         guard let k = node.ints("kernel_shape"), k.count == 2 else {
             throw .unsupportedAttribute(op: node.opType, node: node.name, reason: "kernel_shape must have two values")
@@ -349,26 +386,15 @@ enum Kernels {
         let oh = (h + pads[0] + pads[2] - k[0]) / s[0] + 1, ow = (w + pads[1] + pads[3] - k[1]) / s[1] + 1
         guard oh > 0, ow > 0 else { throw shapeError(node, "input \(x.shape) is smaller than the kernel") }
         let v = x.floats
-        var out = [Float](repeating: 0, count: n * c * oh * ow)
-        for q in 0..<(n * c) {
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    var sum: Float = 0, cnt = 0
-                    for ky in 0..<k[0] {
-                        let iy = oy * s[0] - pads[0] + ky
-                        for kx in 0..<k[1] {
-                            let ix = ox * s[1] - pads[1] + kx
-                            if iy >= 0, iy < h, ix >= 0, ix < w { sum += v[(q * h + iy) * w + ix]; cnt += 1 }
-                        }
-                    }
-                    out[(q * oh + oy) * ow + ox] = sum / Float(includePad ? k[0] * k[1] : max(cnt, 1))
-                }
-            }
+        let out = [Float](unsafeUninitializedCapacity: n * c * oh * ow) { o, count in
+            skiff_average_pool(v, o.baseAddress, Int64(n * c), Int64(h), Int64(w), Int64(oh), Int64(ow), Int64(k[0]), Int64(k[1]),
+                               Int64(s[0]), Int64(s[1]), Int64(pads[0]), Int64(pads[1]), includePad ? 1 : 0, Int32(threads))
+            count = n * c * oh * ow
         }
         return Tensor(shape: [n, c, oh, ow], floats: out)
     }
 
-    static func resize(_ node: Node, _ x: Tensor, _ scales: Tensor?, _ sizes: Tensor?) throws(ONNXError) -> Tensor {
+    static func resize(_ node: Node, _ x: Tensor, _ scales: Tensor?, _ sizes: Tensor?, threads: Int) throws(ONNXError) -> Tensor {
         let mode = node.string("mode", default: "nearest")
         let transform = node.string("coordinate_transformation_mode", default: "half_pixel")
         let nearest = node.string("nearest_mode", default: "round_prefer_floor")
@@ -392,18 +418,11 @@ enum Kernels {
         }
         let (h, w, oh, ow) = (x.shape[2], x.shape[3], outShape[2], outShape[3])
         let v = x.floats
-        let xs = (0..<ow).map { min(Int((Float($0) / factor[3]).rounded(.down)), w - 1) }
-        let ys = (0..<oh).map { min(Int((Float($0) / factor[2]).rounded(.down)), h - 1) }
+        let xs = (0..<ow).map { Int64(min(Int((Float($0) / factor[3]).rounded(.down)), w - 1)) }
+        let ys = (0..<oh).map { Int64(min(Int((Float($0) / factor[2]).rounded(.down)), h - 1)) }
         let planes = x.shape[0] * x.shape[1]
         let out = [Float](unsafeUninitializedCapacity: planes * oh * ow) { o, count in
-            v.withUnsafeBufferPointer { p in
-                for q in 0..<planes {
-                    for oy in 0..<oh {
-                        let src = (q * h + ys[oy]) * w, dst = (q * oh + oy) * ow
-                        for ox in 0..<ow { o[dst + ox] = p[src + xs[ox]] }
-                    }
-                }
-            }
+            skiff_resize_nearest(v, o.baseAddress, Int64(planes), Int64(h), Int64(w), Int64(oh), Int64(ow), xs, ys, Int32(threads))
             count = planes * oh * ow
         }
         return Tensor(shape: outShape, floats: out)

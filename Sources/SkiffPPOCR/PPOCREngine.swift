@@ -73,9 +73,9 @@ public final class PPOCREngine: OCREngine, Sendable {
         let options = SessionOptions(threads: configuration.threads)
         do {
             detector = try InferenceSession(path: models.detection, options: options)
-            let rec = try TextRecognizer.session(path: models.recognition, options: options)
-            recognizer = try TextRecognizer(session: rec, keysPath: models.keys, batchSize: configuration.recognitionBatch,
-                                            minimumWidth: configuration.recognitionMinimumWidth)
+            let rec = try TextRecognizer.load(path: models.recognition, options: options)
+            recognizer = try TextRecognizer(session: rec.session, keysPath: models.keys, batchSize: configuration.recognitionBatch,
+                                            minimumWidth: configuration.recognitionMinimumWidth, head: rec.head)
         } catch let error as ONNXError {
             throw .runtime(error)
         } catch let error as PPOCRError {

@@ -81,10 +81,16 @@ public struct TextRecognizer: Sendable {
     /// the attention, so results move slightly with it).
     public var minimumWidth: Int
 
+    /// The network's final product (features → class logits) when `load` split it off: decoding
+    /// then takes each frame's best class without the frames x 18,385 logits tensor.
+    public let head: LinearHead?
+
     public static let height = 48
 
-    public init(session: InferenceSession, keysPath: String, batchSize: Int = 6, minimumWidth: Int = 320) throws(PPOCRError) {
+    public init(session: InferenceSession, keysPath: String, batchSize: Int = 6, minimumWidth: Int = 320,
+                head: LinearHead? = nil) throws(PPOCRError) {
         self.session = session
+        self.head = head
         self.batchSize = max(1, batchSize)
         self.minimumWidth = max(8, minimumWidth)
         guard let data = FileManager.default.contents(atPath: keysPath) else {
@@ -100,8 +106,11 @@ public struct TextRecognizer: Sendable {
     /// Softmax when it was loaded with `TextRecognizer.session(path:options:)`: decoding needs only
     /// each frame's best class and its probability, which `decode` takes from the logits.
     public func logits(_ input: Tensor) throws(PPOCRError) -> Tensor {
-        let out: Tensor
-        do { out = try session.run(input) } catch { throw .runtime(error) }
+        var out: Tensor
+        do {
+            out = try session.run(input)
+            if let head { out = try head.logits(out, threads: session.options.threads) }
+        } catch { throw .runtime(error) }
         guard out.shape.count == 3 else { throw .runtime(.badInput("recognition output has shape \(out.shape)")) }
         guard out.shape[2] == keys.count else {
             throw .keysMismatch(path: "keys file", keys: keys.count, classes: out.shape[2])
@@ -135,21 +144,66 @@ public struct TextRecognizer: Sendable {
                     ImageOps.normalize(line, into: p.baseAddress! + k * 3 * h * width, stride: width, scaling: .recognition)
                 }
             }
-            let probs = try logits(Tensor(shape: [batch.count, 3, h, width], floats: data))
-            let frames = probs.shape[1], classes = probs.shape[2]
-            let values = probs.floats
+            let (best, frames) = try bestClasses(Tensor(shape: [batch.count, 3, h, width], floats: data))
             for (k, index) in batch.enumerated() {
                 let pixelsPerFrame = Double(width) / Double(frames) * Double(crops[index].width) / Double(contentWidths[k])
-                results[index] = values.withUnsafeBufferPointer { p in
-                    var reading = decode(p.baseAddress! + k * frames * classes, frames: frames, classes: classes,
-                                         cropPixelsPerFrame: pixelsPerFrame)
-                    reading.inputPixelsPerFrame = Double(width) / Double(frames)
-                    reading.blankColumns = blanks[k]
-                    return reading
-                }
+                var reading = collapse(best.classes[(k * frames)..<((k + 1) * frames)],
+                                       best.probabilities[(k * frames)..<((k + 1) * frames)],
+                                       cropPixelsPerFrame: pixelsPerFrame)
+                reading.inputPixelsPerFrame = Double(width) / Double(frames)
+                reading.blankColumns = blanks[k]
+                results[index] = reading
             }
         }
         return results.map { $0 ?? LineReading(text: "", confidence: 0, characters: [], cropPixelsPerFrame: 1) }
+    }
+
+    /// Each frame's best class and its probability for lines of one width ([n, 3, 48, width]),
+    /// frame-major per line, and the number of frames per line.
+    func bestClasses(_ input: Tensor) throws(PPOCRError) -> (best: (classes: [Int32], probabilities: [Float]), frames: Int) {
+        let threads = session.options.threads
+        do {
+            let out = try session.run(input)
+            guard out.shape.count == 3, out.shape[0] == input.shape[0] else {
+                throw PPOCRError.runtime(.badInput("recognition output has shape \(out.shape)"))
+            }
+            if let head {
+                guard head.classes == keys.count else {
+                    throw PPOCRError.keysMismatch(path: "keys file", keys: keys.count, classes: head.classes)
+                }
+                return (try head.best(out, threads: threads), out.shape[1])
+            }
+            guard out.shape[2] == keys.count else {
+                throw PPOCRError.keysMismatch(path: "keys file", keys: keys.count, classes: out.shape[2])
+            }
+            let values = out.floats
+            let best = values.withUnsafeBufferPointer {
+                LinearHead.best(logits: $0.baseAddress!, rows: out.shape[0] * out.shape[1], classes: out.shape[2], threads: threads)
+            }
+            return (best, out.shape[1])
+        } catch let error as PPOCRError {
+            throw error
+        } catch let error as ONNXError {
+            throw .runtime(error)
+        } catch {
+            throw .runtime(.badInput(String(describing: error)))
+        }
+    }
+
+    /// Loads the recognition network without its final Softmax and with its last product split
+    /// off as `head` (pass both to `init`), so decoding never builds the logits tensor.
+    public static func load(path: String, options: SessionOptions) throws(ONNXError) -> (session: InferenceSession, head: LinearHead?) {
+        var model = try ONNXModel(contentsOf: path)
+        var graph = model.graph
+        if let last = graph.nodes.last, last.opType == "Softmax", graph.outputs == last.outputs, let input = last.inputs.first {
+            graph.nodes.removeLast()
+            graph.outputs = [input]
+            model.graph = graph
+        }
+        let head = LinearHead.split(&model)
+        let session = try InferenceSession(model: model, options: options,
+                                           label: String(path.split(separator: "/").last ?? Substring(path)))
+        return (session, head)
     }
 
     /// Loads the recognition network without its final Softmax (see `logits`).
@@ -161,7 +215,8 @@ public struct TextRecognizer: Sendable {
             graph.outputs = [input]
             model.graph = graph
         }
-        return try InferenceSession(model: model, options: options)
+        return try InferenceSession(model: model, options: options,
+                                    label: String(path.split(separator: "/").last ?? Substring(path)))
     }
 
     /// Softmax of one frame's logits (what the full network outputs), for tests and reports.
@@ -174,25 +229,21 @@ public struct TextRecognizer: Sendable {
         return e
     }
 
-    /// CTC greedy decoding: the best class per frame, repeats collapsed, blanks dropped.
-    /// The best class's probability is 1 / sum(exp(l - l_max)); classes more than 30 below the
-    /// maximum add less than 1e-13 each and are skipped.
+    /// CTC greedy decoding of one line's logits ([frames, classes]): the best class per frame,
+    /// repeats collapsed, blanks dropped; the best class's probability is 1 / Σ exp(l − l_max).
     func decode(_ p: UnsafePointer<Float>, frames: Int, classes: Int, cropPixelsPerFrame: Double) -> LineReading {
-        var best = [Int](repeating: 0, count: frames), bestP = [Float](repeating: 0, count: frames)
-        for t in 0..<frames {
-            let row = p + t * classes
-            var m = row[0], mi = 0
-            for c in 1..<classes where row[c] > m { m = row[c]; mi = c }
-            var sum: Float = 0
-            let floor = m - 30
-            for c in 0..<classes where row[c] > floor { sum += expf(row[c] - m) }
-            best[t] = mi
-            bestP[t] = 1 / sum
-        }
+        let best = LinearHead.best(logits: p, rows: frames, classes: classes)
+        return collapse(best.classes[...], best.probabilities[...], cropPixelsPerFrame: cropPixelsPerFrame)
+    }
+
+    /// CTC greedy decoding from each frame's best class and probability.
+    func collapse(_ best: ArraySlice<Int32>, _ bestP: ArraySlice<Float>, cropPixelsPerFrame: Double) -> LineReading {
+        let best = Array(best), bestP = Array(bestP)
+        let frames = best.count
         var chars: [CharacterTiming] = []
         for t in 0..<frames {
-            let c = best[t]
-            if t > 0 && best[t - 1] == c {
+            let c = Int(best[t])
+            if t > 0 && Int(best[t - 1]) == c {
                 if c != 0, !chars.isEmpty { chars[chars.count - 1].lastFrame = t }
                 continue
             }

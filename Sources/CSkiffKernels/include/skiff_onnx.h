@@ -33,10 +33,11 @@ typedef struct {
 
 /// Convolution of x [n, c, h, w] with weight [oc, c/groups, kh, kw] (bias [oc] or NULL) into
 /// y [n, oc, oh, ow], then the epilogue. pads: top, left, bottom, right.
-/// scratch: skiff_conv2d_scratch_floats(...) floats (im2col buffer), may be NULL when that is 0.
+/// scratch: skiff_conv2d_scratch_floats(..., threads) floats (im2col buffers, one per thread), may be
+/// NULL when that is 0; `threads` must be the same in both calls.
 int64_t skiff_conv2d_scratch_floats(int64_t c, int64_t h, int64_t w, int64_t oc, int64_t kh, int64_t kw,
                                     int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb, int64_t pr,
-                                    int64_t dh, int64_t dw, int64_t groups);
+                                    int64_t dh, int64_t dw, int64_t groups, int threads);
 void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight,
                   const float *bias, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                   int64_t pl, int64_t pb, int64_t pr, int64_t dh, int64_t dw, int64_t groups,
@@ -44,7 +45,9 @@ void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, co
 
 /// Transposed convolution with kernel == stride and no padding (each input pixel writes its own
 /// kh x kw block): x [n, c, h, w], weight pre-arranged as [oc * kh * kw, c], bias [oc] or NULL,
-/// y [n, oc, h*kh, w*kw]. scratch: oc * kh * kw * h * w floats.
+/// y [n, oc, h*kh, w*kw]. scratch: skiff_conv_transpose_scratch_floats(oc, h, w, kh, kw, threads)
+/// floats (a few input rows' products per thread; the same `threads`).
+int64_t skiff_conv_transpose_scratch_floats(int64_t oc, int64_t h, int64_t w, int64_t kh, int64_t kw, int threads);
 void skiff_conv_transpose_blocks(const float *x, int64_t n, int64_t c, int64_t h, int64_t w,
                                  const float *weight_t, const float *bias, int64_t oc, int64_t kh, int64_t kw,
                                  skiff_epilogue epi, float *y, float *scratch, int threads);
@@ -59,6 +62,41 @@ void skiff_onnx_softmax(float *x, int64_t rows, int64_t n, int threads);
 /// LayerNorm over the last axis: y = (x - mean) / sqrt(var + eps) * g + b (g, b may be NULL).
 void skiff_onnx_layernorm(const float *x, float *y, int64_t rows, int64_t n, const float *g, const float *b,
                           float eps);
+
+/// Element-wise binary operators (Div: x / 0 is 0, as in the runtime's plain loop).
+enum skiff_binary_op { SKIFF_BIN_ADD = 0, SKIFF_BIN_SUB = 1, SKIFF_BIN_MUL = 2, SKIFF_BIN_DIV = 3 };
+
+/// y = a op b over `count` values of two same-shape tensors (y may be a or b).
+void skiff_binary_same(int op, const float *a, const float *b, float *y, int64_t count, int threads);
+
+/// y = a op s per plane: a holds `planes` planes of `plane` values, per_plane one value each
+/// (an NCHW tensor with a [1, C, 1, 1] operand); scalar_first: y = s op a.
+void skiff_binary_planes(int op, const float *a, const float *per_plane, float *y, int64_t planes, int64_t plane,
+                         int scalar_first, int threads);
+
+/// The mean of each of `planes` planes of `plane` values.
+void skiff_global_average_pool(const float *x, float *y, int64_t planes, int64_t plane, int threads);
+
+/// 2-D average pooling of `planes` planes h x w into oh x ow (pads top and left; the divisor is
+/// the taps inside the input unless include_pad).
+void skiff_average_pool(const float *x, float *y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int include_pad,
+                        int threads);
+
+/// Nearest resize of `planes` planes: y[q][oy][ox] = x[q][ys[oy]][xs[ox]].
+void skiff_resize_nearest(const float *x, float *y, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                          const int64_t *xs, const int64_t *ys, int threads);
+
+/// CTC greedy decoding's per-frame figures without the logits tensor: logits = features [rows, dim]
+/// x weight [dim, classes] + bias (NULL: none), computed a few rows at a time into scratch
+/// (skiff_ctc_head_scratch_floats(classes, threads) floats; same `threads`); for each row the first
+/// index of its maximum (best) and that class's softmax probability 1 / sum(exp(l - max)) (prob).
+int64_t skiff_ctc_head_scratch_floats(int64_t classes, int threads);
+void skiff_ctc_head(const float *features, int64_t rows, int64_t dim, const float *weight, const float *bias,
+                    int64_t classes, int32_t *best, float *prob, float *scratch, int threads);
+
+/// The same figures from logits already computed (rows x classes).
+void skiff_ctc_best(const float *logits, int64_t rows, int64_t classes, int32_t *best, float *prob, int threads);
 
 #ifdef __cplusplus
 }
