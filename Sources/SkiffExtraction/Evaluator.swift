@@ -139,6 +139,8 @@ public struct Evaluator: Sendable {
                     for f in e.fields { notes[f.field.path.joined(separator: ".")] = [f.rule, f.warning].compactMap { $0 }.joined(separator: "; ") }
                     result.modeNotes[mode] = notes
                 }
+                // A mode whose document could not validate predicted nothing (all its fields miss).
+                for mode in rules.availableModes where all[mode] == nil { result.modes[mode] = [:] }
                 guard let chosen = all[rules.mode] else { throw ExtractionError.noValidOutput("no \(rules.mode.rawValue) result") }
                 extraction = chosen
             } else {

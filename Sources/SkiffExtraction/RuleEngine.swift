@@ -180,7 +180,13 @@ public struct RuleEngine: ExtractionEngine {
             }
             var engine = self
             engine.mode = m
-            out[m] = try DocumentBuilder.build(results, schema: schema, passes: ocr.map(\.name), engine: engine.name)
+            do {
+                out[m] = try DocumentBuilder.build(results, schema: schema, passes: ocr.map(\.name), engine: engine.name)
+            } catch {
+                // Another mode's document that cannot validate (generation declined a required
+                // total) scores as nothing; it must not fail this engine's own answer.
+                if m == mode { throw error }
+            }
         }
         return out
     }
