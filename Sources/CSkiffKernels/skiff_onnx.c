@@ -511,22 +511,32 @@ static void so_gemm_chunk(const so_gemm_ctx *c, int64_t b, int64_t j0, int64_t j
         so_epilogue_plane(yb + o * c->plane + n0, n1 - n0, c->bias ? c->bias[o] : 0.0f, &c->epi);
 }
 
-// Thread t's even share of all units, in chunks that stay inside one image.
+// Thread t's even share of `units` (images of `per_image` units each), in chunks of at most
+// `chunk` units that stay inside one image: calls fn(ctx, image, first, end, scratch).
+static void so_thread_chunks(int64_t units, int64_t per_image, int64_t chunk, int threads, int64_t t,
+                             void (*fn)(const void *, int64_t, int64_t, int64_t, float *),
+                             const void *ctx, float *scratch) {
+    int64_t u = units * t / threads;
+    const int64_t end = units * (t + 1) / threads;
+    while (u < end) {
+        const int64_t b = u / per_image, j0 = u % per_image;
+        int64_t j1 = j0 + chunk;
+        if (j1 > per_image) j1 = per_image;
+        if (j1 - j0 > end - u) j1 = j0 + (end - u);
+        fn(ctx, b, j0, j1, scratch);
+        u += j1 - j0;
+    }
+}
+
+static void so_gemm_chunk_fn(const void *c, int64_t b, int64_t j0, int64_t j1, float *scratch) {
+    so_gemm_chunk(c, b, j0, j1, scratch);
+}
+
 static void so_gemm_thread(void *p, int64_t t0, int64_t t1) {
     const so_gemm_ctx *c = p;
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t u = c->units * t / c->threads;
-        const int64_t end = c->units * (t + 1) / c->threads;
-        float *scratch = c->scratch ? c->scratch + t * c->scratch_per_thread : NULL;
-        while (u < end) {
-            const int64_t b = u / c->per_image, j0 = u % c->per_image;
-            int64_t j1 = j0 + c->chunk;
-            if (j1 > c->per_image) j1 = c->per_image;
-            if (j1 - j0 > end - u) j1 = j0 + (end - u);
-            so_gemm_chunk(c, b, j0, j1, scratch);
-            u += j1 - j0;
-        }
-    }
+    for (int64_t t = t0; t < t1; t++)
+        so_thread_chunks(c->units, c->per_image, c->chunk, c->threads, t, so_gemm_chunk_fn, c,
+                         c->scratch ? c->scratch + t * c->scratch_per_thread : NULL);
 }
 
 void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight,
@@ -626,22 +636,16 @@ static void so_ct_chunk(const so_ct_ctx *c, int64_t b, int64_t i0, int64_t i1, f
     }
 }
 
+static void so_ct_chunk_fn(const void *c, int64_t b, int64_t i0, int64_t i1, float *scratch) {
+    so_ct_chunk(c, b, i0, i1, scratch);
+}
+
+// Thread t's even share of all input rows, in chunks that stay inside one image.
 static void so_ct_thread(void *p, int64_t t0, int64_t t1) {
     const so_ct_ctx *c = p;
-    for (int64_t t = t0; t < t1; t++) {
-        const int64_t units = c->n * c->h;
-        int64_t u = units * t / c->threads;
-        const int64_t end = units * (t + 1) / c->threads;
-        float *scratch = c->scratch + t * c->scratch_per_thread;
-        while (u < end) {
-            const int64_t b = u / c->h, i0 = u % c->h;
-            int64_t i1 = i0 + c->rows_per_chunk;
-            if (i1 > c->h) i1 = c->h;
-            if (i1 - i0 > end - u) i1 = i0 + (end - u);
-            so_ct_chunk(c, b, i0, i1, scratch);
-            u += i1 - i0;
-        }
-    }
+    for (int64_t t = t0; t < t1; t++)
+        so_thread_chunks(c->n * c->h, c->h, c->rows_per_chunk, c->threads, t, so_ct_chunk_fn, c,
+                         c->scratch + t * c->scratch_per_thread);
 }
 
 // Input rows per chunk: about SO_IM2COL_TARGET floats of product output, at least one row.

@@ -67,14 +67,13 @@ struct EvalCommand: AsyncParsableCommand {
             items = Array(all.prefix(limit ?? Int.max))
             let schema = try ExtractionSchema(contentsOf: schema ?? bundledSchema(layout.schemaName))
             // `ppocr` in the list adds PP-OCRv5 (Skiff's runtime) as one more reading.
-            var names = ocr.split(separator: ",").map(String.init)
+            var readings = OCRReadings(ocr, dpi: dpi)
             if compareOcr {
-                if !names.contains("ppocr") { names.append("ppocr") }
-                guard names.contains(where: { $0 != "ppocr" }) else {
+                readings.ppocr = true
+                guard !readings.passes.isEmpty else {
                     throw ValidationError("--compare-ocr needs a Tesseract model in --ocr (e.g. fast,standard) besides ppocr")
                 }
             }
-            let readings = OCRReadings(names.joined(separator: ","), dpi: dpi)
             guard !readings.isEmpty else { throw ValidationError("--ocr needs at least one model") }
             let passes = readings.passes
             let ocrEngines = try readings.engines()

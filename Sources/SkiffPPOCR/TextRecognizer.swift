@@ -193,21 +193,18 @@ public struct TextRecognizer: Sendable {
     /// Loads the recognition network without its final Softmax and with its last product split
     /// off as `head` (pass both to `init`), so decoding never builds the logits tensor.
     public static func load(path: String, options: SessionOptions) throws(ONNXError) -> (session: InferenceSession, head: LinearHead?) {
-        var model = try ONNXModel(contentsOf: path)
-        var graph = model.graph
-        if let last = graph.nodes.last, last.opType == "Softmax", graph.outputs == last.outputs, let input = last.inputs.first {
-            graph.nodes.removeLast()
-            graph.outputs = [input]
-            model.graph = graph
-        }
+        var model = try withoutSoftmax(path)
         let head = LinearHead.split(&model)
-        let session = try InferenceSession(model: model, options: options,
-                                           label: String(path.split(separator: "/").last ?? Substring(path)))
-        return (session, head)
+        return (try InferenceSession(model: model, options: options, label: label(path)), head)
     }
 
     /// Loads the recognition network without its final Softmax (see `logits`).
     public static func session(path: String, options: SessionOptions) throws(ONNXError) -> InferenceSession {
+        try InferenceSession(model: withoutSoftmax(path), options: options, label: label(path))
+    }
+
+    /// The model at `path` with a final Softmax (the graph's output) removed.
+    static func withoutSoftmax(_ path: String) throws(ONNXError) -> ONNXModel {
         var model = try ONNXModel(contentsOf: path)
         var graph = model.graph
         if let last = graph.nodes.last, last.opType == "Softmax", graph.outputs == last.outputs, let input = last.inputs.first {
@@ -215,9 +212,10 @@ public struct TextRecognizer: Sendable {
             graph.outputs = [input]
             model.graph = graph
         }
-        return try InferenceSession(model: model, options: options,
-                                    label: String(path.split(separator: "/").last ?? Substring(path)))
+        return model
     }
+
+    static func label(_ path: String) -> String { String(path.split(separator: "/").last ?? Substring(path)) }
 
     /// Softmax of one frame's logits (what the full network outputs), for tests and reports.
     public static func softmax(_ row: UnsafePointer<Float>, classes: Int) -> [Float] {

@@ -270,28 +270,7 @@ public final class LanguageModelGenerator: SpanGenerator, @unchecked Sendable {
             let sequences = answers.map { a in
                 tok.encode("{" + key + ":" + (a.map { JSONSerializer.compact.string(from: .string($0)) } ?? "null") + "}", parseSpecial: false)
             }
-            let order = sequences.indices.sorted { sequences[$0].lexicographicallyPrecedes(sequences[$1]) }
-            var path: [Int] = []
-            var rows = [LanguageModelRanker.Row(cueLogits)]
-            var cumulative: [Double] = [0]
-            var scores = [Double](repeating: -.infinity, count: answers.count)
-            for index in order {
-                let sequence = sequences[index]
-                guard !sequence.isEmpty else { continue }
-                var common = 0
-                while common < path.count, common < sequence.count - 1, path[common] == sequence[common] { common += 1 }
-                path.removeSubrange(common...)
-                rows.removeSubrange((common + 1)...)
-                cumulative.removeSubrange((common + 1)...)
-                decoder.truncate(to: base + common)
-                let fresh = Array(sequence[common..<(sequence.count - 1)])
-                if !fresh.isEmpty {
-                    rows += try decoder.logitsAfterEach(fresh).map(LanguageModelRanker.Row.init)
-                    path += fresh
-                }
-                for j in common..<sequence.count { cumulative.append(cumulative[j] + rows[j].logProbability(sequence[j])) }
-                scores[index] = cumulative[sequence.count]
-            }
+            let scores = try LanguageModelRanker.logProbabilities(of: sequences, decoder: decoder, base: base, cueLogits: cueLogits)
             let top = scores.max() ?? 0
             let total = scores.reduce(0) { $0 + exp($1 - top) }
             guard let best = scores.indices.max(by: { scores[$0] < scores[$1] }) else { return .failed("no choices") }

@@ -114,35 +114,43 @@ public final class LanguageModelRanker: CandidateRanker, @unchecked Sendable {
             let base = decoder.position
             let newline = tok.encode("\n", parseSpecial: false)
             let sequences = values.map { Array(tok.encode(" " + $0, parseSpecial: false).prefix(ranker.maxValueTokens)) + newline }
-            // Lexicographic order puts candidates with common prefixes next to each other.
-            let order = sequences.indices.sorted { sequences[$0].lexicographicallyPrecedes(sequences[$1]) }
-            var path: [Int] = []                       // tokens in the cache after `base`
-            var rows: [Row] = [Row(cueLogits)]         // rows[i]: next-token distribution after path[..<i]
-            var cumulative: [Double] = [0]             // cumulative[i]: log p(path[..<i])
-            var out = [Double](repeating: 0, count: values.count)
-            for index in order {
-                let sequence = sequences[index]
-                var common = 0
-                while common < path.count, common < sequence.count - 1, path[common] == sequence[common] { common += 1 }
-                path.removeSubrange(common...)
-                rows.removeSubrange((common + 1)...)
-                cumulative.removeSubrange((common + 1)...)
-                decoder.truncate(to: base + common)
-                // The tokens after the shared prefix in one pass (the last one, the newline
-                // that ends the value, is only scored).
-                let fresh = Array(sequence[common..<(sequence.count - 1)])
-                if !fresh.isEmpty {
-                    rows += try decoder.logitsAfterEach(fresh).map(Row.init)
-                    path += fresh
-                }
-                for j in common..<sequence.count {
-                    cumulative.append(cumulative[j] + rows[j].logProbability(sequence[j]))
-                }
-                // Per token, so a value cut short is not favoured for being short.
-                out[index] = cumulative[sequence.count] / Double(sequence.count)
-            }
-            return out
+            let sums = try LanguageModelRanker.logProbabilities(of: sequences, decoder: decoder, base: base, cueLogits: cueLogits)
+            // Per token, so a value cut short is not favoured for being short.
+            return zip(sums, sequences).map { $0 / Double($1.count) }
         }
+    }
+
+    /// Log-probability of each token sequence after the decoder's position `base` (where
+    /// `cueLogits` were produced), scored as a trie over one KV cache: sequences in
+    /// lexicographic order, so a shared prefix is computed once and only the tokens where they
+    /// differ cost a step; each sequence's last token is only scored. Empty sequences get -inf.
+    static func logProbabilities(of sequences: [[Int]], decoder: DecoderSession, base: Int,
+                                 cueLogits: [Float]) throws -> [Double] {
+        let order = sequences.indices.sorted { sequences[$0].lexicographicallyPrecedes(sequences[$1]) }
+        var path: [Int] = []                       // tokens in the cache after `base`
+        var rows: [Row] = [Row(cueLogits)]         // rows[i]: next-token distribution after path[..<i]
+        var cumulative: [Double] = [0]             // cumulative[i]: log p(path[..<i])
+        var out = [Double](repeating: -.infinity, count: sequences.count)
+        for index in order {
+            let sequence = sequences[index]
+            guard !sequence.isEmpty else { continue }
+            var common = 0
+            while common < path.count, common < sequence.count - 1, path[common] == sequence[common] { common += 1 }
+            path.removeSubrange(common...)
+            rows.removeSubrange((common + 1)...)
+            cumulative.removeSubrange((common + 1)...)
+            decoder.truncate(to: base + common)
+            let fresh = Array(sequence[common..<(sequence.count - 1)])
+            if !fresh.isEmpty {
+                rows += try decoder.logitsAfterEach(fresh).map(Row.init)
+                path += fresh
+            }
+            for j in common..<sequence.count {
+                cumulative.append(cumulative[j] + rows[j].logProbability(sequence[j]))
+            }
+            out[index] = cumulative[sequence.count]
+        }
+        return out
     }
 
     /// Logits with their log-sum-exp, computed once per row.
