@@ -51,8 +51,9 @@ def rapidocr_keys():
     return path
 
 
-def engine():
-    return RapidOCR(params={
+def engine(overrides=None):
+    """rapidocr with the settings Skiff's engine copies; `overrides` replaces some (bench_rapidocr.py)."""
+    return RapidOCR(params={**{
         "Det.model_path": os.path.join(models, "ppocrv5_det.onnx"),
         "Rec.model_path": os.path.join(models, "ppocrv5_rec.onnx"),
         "Rec.rec_keys_path": rapidocr_keys(),
@@ -61,7 +62,7 @@ def engine():
         "Global.use_vertical_padding": False,
         "Global.log_level": "error",
         "EngineConfig.onnxruntime.intra_op_num_threads": 2,
-    })
+    }, **(overrides or {})})
 
 
 def normalize(img_bgr):

@@ -33,8 +33,8 @@ struct OCRCommand: AsyncParsableCommand {
     @Option(help: "PP-OCR model folder (default: models/ppocrv5 or SKIFF_PPOCR_MODELS).")
     var ppocrModels: String?
 
-    @Option(help: "PP-OCR output lines: rows (boxes on one row joined, as extraction reads them) or boxes (each detected box its own line).")
-    var lines: PPOCRLineLayout = .rows
+    @Option(help: "PP-OCR output lines: boxes (each detected box its own line, in row order) or rows (boxes on one row joined, as extraction reads them).")
+    var lines: PPOCRLineLayout = .boxes
 
     @Option(help: "PP-OCR threads per page.")
     var threads: Int = 2

@@ -35,6 +35,12 @@ struct PPOCRBench: AsyncParsableCommand {
     @Option(help: "Detection limit type: min (scale small pages up) or max (scale large pages down).")
     var limitType: String = "min"
 
+    @Option(help: "Page text layout scored as produced: boxes (each detected box its own line, in row order) or rows (boxes on one row joined).")
+    var lines: PPOCRLineLayout = .boxes
+
+    @Option(help: "Pages with a longer side are scaled down to it for detection first (rapidocr's max_side_len; 0: off, as the --reference file was recorded; detection is compared with it only then).")
+    var maxSide: Int = 2000
+
     @Option(help: "Centre distance, in median character pitches, above which a space is inserted.")
     var spaceGap: Double = 1.8
 
@@ -78,6 +84,8 @@ struct PPOCRBench: AsyncParsableCommand {
                                           recognitionMinimumWidth: minWidth,
                                           spaceGap: spaceGap)
         var config = ppConfig
+        config.rowLines = lines == .rows
+        config.maxSideLength = maxSide
         config.blankGap = blankGap
         config.digitSpacing = digitSpacing
         let pp = try PPOCREngine(configuration: config)
@@ -88,7 +96,7 @@ struct PPOCRBench: AsyncParsableCommand {
             let data = try Data(contentsOf: URL(fileURLWithPath: reference))
             refPages = (try JSONSerialization.jsonObject(with: data) as? [String: [[String: Any]]]) ?? [:]
         }
-        emit("skiff bench ppocr: \(images.count) pages of \(directory), PP-OCR \(threads) threads, det limit \(limitType) \(limitSide), batch \(batch), min width \(minWidth), space gap \(spaceGap), blank gap \(blankGap), digit spacing \(digitSpacing); \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(loadAverage())")
+        emit("skiff bench ppocr: \(images.count) pages of \(directory), PP-OCR \(threads) threads, lines \(lines.rawValue), det limit \(limitType) \(limitSide), max side \(maxSide), batch \(batch), min width \(minWidth), space gap \(spaceGap), blank gap \(blankGap), digit spacing \(digitSpacing); \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(loadAverage())")
 
         struct Tally {
             var cer: [Double] = []
@@ -100,7 +108,7 @@ struct PPOCRBench: AsyncParsableCommand {
             var readCPU = 0.0
         }
         var ppT = Tally(), tessT = Tally()
-        var boxLineCER: [Double] = []
+        var otherLayoutCER: [Double] = []
         // The onnxruntime + rapidocr pipeline's own page text (its kept lines, grouped into rows
         // by the same rule, texts as it read them), scored the same way: the comparison the
         // goal is set against, in this scorer.
@@ -141,15 +149,17 @@ struct PPOCRBench: AsyncParsableCommand {
                 let lines = try pp.read(image, boxes: detected).filter { $0.reading.confidence >= config.textScore }
                 tally.detectCPU += c1 - c0
                 tally.readCPU += cpuSeconds() - c1
+                // The text as the engine writes it (config.rowLines), and the other layout beside it.
                 var layout = PageLayout(spaceGap: config.spaceGap, blankGap: config.blankGap, digitSpacing: config.digitSpacing)
+                layout.rowLines = config.rowLines
                 let text = layout.page(lines, page: 0, width: image.width, height: image.height, dpi: nil).text
-                layout.rowLines = false
-                let boxText = layout.page(lines, page: 0, width: image.width, height: image.height, dpi: nil).text
-                boxLineCER.append(scorer.score(reference: gt, hypothesis: boxText).cer)
+                layout.rowLines = !config.rowLines
+                let otherText = layout.page(lines, page: 0, width: image.width, height: image.height, dpi: nil).text
+                otherLayoutCER.append(scorer.score(reference: gt, hypothesis: otherText).cer)
                 if let texts {
                     try FileManager.default.createDirectory(atPath: texts, withIntermediateDirectories: true)
                     try text.write(toFile: "\(texts)/\(id).txt", atomically: true, encoding: .utf8)
-                    try boxText.write(toFile: "\(texts)/\(id).boxes.txt", atomically: true, encoding: .utf8)
+                    try otherText.write(toFile: "\(texts)/\(id).\(config.rowLines ? "boxes" : "rows").txt", atomically: true, encoding: .utf8)
                 }
                 return text
             }
@@ -186,7 +196,7 @@ struct PPOCRBench: AsyncParsableCommand {
                     if same { parity.equal += 1 }
                     else if parityMisses.count < misses { parityMisses.append("\(id): '\(line["text"] as? String ?? "")' vs '\(read.reading.text)'") }
                 }
-                if ppConfig.limitSideLength == 736, ppConfig.limitType == .min {
+                if config.limitSideLength == 736, config.limitType == .min, config.maxSideLength == 0 {
                     for b in boxes {
                         detMatch.lines += 1
                         if detected.contains(where: { d in zip(d.corners, b.corners).allSatisfy { abs($0.x - $1.x) <= 2 && abs($0.y - $1.y) <= 2 } }) {
@@ -206,8 +216,9 @@ struct PPOCRBench: AsyncParsableCommand {
                          t.cpu / Double(max(t.cer.count, 1)))
         }
         emit(line("ppocr (skiff runtime)", ppT))
-        emit(String(format: "  ppocr page CER with each detected box its own line (rows split, as in SROIE's transcripts): %.3f",
-                    boxLineCER.reduce(0, +) / Double(max(boxLineCER.count, 1))))
+        emit(String(format: "  ppocr page CER with %@: %.3f",
+                    config.rowLines ? "each detected box its own line (--lines boxes)" : "boxes on one row joined into one line (--lines rows, what extraction reads)",
+                    otherLayoutCER.reduce(0, +) / Double(max(otherLayoutCER.count, 1))))
         emit(String(format: "  ppocr CPU s/page: detection %.2f, crops + recognition %.2f",
                     ppT.detectCPU / Double(max(ppT.cer.count, 1)), ppT.readCPU / Double(max(ppT.cer.count, 1))))
         if tesseract != nil {

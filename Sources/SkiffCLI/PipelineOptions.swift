@@ -71,6 +71,10 @@ struct OCRReadings {
 
     /// Loads PP-OCR when it is asked for (an error names the folders searched when it is not installed).
     func engines() throws -> [any OCREngine] {
-        ppocr ? [try PPOCREngine()] : []
+        guard ppocr else { return [] }
+        // Extraction reads rows: a label and its amount on one line, as Tesseract gives them at psm 4.
+        var configuration = PPOCRConfiguration()
+        configuration.rowLines = true
+        return [try PPOCREngine(configuration: configuration)]
     }
 }

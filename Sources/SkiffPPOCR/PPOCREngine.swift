@@ -17,6 +17,11 @@ public struct PPOCRConfiguration: Sendable, Hashable {
     /// rounded to multiples of 32.
     public var limitSideLength: Int
     public var limitType: LimitType
+    /// Pages whose long side is above this are scaled down to it before the limit above applies
+    /// (rapidocr's default preprocessing, `Global.max_side_len`); 0 turns it off. A 600 dpi A4
+    /// scan is otherwise detected at 4992x7040. Only detection sees the smaller page: crops for
+    /// recognition come from the full page.
+    public var maxSideLength: Int = 2000
     public var db: DBSettings
     /// Lines per recognition run.
     public var recognitionBatch: Int
@@ -32,9 +37,10 @@ public struct PPOCRConfiguration: Sendable, Hashable {
     /// Between two digits, a gap is a space only where their centres are more than this many of
     /// the line's digit pitches apart.
     public var digitSpacing: Double = 1.4
-    /// Boxes on one row form one output line (an item and its price: what extraction reads);
-    /// false keeps each detected box its own line, in the same order (rapidocr's output).
-    public var rowLines = true
+    /// Boxes on one row form one output line (an item and its price: what extraction reads, as
+    /// it reads Tesseract at psm 4). The default, false, keeps each detected box its own line in
+    /// row order: PP-OCR's own notion of a line (rapidocr's output), and the text people see.
+    public var rowLines = false
 
     public init(modelDirectory: String? = nil, threads: Int = 2, limitSideLength: Int = 736,
                 limitType: LimitType = .min, db: DBSettings = DBSettings(), recognitionBatch: Int = 6,
@@ -90,15 +96,21 @@ public final class PPOCREngine: OCREngine, Sendable {
     /// The detector's input size for a page.
     public func detectionSize(width: Int, height: Int) -> (width: Int, height: Int) {
         let limit = Double(configuration.limitSideLength)
+        // rapidocr scales the page to the side cap first (rounding each side), then applies the limit.
+        var pre = 1.0
+        if configuration.maxSideLength > 0, max(width, height) > configuration.maxSideLength {
+            pre = Double(configuration.maxSideLength) / Double(max(width, height))
+        }
+        let (w0, h0) = (Int(Double(width) * pre), Int(Double(height) * pre))
         var ratio = 1.0
         switch configuration.limitType {
         case .min:
-            if min(width, height) < configuration.limitSideLength { ratio = limit / Double(min(width, height)) }
+            if min(w0, h0) < configuration.limitSideLength { ratio = limit / Double(min(w0, h0)) }
         case .max:
-            if max(width, height) > configuration.limitSideLength { ratio = limit / Double(max(width, height)) }
+            if max(w0, h0) > configuration.limitSideLength { ratio = limit / Double(max(w0, h0)) }
         }
         func side(_ v: Int) -> Int {
-            let r = Int(Double(v) * ratio)
+            let r = Int(Double(v) * pre * ratio)
             return max(32, Int((Double(r) / 32).rounded(.toNearestOrEven)) * 32)
         }
         return (side(width), side(height))
