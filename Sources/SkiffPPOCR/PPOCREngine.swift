@@ -93,15 +93,18 @@ public final class PPOCREngine: OCREngine, Sendable {
 
     public var name: String { "ppocr" }
 
-    /// The detector's input size for a page.
+    /// The detector's input size for a page: rapidocr's, step by step. Its preprocessing resizes
+    /// the page so the long side is at most `maxSideLength`, each side rounded to a multiple of 32;
+    /// the detection limit then applies to that size. (Skiff makes one resize from the full page
+    /// to the final size, and crops from the full page where rapidocr crops the smaller one.)
     public func detectionSize(width: Int, height: Int) -> (width: Int, height: Int) {
-        let limit = Double(configuration.limitSideLength)
-        // rapidocr scales the page to the side cap first (rounding each side), then applies the limit.
-        var pre = 1.0
+        func round32(_ v: Int) -> Int { max(32, Int((Double(v) / 32).rounded(.toNearestOrEven)) * 32) }
+        var (w0, h0) = (width, height)
         if configuration.maxSideLength > 0, max(width, height) > configuration.maxSideLength {
-            pre = Double(configuration.maxSideLength) / Double(max(width, height))
+            let pre = Double(configuration.maxSideLength) / Double(max(width, height))
+            (w0, h0) = (round32(Int(Double(width) * pre)), round32(Int(Double(height) * pre)))
         }
-        let (w0, h0) = (Int(Double(width) * pre), Int(Double(height) * pre))
+        let limit = Double(configuration.limitSideLength)
         var ratio = 1.0
         switch configuration.limitType {
         case .min:
@@ -109,11 +112,7 @@ public final class PPOCREngine: OCREngine, Sendable {
         case .max:
             if max(w0, h0) > configuration.limitSideLength { ratio = limit / Double(max(w0, h0)) }
         }
-        func side(_ v: Int) -> Int {
-            let r = Int(Double(v) * pre * ratio)
-            return max(32, Int((Double(r) / 32).rounded(.toNearestOrEven)) * 32)
-        }
-        return (side(width), side(height))
+        return (round32(Int(Double(w0) * ratio)), round32(Int(Double(h0) * ratio)))
     }
 
     /// The detector's probability map for a page ([1, 1, h, w] at `detectionSize`).
