@@ -85,16 +85,17 @@ def main():
                         os.symlink(os.path.abspath(cand), os.path.join(tmp, sub, os.path.basename(cand)))
             out = subprocess.run(skiff_cmd + [tmp, "--pages", str(len(block))], capture_output=True, text=True,
                                  check=True).stdout
-        for line in out.splitlines():
-            if "s/page wall" in line:
-                s_wall = float(line.split("s/page wall")[0].split()[-1])
-                s_cpu = float(line.split("s/page wall,")[1].split()[0])
-                totals["skiff"][0] += s_wall * len(block)
-                totals["skiff"][1] += s_cpu * len(block)
-                blocks.append((r[0] / len(block), s_wall))
-                print(f"  pages {b + 1}-{b + len(block)}: rapidocr {r[0] / len(block):.2f} s/page wall, "
-                      f"skiff {s_wall:.2f}; ratio {s_wall / (r[0] / len(block)):.2f}; load {os.getloadavg()[0]:.2f}",
-                      flush=True)
+        line = next((l for l in out.splitlines() if "s/page wall" in l), None)
+        if line is None:
+            sys.exit(f"skiff bench ppocr printed no s/page line for pages {b + 1}-{b + len(block)}:\n{out}")
+        s_wall = float(line.split("s/page wall")[0].split()[-1])
+        s_cpu = float(line.split("s/page wall,")[1].split()[0])
+        totals["skiff"][0] += s_wall * len(block)
+        totals["skiff"][1] += s_cpu * len(block)
+        blocks.append((r[0] / len(block), s_wall))
+        print(f"  pages {b + 1}-{b + len(block)}: rapidocr {r[0] / len(block):.2f} s/page wall, "
+              f"skiff {s_wall:.2f}; ratio {s_wall / (r[0] / len(block)):.2f}; load {os.getloadavg()[0]:.2f}",
+              flush=True)
     n = len(images)
     wall, cpus = totals["rapidocr"][0] / n, totals["rapidocr"][1] / n
     print(f"rapidocr + onnxruntime (2 threads): {wall:.3f} s/page wall, {cpus:.3f} CPU s/page", flush=True)

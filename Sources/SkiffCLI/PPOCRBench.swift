@@ -216,9 +216,11 @@ struct PPOCRBench: AsyncParsableCommand {
                          t.cpu / Double(max(t.cer.count, 1)))
         }
         emit(line("ppocr (skiff runtime)", ppT))
-        emit(String(format: "  ppocr page CER with %@: %.3f",
-                    config.rowLines ? "each detected box its own line (--lines boxes)" : "boxes on one row joined into one line (--lines rows, what extraction reads)",
-                    otherLayoutCER.reduce(0, +) / Double(max(otherLayoutCER.count, 1))))
+        // The label is interpolated, not passed for %@ (not safe for a Swift String everywhere).
+        let otherLayout = config.rowLines ? "each detected box its own line (--lines boxes)"
+            : "boxes on one row joined into one line (--lines rows, what extraction reads)"
+        emit("  ppocr page CER with \(otherLayout): "
+             + String(format: "%.3f", otherLayoutCER.reduce(0, +) / Double(max(otherLayoutCER.count, 1))))
         emit(String(format: "  ppocr CPU s/page: detection %.2f, crops + recognition %.2f",
                     ppT.detectCPU / Double(max(ppT.cer.count, 1)), ppT.readCPU / Double(max(ppT.cer.count, 1))))
         if tesseract != nil {

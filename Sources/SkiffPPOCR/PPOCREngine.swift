@@ -19,7 +19,7 @@ public struct PPOCRConfiguration: Sendable, Hashable {
     public var limitType: LimitType
     /// Pages whose long side is above this are scaled down to it before the limit above applies
     /// (rapidocr's default preprocessing, `Global.max_side_len`); 0 turns it off. A 600 dpi A4
-    /// scan is otherwise detected at 4992x7040. Only detection sees the smaller page: crops for
+    /// scan is otherwise detected at 4960x7008. Only detection sees the smaller page: crops for
     /// recognition come from the full page.
     public var maxSideLength: Int = 2000
     public var db: DBSettings
@@ -54,6 +54,30 @@ public struct PPOCRConfiguration: Sendable, Hashable {
         self.recognitionBatch = recognitionBatch
         self.textScore = textScore
         self.spaceGap = spaceGap
+    }
+}
+
+extension PPOCRConfiguration {
+    /// The detector's input size for a page: rapidocr's, step by step. Its preprocessing resizes
+    /// the page so the long side is at most `maxSideLength`, each side rounded to a multiple of 32;
+    /// the detection limit then applies to that size. (Skiff makes one resize from the full page
+    /// to the final size, and crops from the full page where rapidocr crops the smaller one.)
+    public func detectionSize(width: Int, height: Int) -> (width: Int, height: Int) {
+        func round32(_ v: Int) -> Int { max(32, Int((Double(v) / 32).rounded(.toNearestOrEven)) * 32) }
+        var (w0, h0) = (width, height)
+        if maxSideLength > 0, max(width, height) > maxSideLength {
+            let pre = Double(maxSideLength) / Double(max(width, height))
+            (w0, h0) = (round32(Int(Double(width) * pre)), round32(Int(Double(height) * pre)))
+        }
+        let limit = Double(limitSideLength)
+        var ratio = 1.0
+        switch limitType {
+        case .min:
+            if min(w0, h0) < limitSideLength { ratio = limit / Double(min(w0, h0)) }
+        case .max:
+            if max(w0, h0) > limitSideLength { ratio = limit / Double(max(w0, h0)) }
+        }
+        return (round32(Int(Double(w0) * ratio)), round32(Int(Double(h0) * ratio)))
     }
 }
 
@@ -93,26 +117,9 @@ public final class PPOCREngine: OCREngine, Sendable {
 
     public var name: String { "ppocr" }
 
-    /// The detector's input size for a page: rapidocr's, step by step. Its preprocessing resizes
-    /// the page so the long side is at most `maxSideLength`, each side rounded to a multiple of 32;
-    /// the detection limit then applies to that size. (Skiff makes one resize from the full page
-    /// to the final size, and crops from the full page where rapidocr crops the smaller one.)
+    /// The detector's input size for a page (`configuration.detectionSize`).
     public func detectionSize(width: Int, height: Int) -> (width: Int, height: Int) {
-        func round32(_ v: Int) -> Int { max(32, Int((Double(v) / 32).rounded(.toNearestOrEven)) * 32) }
-        var (w0, h0) = (width, height)
-        if configuration.maxSideLength > 0, max(width, height) > configuration.maxSideLength {
-            let pre = Double(configuration.maxSideLength) / Double(max(width, height))
-            (w0, h0) = (round32(Int(Double(width) * pre)), round32(Int(Double(height) * pre)))
-        }
-        let limit = Double(configuration.limitSideLength)
-        var ratio = 1.0
-        switch configuration.limitType {
-        case .min:
-            if min(w0, h0) < configuration.limitSideLength { ratio = limit / Double(min(w0, h0)) }
-        case .max:
-            if max(w0, h0) > configuration.limitSideLength { ratio = limit / Double(max(w0, h0)) }
-        }
-        return (round32(Int(Double(w0) * ratio)), round32(Int(Double(h0) * ratio)))
+        configuration.detectionSize(width: width, height: height)
     }
 
     /// The detector's probability map for a page ([1, 1, h, w] at `detectionSize`).
