@@ -69,6 +69,17 @@ struct CLITests {
         #expect((object?["engine"] as? [String: Any])?["psm"] as? Int == 4)
     }
 
+    @Test func ppocrWritesEachBoxItsOwnLineUnlessAskedForRows() throws {
+        let boxes = try skiff(["ocr", "--engine", "ppocr", "--quiet", "samples/receipt-007.jpg"])
+        #expect(boxes.status == 0, "\(boxes.stderr)")
+        let boxLines = boxes.stdout.split(separator: "\n").map(String.init)
+        // The label and the amount are two detected boxes: two lines by default, one with --lines rows.
+        #expect(boxLines.contains("GRAND TOTAL :") && boxLines.contains("20.00"), "\(boxLines)")
+        let rows = try skiff(["ocr", "--engine", "ppocr", "--lines", "rows", "--quiet", "samples/receipt-007.jpg"])
+        #expect(rows.status == 0, "\(rows.stderr)")
+        #expect(rows.stdout.split(separator: "\n").contains("GRAND TOTAL : 20.00"), "\(rows.stdout)")
+    }
+
     @Test func ocrFolderWithABadFileReportsAndContinues() throws {
         let input = try temporaryFolder(), output = try temporaryFolder()
         defer {

@@ -70,6 +70,8 @@ struct ExtractCLITests {
         let total = try #require(fields.first { $0["pointer"] as? String == "/total" })
         #expect(total["ocr"] as? String == "ppocr")
         #expect((total["box"] as? [Int])?.count == 4)
+        // Extraction reads PP-OCR's rows: `GRAND TOTAL :` and `20.00` are two boxes, one line.
+        #expect((total["rule"] as? String)?.hasPrefix("last amount on a line with a total cue") == true, "\(total)")
         let bad = try skiff(["extract", input.path, "--out", output.path, "--ocr", ","])
         #expect(bad.status != 0 && bad.stderr.contains("--ocr needs at least one model"))
     }
