@@ -149,7 +149,7 @@ let package = Package(
             name: "SkiffTokenizerTests", dependencies: ["SkiffTokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SkiffDecoderTests", dependencies: ["SkiffDecoder"],
+            name: "SkiffDecoderTests", dependencies: ["SkiffDecoder", "CSkiffKernels"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffOCRTests", dependencies: ["Skiff"], swiftSettings: swiftSettings),

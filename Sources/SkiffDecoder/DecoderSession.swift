@@ -122,27 +122,27 @@ public final class DecoderSession {
     }
 
     private func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
-        let need = skiff_matmul_scratch_size(Int32(w.type.rawValue), Int64(w.cols), Int64(n))
+        let need = skiff_matmul_scratch_size(w.kernelType, Int64(w.cols), Int64(n))
         if scratch.count < need { scratch = [UInt8](repeating: 0, count: need) }
         scratch.withUnsafeMutableBytes { s in
-            _ = skiff_matmul(pool.handle, Int32(w.type.rawValue), w.base, Int64(w.rows), Int64(w.cols), x, Int64(n), y, s.baseAddress)
+            _ = skiff_matmul(pool.handle, w.kernelType, w.kernelBase, Int64(w.rows), Int64(w.cols), x, Int64(n), y, s.baseAddress)
         }
     }
 
     /// Products of one input with several matrices; one pass when their types agree.
     private func matmulGroup(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, _ n: Int, _ ys: [UnsafeMutablePointer<Float>]) {
-        guard ws.count > 1, ws.allSatisfy({ $0.type == ws[0].type && $0.cols == ws[0].cols }) else {
+        guard ws.count > 1, ws.allSatisfy({ $0.kernelType == ws[0].kernelType && $0.cols == ws[0].cols }) else {
             for (w, y) in zip(ws, ys) { matmul(w, x, n, y) }
             return
         }
         let w0 = ws[0]
-        let need = skiff_matmul_scratch_size(Int32(w0.type.rawValue), Int64(w0.cols), Int64(n))
+        let need = skiff_matmul_scratch_size(w0.kernelType, Int64(w0.cols), Int64(n))
         if scratch.count < need { scratch = [UInt8](repeating: 0, count: need) }
-        let bases: [UnsafeRawPointer?] = ws.map { $0.base }
+        let bases: [UnsafeRawPointer?] = ws.map { $0.kernelBase }
         let rows = ws.map { Int64($0.rows) }
         let outs: [UnsafeMutablePointer<Float>?] = ys
         scratch.withUnsafeMutableBytes { s in
-            _ = skiff_matmul_group(pool.handle, Int32(w0.type.rawValue), Int32(ws.count), bases, rows, Int64(w0.cols), x,
+            _ = skiff_matmul_group(pool.handle, w0.kernelType, Int32(ws.count), bases, rows, Int64(w0.cols), x,
                                    Int64(n), outs, s.baseAddress)
         }
     }

@@ -11,6 +11,13 @@ public struct WeightMatrix: @unchecked Sendable {
     public let cols: Int
     let base: UnsafeRawPointer
     private let owner: AnyObject
+    /// What the products read: Q4_1 and Q8_0 rewritten once into interleaved groups of
+    /// four rows (`skiff_repack_x4`: same bits out, 13-30 % more weight bytes per CPU
+    /// second here) where the CPU has the AVX2 kernels for it; otherwise `type` at `base`.
+    /// `base` stays for embedding lookups.
+    let kernelType: Int32
+    let kernelBase: UnsafeRawPointer
+    private let kernelOwner: AnyObject?
 
     init(_ tensor: Tensor, rows: Int, cols: Int) throws(DecoderError) {
         guard tensor.shape == [rows, cols] else {
@@ -33,6 +40,20 @@ public struct WeightMatrix: @unchecked Sendable {
             base = UnsafeRawPointer(storage.pointer)
             owner = storage
         }
+        let bytes = rows * skiff_row_size(Int32(type.rawValue), Int64(cols))
+        if type == .q4_1 || type == .q8_0, rows % 4 == 0 {
+            let packed = PackedStorage(byteCount: bytes)
+            let packedType = skiff_repack_x4(Int32(type.rawValue), base, Int64(rows), Int64(cols), packed.pointer)
+            if packedType >= 0 {
+                kernelType = packedType
+                kernelBase = UnsafeRawPointer(packed.pointer)
+                kernelOwner = packed
+                return
+            }
+        }
+        kernelType = Int32(type.rawValue)
+        kernelBase = base
+        kernelOwner = nil
     }
 
     var rowBytes: Int { skiff_row_size(Int32(type.rawValue), Int64(cols)) }
@@ -56,5 +77,13 @@ final class FloatStorage: @unchecked Sendable {
         pointer = .allocate(capacity: max(1, values.count))
         for (i, v) in values.enumerated() { (pointer + i).initialize(to: v) }
     }
+    deinit { pointer.deallocate() }
+}
+
+/// An owned, 64-byte aligned copy of a matrix in a kernel layout.
+final class PackedStorage: @unchecked Sendable {
+    // @unchecked: written once by skiff_repack_x4 in WeightMatrix.init, read-only afterwards.
+    let pointer: UnsafeMutableRawPointer
+    init(byteCount: Int) { pointer = .allocate(byteCount: max(64, byteCount), alignment: 64) }
     deinit { pointer.deallocate() }
 }

@@ -24,6 +24,9 @@ enum skiff_type {
     SKIFF_TYPE_Q8_0 = 8,
     SKIFF_TYPE_Q8_1 = 9,
     SKIFF_TYPE_BF16 = 30,
+    // Skiff's interleaved layouts (skiff_repack_x4), not GGUF types.
+    SKIFF_TYPE_Q4_1_X4 = 1003,
+    SKIFF_TYPE_Q8_0_X4 = 1008,
 };
 
 /// Whether OpenBLAS could be loaded (it is opened with dlopen on first use, not linked).
@@ -47,6 +50,12 @@ void skiff_bf16_to_fp32_row(const uint16_t *src, float *dst, int64_t n);
 /// Quantizes `n` floats (multiple of 32) to Q8_0 or Q8_1 blocks, the way ggml does.
 void skiff_quantize_row_q8_0(const float *x, void *y, int64_t n);
 void skiff_quantize_row_q8_1(const float *x, void *y, int64_t n);
+/// Rewrites a Q4_1 or Q8_0 matrix (`rows` a multiple of 4) into groups of four interleaved
+/// rows, the layout the AVX2 products read fastest; the products give the same bits.
+/// `dst` holds rows * skiff_row_size(type, cols) bytes (the same size). Returns the packed
+/// type (SKIFF_TYPE_Q4_1_X4, SKIFF_TYPE_Q8_0_X4), or -1 when the type, the row count or the
+/// CPU (no AVX2) does not allow it; the matrix is then used as it is.
+int skiff_repack_x4(int type, const void *src, int64_t rows, int64_t cols, void *dst);
 /// Dequantizes one row of any supported type to floats.
 int skiff_dequantize_row(int type, const void *x, float *y, int64_t n);
 

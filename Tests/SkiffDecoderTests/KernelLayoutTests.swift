@@ -1,0 +1,110 @@
+import CSkiffKernels
+import Testing
+
+/// The interleaved four-row layouts (`skiff_repack_x4`) must give the same bits as the
+/// GGUF layouts they are made from, since greedy decoding is checked token for token
+/// against llama.cpp.
+@Suite("Interleaved weight layouts")
+struct KernelLayoutTests {
+    /// xorshift, so the matrices are the same on every run.
+    struct Generator {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        mutating func next() -> UInt64 {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return state
+        }
+        mutating func unit() -> Float { Float(next() % 2_000_001) / 1e6 - 1 }
+    }
+
+    /// A matrix of random blocks: fp16 scales (and Q4_1 minimums) in a realistic range.
+    static func matrix(type: Int32, rows: Int, cols: Int, _ g: inout Generator) -> [UInt8] {
+        let blockBytes = type == Int32(SKIFF_TYPE_Q4_1.rawValue) ? 20 : 34
+        var bytes = [UInt8](repeating: 0, count: rows * cols / 32 * blockBytes)
+        for block in 0..<(rows * cols / 32) {
+            let o = block * blockBytes
+            let d = skiff_fp32_to_fp16(g.unit() * 0.05)
+            bytes[o] = UInt8(d & 0xff); bytes[o + 1] = UInt8(d >> 8)
+            var q = o + 2
+            if blockBytes == 20 {
+                let m = skiff_fp32_to_fp16(g.unit() * 0.3)
+                bytes[o + 2] = UInt8(m & 0xff); bytes[o + 3] = UInt8(m >> 8)
+                q = o + 4
+            }
+            for i in q..<(o + blockBytes) { bytes[i] = UInt8(truncatingIfNeeded: g.next()) }
+        }
+        return bytes
+    }
+
+    static func products(type: Int32, weights: UnsafeRawPointer, rows: Int, cols: Int, x: [Float], batch: Int, threads: Int32) -> [Float] {
+        var y = [Float](repeating: .nan, count: rows * batch)
+        var scratch = [UInt8](repeating: 0, count: max(1, skiff_matmul_scratch_size(type, Int64(cols), Int64(batch))))
+        let pool = skiff_pool_create(threads)
+        defer { skiff_pool_destroy(pool) }
+        let rc = x.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                scratch.withUnsafeMutableBytes { s in
+                    skiff_matmul(pool, type, weights, Int64(rows), Int64(cols), xb.baseAddress, Int64(batch), yb.baseAddress, s.baseAddress)
+                }
+            }
+        }
+        #expect(rc == 0)
+        return y
+    }
+
+    // Shapes: SmolLM2's (576 and 1536 columns: even block counts), odd block counts (96, 160
+    // columns) and a single block; batches of one row (decoding) and three (prompts).
+    @Test(arguments: [SKIFF_TYPE_Q4_1, SKIFF_TYPE_Q8_0], [(576, 576), (64, 1536), (8, 96), (12, 32), (4, 160)])
+    func packedProductsEqualGGUFLayoutBitForBit(type: skiff_type, shape: (Int, Int)) throws {
+        guard skiff_has_avx2() == 1 else { return }  // no packed layout without the AVX2 kernels
+        let (rows, cols) = shape
+        let t = Int32(type.rawValue)
+        var g = Generator()
+        let gguf = Self.matrix(type: t, rows: rows, cols: cols, &g)
+        var packed = [UInt8](repeating: 0, count: gguf.count)
+        let packedType = gguf.withUnsafeBytes { src in
+            packed.withUnsafeMutableBytes { dst in skiff_repack_x4(t, src.baseAddress, Int64(rows), Int64(cols), dst.baseAddress) }
+        }
+        #expect(packedType == (type == SKIFF_TYPE_Q4_1 ? Int32(SKIFF_TYPE_Q4_1_X4.rawValue) : Int32(SKIFF_TYPE_Q8_0_X4.rawValue)))
+        #expect(packed != gguf)  // it really is another layout
+        for batch in [1, 3] {
+            let x = (0..<(cols * batch)).map { _ in g.unit() * 3 }
+            for threads: Int32 in [1, 2] {
+                let reference = gguf.withUnsafeBytes {
+                    Self.products(type: t, weights: $0.baseAddress!, rows: rows, cols: cols, x: x, batch: batch, threads: threads)
+                }
+                let fast = packed.withUnsafeBytes {
+                    Self.products(type: packedType, weights: $0.baseAddress!, rows: rows, cols: cols, x: x, batch: batch, threads: threads)
+                }
+                #expect(reference.allSatisfy { $0.isFinite })
+                let differing = zip(fast, reference).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(fast.count == reference.count && differing == 0,
+                        "\(differing) of \(reference.count) products differ: \(rows)x\(cols), batch \(batch), \(threads) threads")
+            }
+        }
+    }
+
+    @Test func layoutsItCannotMakeAreRefused() {
+        var src = [UInt8](repeating: 0, count: 6 * 20), dst = src
+        let rc = src.withUnsafeMutableBytes { s in
+            dst.withUnsafeMutableBytes { d in
+                // six rows: not whole groups of four; and a type without a packed layout
+                [skiff_repack_x4(Int32(SKIFF_TYPE_Q4_1.rawValue), s.baseAddress, 6, 32, d.baseAddress),
+                 skiff_repack_x4(Int32(SKIFF_TYPE_Q4_0.rawValue), s.baseAddress, 4, 32, d.baseAddress),
+                 skiff_repack_x4(Int32(SKIFF_TYPE_Q4_1.rawValue), s.baseAddress, 4, 48, d.baseAddress)]
+            }
+        }
+        #expect(rc == [-1, -1, -1])
+        // The packed type is refused by the products when its rows are not whole groups.
+        var scratch = [UInt8](repeating: 0, count: 64)
+        var y = [Float](repeating: 0, count: 6)
+        let x = [Float](repeating: 1, count: 32)
+        let product = src.withUnsafeBytes { s in
+            y.withUnsafeMutableBufferPointer { yb in
+                scratch.withUnsafeMutableBytes { sc in
+                    skiff_matmul(nil, Int32(SKIFF_TYPE_Q4_1_X4.rawValue), s.baseAddress, 6, 32, x, 1, yb.baseAddress, sc.baseAddress)
+                }
+            }
+        }
+        #expect(product == -1)
+    }
+}
