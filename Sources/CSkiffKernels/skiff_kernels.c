@@ -981,6 +981,11 @@ SKIFF_AVX2 static inline __attribute__((always_inline)) void dot4_q4_1x4_avx2(co
     float sc[8];
     int64_t i = 0;
     for (; i + 1 < nb; i += 2, g += 160) {
+        // The group is one sequential stream: asking for the bytes 1 KB ahead as it goes
+        // measured 5-25 % faster from memory than prefetching whole groups ahead.
+        _mm_prefetch((const char *)g + 1024, _MM_HINT_T0);
+        _mm_prefetch((const char *)g + 1024 + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)g + 1024 + 128, _MM_HINT_T0);
         const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         const __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16)));
         const float dy0 = h2f(y[i].d), dy1 = h2f(y[i + 1].d);
@@ -1031,6 +1036,11 @@ SKIFF_AVX2 static inline __attribute__((always_inline)) void dot4_q8_0x4_avx2(co
     __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     float sc[4];
     for (int64_t i = 0; i < nb; i++, g += 136) {
+        // Half a kilobyte ahead (measured best for this block size: 12-13 GB/s per core
+        // from memory against 9 with whole groups prefetched ahead).
+        _mm_prefetch((const char *)g + 512, _MM_HINT_T0);
+        _mm_prefetch((const char *)g + 512 + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)g + 512 + 128, _MM_HINT_T0);
         _mm_storeu_ps(sc, _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)g)), _mm_set1_ps(h2f(y[i].d))));
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 0), mul_sum_i8_pairs_float(_mm256_loadu_si256((const __m256i *)(g + 8)), qy), acc0);
@@ -1048,14 +1058,12 @@ SKIFF_AVX2 static inline __attribute__((always_inline)) void dot4_q8_0x4_avx2(co
 SKIFF_AVX2 static void rows_q4_1x4_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
                                         int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r += 4) {
-        prefetch_ahead(w + (size_t)(r + 4) * wrow, 4 * wrow);
         dot4_q4_1x4_avx2(w + (size_t)r * wrow, xq, nb, y + r);
     }
 }
 SKIFF_AVX2 static void rows_q8_0x4_avx2(const uint8_t *w, size_t wrow, const void *xq, int64_t nb, float *y,
                                         int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r += 4) {
-        prefetch_ahead(w + (size_t)(r + 4) * wrow, 4 * wrow);
         dot4_q8_0x4_avx2(w + (size_t)r * wrow, xq, nb, y + r);
     }
 }
