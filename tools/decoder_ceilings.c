@@ -1,8 +1,9 @@
 // Upper bounds for SmolLM2 decoding speed on this machine (README, Decoder section):
 // 1. read bandwidth: AVX2 loads over a 96.6 MB buffer (the weights read per token),
 //    1 and 2 threads, best of 15 (wall time);
-// 2. the Q4_1 four-row kernel Skiff uses (ggml's per-block arithmetic, which
-//    bit-exactness with llama.cpp fixes), on a 96.5 MB matrix and on 0.7 MB per thread
+// 2. the Q4_1 four-row kernels (ggml's per-block arithmetic, which bit-exactness with
+//    llama.cpp fixes) on the GGUF layout and on the interleaved layout Skiff now decodes
+//    with (skiff_repack_x4), on a 96.5 MB matrix and on 0.7 MB per thread
 //    (cache-resident: no memory traffic), as GB/s of weights per CPU-second summed over
 //    threads (CPU time, so that other processes on the shared machine do not count).
 // Build and run from the repository root:
@@ -35,7 +36,8 @@ SKIFF_AVX2 static void *read_all(void *arg) {
 enum { COLS = 576, NB = COLS / 32 };
 static const size_t WROW = NB * sizeof(block_q4_1);
 static size_t rows;
-static uint8_t *weights;
+static uint8_t *weights, *packed_weights;
+static int use_packed;
 static block_q8_1 act[NB];
 static int resident;
 static double rate[2];
@@ -47,7 +49,12 @@ static void *products(void *arg) {
     const int reps = resident ? 2000 : 10;
     float *y = malloc(n * sizeof(float));
     const double t0 = cpu();
-    for (int i = 0; i < reps; i++) rows_q4_1_avx2(w, WROW, act, NB, y, 0, (int64_t)n);
+    if (use_packed) {
+        w = packed_weights + (size_t)id * n * WROW;
+        for (int i = 0; i < reps; i++) rows_q4_1x4_avx2(w, WROW, act, NB, y, 0, (int64_t)n);
+    } else {
+        for (int i = 0; i < reps; i++) rows_q4_1_avx2(w, WROW, act, NB, y, 0, (int64_t)n);
+    }
     rate[id] = (double)reps * (double)n * (double)WROW / (cpu() - t0) / 1e9;
     free(y);
     return NULL;
@@ -83,6 +90,9 @@ int main(void) {
     float x[COLS];
     for (int i = 0; i < COLS; i++) x[i] = (float)(i % 7 - 3);
     skiff_quantize_row_q8_1(x, act, COLS);
+    packed_weights = malloc(rows * WROW);
+    skiff_repack_x4(SKIFF_TYPE_Q4_1, weights, (int64_t)rows, COLS, packed_weights);
+    for (use_packed = 0; use_packed < 2; use_packed++)
     for (resident = 0; resident < 2; resident++)
         for (nth = 1; nth <= 2; nth++) {
             double best = 0;
@@ -93,8 +103,9 @@ int main(void) {
                 const double r = rate[0] + (nth > 1 ? rate[1] : 0);
                 if (r > best) best = r;
             }
-            printf("Q4_1 rows, %s, %d thread(s): %.1f GB/s of weights per CPU-second\n",
-                   resident ? "cache-resident 0.7 MB/thread" : "96.5 MB from memory", nth, best);
+            printf("Q4_1 rows, %s layout, %s, %d thread(s): %.1f GB/s of weights per CPU-second\n",
+                   use_packed ? "packed x4" : "GGUF", resident ? "cache-resident 0.7 MB/thread" : "96.5 MB from memory",
+                   nth, best);
         }
     return 0;
 }
