@@ -1,4 +1,5 @@
 import CSkiffKernels
+import Foundation
 public import SkiffModelFiles
 
 /// A weight matrix ready for the kernels: memory-mapped when its type is computed
@@ -41,7 +42,8 @@ public struct WeightMatrix: @unchecked Sendable {
             owner = storage
         }
         let bytes = rows * skiff_row_size(Int32(type.rawValue), Int64(cols))
-        if type == .q4_1 || type == .q8_0, rows % 4 == 0 {
+        // SKIFF_WEIGHT_LAYOUT=gguf keeps the file's layout, to compare the two in one benchmark.
+        if type == .q4_1 || type == .q8_0, rows % 4 == 0, !Self.keepsFileLayout {
             let packed = PackedStorage(byteCount: bytes)
             let packedType = skiff_repack_x4(Int32(type.rawValue), base, Int64(rows), Int64(cols), packed.pointer)
             if packedType >= 0 {
@@ -55,6 +57,8 @@ public struct WeightMatrix: @unchecked Sendable {
         kernelBase = base
         kernelOwner = nil
     }
+
+    static let keepsFileLayout = ProcessInfo.processInfo.environment["SKIFF_WEIGHT_LAYOUT"] == "gguf"
 
     var rowBytes: Int { skiff_row_size(Int32(type.rawValue), Int64(cols)) }
 
