@@ -13,8 +13,8 @@ public struct WeightMatrix: @unchecked Sendable {
     let base: UnsafeRawPointer
     private let owner: AnyObject
     /// What the products read: Q4_1 and Q8_0 rewritten once into interleaved groups of
-    /// four rows (`skiff_repack_x4`: same bits out, 13-30 % more weight bytes per CPU
-    /// second here) where the CPU has the AVX2 kernels for it; otherwise `type` at `base`.
+    /// four rows (`skiff_repack_x4`: same bits out; 14-33 % more Q4_1 weight bytes per CPU
+    /// second here, `tools/decoder_ceilings.c`) where the CPU has the AVX2 kernels for it; otherwise `type` at `base`.
     /// `base` stays for embedding lookups.
     let kernelType: Int32
     let kernelBase: UnsafeRawPointer
@@ -41,10 +41,9 @@ public struct WeightMatrix: @unchecked Sendable {
             base = UnsafeRawPointer(storage.pointer)
             owner = storage
         }
-        let bytes = rows * skiff_row_size(Int32(type.rawValue), Int64(cols))
         // SKIFF_WEIGHT_LAYOUT=gguf keeps the file's layout, to compare the two in one benchmark.
         if type == .q4_1 || type == .q8_0, rows % 4 == 0, !Self.keepsFileLayout {
-            let packed = PackedStorage(byteCount: bytes)
+            let packed = PackedStorage(byteCount: rows * skiff_row_size(Int32(type.rawValue), Int64(cols)))
             let packedType = skiff_repack_x4(Int32(type.rawValue), base, Int64(rows), Int64(cols), packed.pointer)
             if packedType >= 0 {
                 kernelType = packedType
