@@ -11,6 +11,7 @@ untied head) and mistral (H2O-Danube2 layout, one KV head) it writes
                                                       lays them out (Q/K rows permuted for the
                                                       llama architecture), F32
   Tests/SkiffDecoderTests/Fixtures/tiny/llama-q4_0.gguf / -q8_0.gguf  quantized with gguf.quants
+  Tests/SkiffDecoderTests/Fixtures/tiny/qwen2-q8_0.gguf  Qwen2 (biases, tied embeddings) in Q8_0
 and tiny/reference.json: for each file, a prompt, the reference's last-position
 logits and 8 greedy tokens. The reference is a plain float64 numpy transcription
 of the Hugging Face modelling code (rotate-half RoPE, repeat_kv GQA, SiLU MLP) run
@@ -269,6 +270,14 @@ def main():
         fname = f"llama-{quant.name.lower()}.gguf"
         used = write_gguf(os.path.join(OUT, fname), {k: v.astype(np.float64) for k, v in w.items()}, spec, quant)
         ref[fname] = reference(unpermute_back(used, spec), spec)
+    # Qwen2 quantized: Q/K/V biases, NeoX RoPE and tied embeddings on the fused
+    # one-token path (which takes quantized models only).
+    spec = SPECS["qwen2"]
+    w = make_weights(spec, np.random.default_rng(8))
+    fname = "qwen2-q8_0.gguf"
+    used = write_gguf(os.path.join(OUT, fname), {k: v.astype(np.float64) for k, v in w.items()}, spec,
+                      gguf.GGMLQuantizationType.Q8_0)
+    ref[fname] = reference(used, spec)
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump(ref, f)
     total = sum(os.path.getsize(os.path.join(d, x)) for d, _, fs in os.walk(OUT) for x in fs)

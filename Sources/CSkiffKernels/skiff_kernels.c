@@ -1248,34 +1248,40 @@ void skiff_rmsnorm(const float *x, const float *weight, float *y, int64_t n, int
     }
 }
 
+// cos/sin of the d/2 rotation angles at `pos`. The angle is built by repeated
+// multiplication, as ggml's rope cache does.
+static void rope_angles(int64_t pos, int64_t head_dim, float base, float *cosv, float *sinv) {
+    const float theta_scale = powf(base, -2.0f / (float)head_dim);
+    float theta = (float)pos;
+    for (int64_t i = 0; i < head_dim / 2; i++) {
+        cosv[i] = cosf(theta);
+        sinv[i] = sinf(theta);
+        theta *= theta_scale;
+    }
+}
+
+static inline void rope_head(float *v, int64_t head_dim, const float *cosv, const float *sinv, int neox) {
+    for (int64_t i = 0; i < head_dim / 2; i++) {
+        const int64_t i0 = neox ? i : 2 * i;
+        const int64_t i1 = neox ? i + head_dim / 2 : 2 * i + 1;
+        const float x0 = v[i0], x1 = v[i1];
+        // Rounded as llama.cpp's compiled rope is (GCC contracts each expression
+        // into one FMA; matched against its outputs): the x0 product is fused in both,
+        // the x1 product is rounded first.
+        const float t0 = x1 * sinv[i], t1 = x1 * cosv[i];
+        v[i0] = fmaf(x0, cosv[i], -t0);
+        v[i1] = fmaf(x0, sinv[i], t1);
+    }
+}
+
 void skiff_rope(float *x, int64_t batch, int64_t heads, int64_t head_dim, const int32_t *positions,
                 float base, int neox) {
-    const float theta_scale = powf(base, -2.0f / (float)head_dim);
     float *cosv = malloc(sizeof(float) * (size_t)head_dim);
     float *sinv = cosv ? malloc(sizeof(float) * (size_t)head_dim) : NULL;
     if (!sinv) { free(cosv); return; }
     for (int64_t b = 0; b < batch; b++) {
-        // The angle is built by repeated multiplication, as ggml's rope cache does.
-        float theta = (float)positions[b];
-        for (int64_t i = 0; i < head_dim / 2; i++) {
-            cosv[i] = cosf(theta);
-            sinv[i] = sinf(theta);
-            theta *= theta_scale;
-        }
-        for (int64_t h = 0; h < heads; h++) {
-            float *v = x + (b * heads + h) * head_dim;
-            for (int64_t i = 0; i < head_dim / 2; i++) {
-                const int64_t i0 = neox ? i : 2 * i;
-                const int64_t i1 = neox ? i + head_dim / 2 : 2 * i + 1;
-                const float x0 = v[i0], x1 = v[i1];
-                // Rounded as llama.cpp's compiled rope is (GCC contracts each expression
-                // into one FMA; matched against its outputs): the x0 product is fused in both,
-                // the x1 product is rounded first.
-                const float t0 = x1 * sinv[i], t1 = x1 * cosv[i];
-                v[i0] = fmaf(x0, cosv[i], -t0);
-                v[i1] = fmaf(x0, sinv[i], t1);
-            }
-        }
+        rope_angles(positions[b], head_dim, base, cosv, sinv);
+        for (int64_t h = 0; h < heads; h++) rope_head(x + (b * heads + h) * head_dim, head_dim, cosv, sinv, neox);
     }
     free(cosv);
     free(sinv);
@@ -1310,53 +1316,113 @@ typedef struct {
 // transposed V cache with the probabilities. Positions past the causal limit are zero
 // probabilities, which leave every partial sum unchanged (llama.cpp pads its KV view
 // to 256 cells the same way).
+static void attend_head(const attn_ctx *c, int64_t t, int64_t h, float *p) {
+    const int64_t d = c->head_dim;
+    const int64_t group = c->heads / c->kv_heads;
+    const int64_t kvh = h / group;
+    const int64_t n = c->pos0 + t + 1;  // causal: positions 0...pos0+t
+    const int64_t n8 = ROUND_UP(n, 8), n32 = ROUND_UP(n, 32);
+    const float *qv = c->q + (t * c->heads + h) * d;
+    const float *kbase = c->k + kvh * c->stride * d;
+    const float *vbase = c->v + kvh * d * c->stride;  // transposed: head_dim rows of `stride` positions
+    float maxv = -INFINITY;
+#if SKIFF_X86
+    const int fast = use_avx2 && d % 32 == 0;
+#else
+    const int fast = 0;
+#endif
+    if (fast) {
+#if SKIFF_X86
+        maxv = scores_avx2(kbase, d, qv, n, c->scale, p);
+#endif
+    } else {
+        for (int64_t j = 0; j < n; j++) {
+            const float s = dot_f32(kbase + j * d, qv, d) * c->scale;
+            p[j] = s;
+            if (s > maxv) maxv = s;
+        }
+    }
+    for (int64_t j = n; j < n8; j++) p[j] = -INFINITY;
+    const double sum = softmax_exp(p, p, n8, maxv);
+    const float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < n8; j++) p[j] *= inv;
+    for (int64_t j = n8; j < n32; j++) p[j] = 0.0f;
+    float *o = c->out + (t * c->heads + h) * d;
+    if (fast) {
+#if SKIFF_X86
+        pv_avx2(vbase, c->stride, p, n32, d, o);
+#endif
+    } else {
+        for (int64_t i = 0; i < d; i++) o[i] = dot_f32(vbase + i * c->stride, p, n32);
+    }
+}
+
+// All heads of one KV group for one token (the decoding step): each head's scores,
+// softmax and P.V are attend_head's operations in its order, but the loops run over
+// positions and V rows on the outside and the group's heads inside, so each K row and V
+// row is loaded from memory once for the group instead of once per head. `p` holds
+// group x round_up(n, 32) floats.
+#if SKIFF_X86
+SKIFF_AVX2 static void attend_group_avx2(const attn_ctx *c, int64_t kvh, float *p) {
+    const int64_t d = c->head_dim;
+    const int64_t group = c->heads / c->kv_heads;
+    const int64_t n = c->pos0 + 1;
+    const int64_t n8 = ROUND_UP(n, 8), n32 = ROUND_UP(n, 32);
+    const float *kbase = c->k + kvh * c->stride * d;
+    const float *vbase = c->v + kvh * d * c->stride;
+    float maxv[8];
+    for (int64_t g = 0; g < group; g++) maxv[g] = -INFINITY;
+    // Scores, 32 positions (8 KB of K at head_dim 64) at a time for every head of the group.
+    for (int64_t j0 = 0; j0 < n; j0 += 32) {
+        const int64_t j1 = j0 + 32 < n ? j0 + 32 : n;
+        for (int64_t g = 0; g < group; g++) {
+            const float m = scores_avx2(kbase + j0 * d, d, c->q + (kvh * group + g) * d, j1 - j0, c->scale,
+                                        p + g * n32 + j0);
+            if (m > maxv[g]) maxv[g] = m;
+        }
+    }
+    for (int64_t g = 0; g < group; g++) {
+        float *pg = p + g * n32;
+        for (int64_t j = n; j < n8; j++) pg[j] = -INFINITY;
+        const double sum = softmax_exp(pg, pg, n8, maxv[g]);
+        const float inv = (float)(1.0 / sum);
+        for (int64_t j = 0; j < n8; j++) pg[j] *= inv;
+        for (int64_t j = n8; j < n32; j++) pg[j] = 0.0f;
+    }
+    // P.V, two V rows at a time for every head of the group.
+    int64_t i = 0;
+    for (; i + 1 < d; i += 2) {
+        for (int64_t g = 0; g < group; g++) {
+            float *o = c->out + (kvh * group + g) * d;
+            dot2_f32_avx2(vbase + i * c->stride, vbase + (i + 1) * c->stride, p + g * n32, n32, o + i, o + i + 1);
+        }
+    }
+    for (; i < d; i++) {
+        for (int64_t g = 0; g < group; g++) {
+            float *o = c->out + (kvh * group + g) * d;
+            o[i] = dot_f32_avx2(vbase + i * c->stride, p + g * n32, n32);
+        }
+    }
+}
+#endif
+
+static void attend_group(const attn_ctx *c, int64_t kvh, float *p) {
+    const int64_t group = c->heads / c->kv_heads;
+#if SKIFF_X86
+    if (use_avx2 && c->head_dim % 32 == 0 && c->batch == 1 && group <= 8) { attend_group_avx2(c, kvh, p); return; }
+#endif
+    for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) attend_head(c, 0, h, p);
+}
+
 static void attention_worker(void *vctx, int ith, int nth) {
     (void)nth;
     attn_ctx *c = vctx;
-    const int64_t d = c->head_dim;
-    const int64_t group = c->heads / c->kv_heads;
     float *p = c->scratch + (size_t)ith * (size_t)ROUND_UP(c->pos0 + c->batch, 32);
     const int64_t tasks = c->batch * c->heads;
     for (;;) {
         const int64_t task = atomic_fetch_add(&c->next, 1);
         if (task >= tasks) break;
-        const int64_t t = task / c->heads, h = task % c->heads;
-        const int64_t kvh = h / group;
-        const int64_t n = c->pos0 + t + 1;  // causal: positions 0...pos0+t
-        const int64_t n8 = ROUND_UP(n, 8), n32 = ROUND_UP(n, 32);
-        const float *qv = c->q + (t * c->heads + h) * d;
-        const float *kbase = c->k + kvh * c->stride * d;
-        const float *vbase = c->v + kvh * d * c->stride;  // transposed: head_dim rows of `stride` positions
-        float maxv = -INFINITY;
-#if SKIFF_X86
-        const int fast = use_avx2 && d % 32 == 0;
-#else
-        const int fast = 0;
-#endif
-        if (fast) {
-#if SKIFF_X86
-            maxv = scores_avx2(kbase, d, qv, n, c->scale, p);
-#endif
-        } else {
-            for (int64_t j = 0; j < n; j++) {
-                const float s = dot_f32(kbase + j * d, qv, d) * c->scale;
-                p[j] = s;
-                if (s > maxv) maxv = s;
-            }
-        }
-        for (int64_t j = n; j < n8; j++) p[j] = -INFINITY;
-        const double sum = softmax_exp(p, p, n8, maxv);
-        const float inv = (float)(1.0 / sum);
-        for (int64_t j = 0; j < n8; j++) p[j] *= inv;
-        for (int64_t j = n8; j < n32; j++) p[j] = 0.0f;
-        float *o = c->out + (t * c->heads + h) * d;
-        if (fast) {
-#if SKIFF_X86
-            pv_avx2(vbase, c->stride, p, n32, d, o);
-#endif
-        } else {
-            for (int64_t i = 0; i < d; i++) o[i] = dot_f32(vbase + i * c->stride, p, n32);
-        }
+        attend_head(c, task / c->heads, task % c->heads, p);
     }
 }
 
@@ -1371,4 +1437,342 @@ void skiff_attention(skiff_pool *pool, const float *q, const float *kcache, cons
     };
     atomic_init(&ctx.next, 0);
     if (batch * heads == 1) attention_worker(&ctx, 0, 1); else pool_run(pool, attention_worker, &ctx);
+}
+
+// ---------------------------------------------------------------- one decoding step
+
+// A generated token runs ~150 small products, and between them norms, RoPE, the cache
+// writes, SiLU and residual adds that the per-operation path ran on the calling thread
+// alone while the other cores waited for the next job. Here the whole token is one pool
+// job: a list of phases (per block: QKV with bias, RoPE and cache writes in the epilogue;
+// attention by head; output projection with the residual add; gate and up with SiLU;
+// down with the residual add; then the logits), each split into units claimed from an
+// atomic counter. A phase starts once every unit of the previous one is done, so a
+// thread that joins late (or never) only changes who does the work, never the result:
+// the per-thread preparation of a phase's input (RMSNorm, activation quantization) is
+// the same computation on every thread. Every value is computed by the same kernels in
+// the same order as the per-operation path, so the logits are the same bits.
+
+enum { PH_QKV, PH_ATTN, PH_O, PH_FFN_UP, PH_DOWN, PH_PER_BLOCK };
+
+typedef struct {
+    _Alignas(64) atomic_long next;  // units claimed
+    atomic_long done;               // units finished
+    char pad[64 - 2 * sizeof(atomic_long)];
+} phase_state;
+
+typedef struct {
+    rows_fn rows_kernel;
+    dot_fn dot;
+    int act;  // activation format: SKIFF_TYPE_Q8_0 or SKIFF_TYPE_Q8_1
+    size_t wrow;
+} mat_kernel;
+
+typedef struct {
+    const skiff_decoder *m;
+    float *x;      // the hidden state, updated
+    float *logits;
+    int64_t pos;
+    int threads;
+    int64_t phases;
+    phase_state *state;
+    // shared buffers
+    float *q, *k, *v, *attn, *proj, *gate, *up;
+    // per thread: normalized input, its two quantized forms, attention probabilities, RoPE angles
+    uint8_t *per_thread;
+    size_t per_thread_bytes;
+} decode_ctx;
+
+static int act_format(int type) {
+    return unpacked_type(type) == SKIFF_TYPE_Q4_1 ? SKIFF_TYPE_Q8_1 : SKIFF_TYPE_Q8_0;
+}
+
+static int pick_kernel(const skiff_matrix *w, int64_t cols, mat_kernel *k) {
+    const int base = unpacked_type(w->type);
+    if (base != SKIFF_TYPE_Q4_0 && base != SKIFF_TYPE_Q4_1 && base != SKIFF_TYPE_Q8_0) return -1;
+    if (cols % QK != 0 || !w->data) return -1;
+    k->dot = pick_dot(base);
+    k->rows_kernel = NULL;
+    k->act = act_format(w->type);
+    k->wrow = skiff_row_size(base, cols);
+#if SKIFF_X86
+    if (use_avx2) {
+        k->rows_kernel = w->type == SKIFF_TYPE_Q4_1 ? rows_q4_1_avx2
+                       : w->type == SKIFF_TYPE_Q8_0 ? rows_q8_0_avx2
+                       : w->type == SKIFF_TYPE_Q4_1_X4 ? rows_q4_1x4_avx2
+                       : w->type == SKIFF_TYPE_Q8_0_X4 ? rows_q8_0x4_avx2
+                       : w->type == SKIFF_TYPE_Q4_0 ? rows_q4_0_avx2 : NULL;
+    }
+#endif
+    if (base != w->type && (!use_avx2 || w->rows % 4 != 0)) return -1;
+    return k->dot ? 0 : -1;
+}
+
+static inline void run_rows(const skiff_matrix *w, int64_t cols, const uint8_t *xq8_0, const uint8_t *xq8_1,
+                            float *y, int64_t r0, int64_t r1) {
+    mat_kernel k;
+    if (pick_kernel(w, cols, &k) != 0) return;  // checked by skiff_decode_supported
+    const uint8_t *xq = k.act == SKIFF_TYPE_Q8_1 ? xq8_1 : xq8_0;
+    const int64_t nb = cols / QK;
+    if (k.rows_kernel) {
+        k.rows_kernel(w->data, k.wrow, xq, nb, y, r0, r1);
+    } else {
+        for (int64_t r = r0; r < r1; r++) y[r] = k.dot((const uint8_t *)w->data + (size_t)r * k.wrow, xq, nb);
+    }
+}
+
+int skiff_decode_supported(const skiff_decoder *m) {
+    ensure_init();
+    if (!m || m->layers < 1 || !m->blocks || m->heads < 1 || m->kv_heads < 1 || m->heads % m->kv_heads != 0) return 0;
+    if (m->head_dim % 8 != 0 || m->hidden % QK != 0 || m->ffn % QK != 0) return 0;
+    const int64_t q_dim = m->heads * m->head_dim, kv_dim = m->kv_heads * m->head_dim;
+    mat_kernel k;
+    for (int64_t l = 0; l < m->layers; l++) {
+        const skiff_block *b = &m->blocks[l];
+        if (!b->attn_norm || !b->ffn_norm || !b->kcache || !b->vcache) return 0;
+        if (b->q.rows != q_dim || b->k.rows != kv_dim || b->v.rows != kv_dim || b->o.rows != m->hidden ||
+            b->gate.rows != m->ffn || b->up.rows != m->ffn || b->down.rows != m->hidden) return 0;
+        const skiff_matrix *in_hidden[] = {&b->q, &b->k, &b->v, &b->gate, &b->up};
+        for (int i = 0; i < 5; i++) if (pick_kernel(in_hidden[i], m->hidden, &k) != 0) return 0;
+        if (pick_kernel(&b->o, q_dim, &k) != 0 || pick_kernel(&b->down, m->ffn, &k) != 0) return 0;
+        if (q_dim % QK != 0) return 0;
+    }
+    if (!m->output_norm || m->output.rows != m->vocab || pick_kernel(&m->output, m->hidden, &k) != 0) return 0;
+    return 1;
+}
+
+static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+typedef struct {
+    float *xn;
+    uint8_t *q8_0, *q8_1;
+    float *probs;
+    float *cosv, *sinv;
+} thread_bufs;
+
+static thread_bufs thread_buffers(const decode_ctx *c, int ith) {
+    const skiff_decoder *m = c->m;
+    const int64_t widest = m->ffn > m->hidden ? m->ffn : m->hidden;
+    const int64_t q_dim = m->heads * m->head_dim;
+    const int64_t in_max = widest > q_dim ? widest : q_dim;
+    uint8_t *p = c->per_thread + (size_t)ith * c->per_thread_bytes;
+    thread_bufs t;
+    t.xn = (float *)p; p += align64(sizeof(float) * (size_t)in_max);
+    t.q8_0 = p; p += align64(skiff_row_size(SKIFF_TYPE_Q8_0, in_max));
+    t.q8_1 = p; p += align64(skiff_row_size(SKIFF_TYPE_Q8_1, in_max));
+    t.cosv = (float *)p; p += align64(sizeof(float) * (size_t)m->head_dim);
+    t.sinv = (float *)p; p += align64(sizeof(float) * (size_t)m->head_dim);
+    t.probs = (float *)p;
+    return t;
+}
+
+static size_t per_thread_size(const skiff_decoder *m, int64_t capacity) {
+    const int64_t widest = m->ffn > m->hidden ? m->ffn : m->hidden;
+    const int64_t q_dim = m->heads * m->head_dim;
+    const int64_t in_max = widest > q_dim ? widest : q_dim;
+    return align64(sizeof(float) * (size_t)in_max) + align64(skiff_row_size(SKIFF_TYPE_Q8_0, in_max)) +
+           align64(skiff_row_size(SKIFF_TYPE_Q8_1, in_max)) + 2 * align64(sizeof(float) * (size_t)m->head_dim) +
+           align64(sizeof(float) * (size_t)(m->heads / m->kv_heads) * (size_t)ROUND_UP(capacity, 32));
+}
+
+size_t skiff_decode_scratch_size(const skiff_decoder *m, int threads, int64_t capacity) {
+    if (threads < 1) threads = 1;
+    const int64_t q_dim = m->heads * m->head_dim, kv_dim = m->kv_heads * m->head_dim;
+    const int64_t phases = m->layers * PH_PER_BLOCK + 1;
+    return 64 + sizeof(phase_state) * (size_t)phases +
+           align64(sizeof(float) * (size_t)(2 * q_dim + 2 * kv_dim + m->hidden + 2 * m->ffn)) +
+           (size_t)threads * per_thread_size(m, capacity);
+}
+
+// Quantizes `n` floats into the activation formats `need` asks for (bit 0: Q8_0, bit 1: Q8_1).
+static void quantize_input(const float *x, int64_t n, int need, thread_bufs *t) {
+    if (need & 1) skiff_quantize_row_q8_0(x, t->q8_0, n);
+    if (need & 2) skiff_quantize_row_q8_1(x, t->q8_1, n);
+}
+
+static inline int need_of(const skiff_matrix *w) { return act_format(w->type) == SKIFF_TYPE_Q8_1 ? 2 : 1; }
+
+// Items of phase g: heads for QKV and attention, rows for the products after them.
+static int64_t phase_items(const decode_ctx *c, int64_t g) {
+    const skiff_decoder *m = c->m;
+    if (g == c->phases - 1) return m->vocab;
+    switch (g % PH_PER_BLOCK) {
+    case PH_QKV: return m->heads + 2 * m->kv_heads;
+    case PH_ATTN: return m->kv_heads;
+    case PH_FFN_UP: return m->ffn;
+    default: return m->hidden;  // PH_O, PH_DOWN
+    }
+}
+
+// Smallest claim: one head, or rows in multiples of 8 (whole 4-row groups and SiLU's
+// 8-lane steps, so each row's arithmetic does not depend on where a claim ends).
+static int64_t phase_grain(const decode_ctx *c, int64_t g) {
+    if (g == c->phases - 1) return 64;
+    switch (g % PH_PER_BLOCK) {
+    case PH_QKV:
+    case PH_ATTN: return 1;
+    default: return 16;
+    }
+}
+
+// Guided claims: a share of what is left, shrinking toward the grain, so that the
+// threads finish a phase close together (waiting for the last claim was 13 % of the
+// cycles with fixed chunks) without paying for many small claims early on.
+static inline int64_t claim(phase_state *s, int64_t total, int64_t grain, int threads, int64_t *end) {
+    int64_t cur = atomic_load_explicit(&s->next, memory_order_relaxed);
+    for (;;) {
+        if (cur >= total) return -1;
+        const int64_t left = total - cur;
+        int64_t n = left / (2 * (int64_t)threads) / grain * grain;
+        if (n < grain) n = grain;
+        if (n > left) n = left;
+        if (atomic_compare_exchange_weak_explicit(&s->next, &cur, cur + n, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *end = cur + n;
+            return cur;
+        }
+    }
+}
+
+static void run_items(decode_ctx *c, int64_t g, int64_t i0, int64_t i1, thread_bufs *t) {
+    const skiff_decoder *m = c->m;
+    const int64_t d = m->head_dim, q_dim = m->heads * d;
+    if (g == c->phases - 1) {
+        run_rows(&m->output, m->hidden, t->q8_0, t->q8_1, c->logits, i0, i1);
+        return;
+    }
+    const skiff_block *b = &m->blocks[g / PH_PER_BLOCK];
+    switch (g % PH_PER_BLOCK) {
+    case PH_QKV:
+        // A head of Q, K or V at a time: product, bias, RoPE, and for K and V the cache write.
+        for (int64_t u = i0; u < i1; u++) {
+            if (u < m->heads) {
+                float *y = c->q + u * d;
+                run_rows(&b->q, m->hidden, t->q8_0, t->q8_1, c->q, u * d, (u + 1) * d);
+                if (b->q_bias) for (int64_t i = 0; i < d; i++) y[i] += b->q_bias[u * d + i];
+                rope_head(y, d, t->cosv, t->sinv, m->neox);
+            } else if (u < m->heads + m->kv_heads) {
+                const int64_t h = u - m->heads;
+                float *y = c->k + h * d;
+                run_rows(&b->k, m->hidden, t->q8_0, t->q8_1, c->k, h * d, (h + 1) * d);
+                if (b->k_bias) for (int64_t i = 0; i < d; i++) y[i] += b->k_bias[h * d + i];
+                rope_head(y, d, t->cosv, t->sinv, m->neox);
+                memcpy(b->kcache + (h * m->stride + c->pos) * d, y, sizeof(float) * (size_t)d);
+            } else {
+                const int64_t h = u - m->heads - m->kv_heads;
+                float *y = c->v + h * d;
+                run_rows(&b->v, m->hidden, t->q8_0, t->q8_1, c->v, h * d, (h + 1) * d);
+                if (b->v_bias) for (int64_t i = 0; i < d; i++) y[i] += b->v_bias[h * d + i];
+                float *vt = b->vcache + h * d * m->stride + c->pos;
+                for (int64_t i = 0; i < d; i++) vt[i * m->stride] = y[i];
+            }
+        }
+        return;
+    case PH_ATTN: {
+        attn_ctx a = {
+            .q = c->q, .k = b->kcache, .v = b->vcache, .out = c->attn, .scratch = NULL, .batch = 1,
+            .pos0 = c->pos, .heads = m->heads, .kv_heads = m->kv_heads, .head_dim = d,
+            .stride = m->stride, .scale = m->attn_scale,
+        };
+        for (int64_t h = i0; h < i1; h++) attend_group(&a, h, t->probs);
+        return;
+    }
+    case PH_O:
+        run_rows(&b->o, q_dim, t->q8_0, t->q8_1, c->proj, i0, i1);
+        for (int64_t r = i0; r < i1; r++) c->x[r] += c->proj[r];
+        return;
+    case PH_FFN_UP:
+        run_rows(&b->gate, m->hidden, t->q8_0, t->q8_1, c->gate, i0, i1);
+        run_rows(&b->up, m->hidden, t->q8_0, t->q8_1, c->up, i0, i1);
+        skiff_silu_mul(c->gate + i0, c->up + i0, i1 - i0);
+        return;
+    default:
+        run_rows(&b->down, m->ffn, t->q8_0, t->q8_1, c->proj, i0, i1);
+        for (int64_t r = i0; r < i1; r++) c->x[r] += c->proj[r];
+        return;
+    }
+}
+
+// The phase's input, prepared by each thread that takes part in it.
+static void prepare_phase(decode_ctx *c, int64_t g, thread_bufs *t) {
+    const skiff_decoder *m = c->m;
+    if (g == c->phases - 1) {
+        skiff_rmsnorm(c->x, m->output_norm, t->xn, m->hidden, 1, m->eps);
+        quantize_input(t->xn, m->hidden, need_of(&m->output), t);
+        return;
+    }
+    const skiff_block *b = &m->blocks[g / PH_PER_BLOCK];
+    switch (g % PH_PER_BLOCK) {
+    case PH_QKV:
+        skiff_rmsnorm(c->x, b->attn_norm, t->xn, m->hidden, 1, m->eps);
+        quantize_input(t->xn, m->hidden, need_of(&b->q) | need_of(&b->k) | need_of(&b->v), t);
+        return;
+    case PH_ATTN: return;
+    case PH_O: quantize_input(c->attn, m->heads * m->head_dim, need_of(&b->o), t); return;
+    case PH_FFN_UP:
+        skiff_rmsnorm(c->x, b->ffn_norm, t->xn, m->hidden, 1, m->eps);
+        quantize_input(t->xn, m->hidden, need_of(&b->gate) | need_of(&b->up), t);
+        return;
+    default: quantize_input(c->gate, m->ffn, need_of(&b->down), t); return;
+    }
+}
+
+static void decode_worker(void *vctx, int ith, int nth) {
+    (void)nth;
+    decode_ctx *c = vctx;
+    thread_bufs t = thread_buffers(c, ith);
+    rope_angles(c->pos, c->m->head_dim, c->m->rope_base, t.cosv, t.sinv);  // one position for every block
+    int64_t prev_items = 0;
+    for (int64_t g = 0; g < c->phases; g++) {
+        const int64_t items = phase_items(c, g), grain = phase_grain(c, g);
+        phase_state *s = &c->state[g];
+        if (atomic_load_explicit(&s->next, memory_order_relaxed) < items) {
+            if (g > 0) {
+                phase_state *prev = &c->state[g - 1];
+                int spins = 0;
+                while (atomic_load_explicit(&prev->done, memory_order_acquire) < prev_items) {
+                    if (++spins < 20000) cpu_relax(); else { sched_yield(); spins = 0; }
+                }
+            }
+            prepare_phase(c, g, &t);
+            int64_t finished = 0, end = 0;
+            for (int64_t i0; (i0 = claim(s, items, grain, c->threads, &end)) >= 0;) {
+                run_items(c, g, i0, end, &t);
+                finished += end - i0;
+            }
+            if (finished) atomic_fetch_add_explicit(&s->done, finished, memory_order_release);
+        }
+        prev_items = items;
+    }
+}
+
+int skiff_decode_token(skiff_pool *pool, const skiff_decoder *m, float *x, int64_t pos, float *logits,
+                       void *scratch, size_t scratch_bytes) {
+    ensure_init();
+    if (!skiff_decode_supported(m) || pos < 0 || pos >= m->stride) return -1;
+    const int threads = skiff_pool_threads(pool);
+    if (scratch_bytes < skiff_decode_scratch_size(m, threads, pos + 1)) return -1;
+    const int64_t q_dim = m->heads * m->head_dim, kv_dim = m->kv_heads * m->head_dim;
+    decode_ctx c = {.m = m, .x = x, .logits = logits, .pos = pos, .threads = threads};
+    c.phases = m->layers * PH_PER_BLOCK + 1;
+    uint8_t *p = (uint8_t *)(((uintptr_t)scratch + 63) / 64 * 64);
+    c.state = (phase_state *)p;
+    p += sizeof(phase_state) * (size_t)c.phases;
+    for (int64_t g = 0; g < c.phases; g++) {
+        atomic_init(&c.state[g].next, 0);
+        atomic_init(&c.state[g].done, 0);
+    }
+    float *f = (float *)p;
+    c.q = f; f += q_dim;
+    c.k = f; f += kv_dim;
+    c.v = f; f += kv_dim;
+    c.attn = f; f += q_dim;
+    c.proj = f; f += m->hidden;
+    c.gate = f; f += m->ffn;
+    c.up = f; f += m->ffn;
+    p += align64(sizeof(float) * (size_t)(2 * q_dim + 2 * kv_dim + m->hidden + 2 * m->ffn));
+    c.per_thread = p;
+    c.per_thread_bytes = per_thread_size(m, pos + 1);
+    pool_run(pool, decode_worker, &c);
+    return 0;
 }

@@ -23,11 +23,14 @@ public final class DecoderSession {
     /// Cache positions per head row: `capacity` rounded up to 32 (the attention kernel
     /// sums 32 positions at a time).
     private let stride: Int
-    /// Per layer: kv heads x stride x head dim.
-    private var keys: [[Float]]
-    /// Per layer, transposed: kv heads x head dim x stride (llama.cpp's layout without flash attention).
-    private var values: [[Float]]
+    /// Per layer, keys (kv heads x stride x head dim) then values, transposed (kv heads x
+    /// head dim x stride: llama.cpp's layout without flash attention). Owned here so that
+    /// the fused step can hold pointers into it.
+    private let cache: UnsafeMutablePointer<Float>
+    private let cacheLayerSize: Int
     private var scratch: [UInt8] = []
+    /// The one-call path for single tokens (nil for models it does not cover).
+    private var fused: FusedStep?
 
     public var threads: Int { pool.threads }
 
@@ -41,10 +44,26 @@ public final class DecoderSession {
         self.batchSize = max(1, batchSize)
         pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         stride = (self.capacity + 31) / 32 * 32
-        let size = c.kvHeadCount * stride * c.headDim
-        keys = Array(repeating: [Float](repeating: 0, count: size), count: c.layerCount)
-        values = Array(repeating: [Float](repeating: 0, count: size), count: c.layerCount)
+        cacheLayerSize = c.kvHeadCount * stride * c.headDim
+        let cacheCount = max(1, 2 * cacheLayerSize * c.layerCount)
+        cache = .allocate(capacity: cacheCount)
+        cache.initialize(repeating: 0, count: cacheCount)  // the attention reads padding positions
+        let cache = cache, layerSize = cacheLayerSize
+        let step = FusedStep(model: model, keys: { cache + 2 * $0 * layerSize }, values: { cache + (2 * $0 + 1) * layerSize },
+                             stride: stride, capacity: self.capacity, threads: pool.threads)
+        fused = step.isUsable ? step : nil
     }
+
+    deinit { cache.deallocate() }
+
+    private func keys(_ layer: Int) -> UnsafeMutablePointer<Float> { cache + 2 * layer * cacheLayerSize }
+    private func values(_ layer: Int) -> UnsafeMutablePointer<Float> { cache + (2 * layer + 1) * cacheLayerSize }
+
+    /// Whether single tokens run as one fused call (`skiff_decode_token`).
+    var usesFusedStep: Bool { fused != nil }
+
+    /// Single tokens take the per-operation path (tests compare the two).
+    func disableFusedStep() { fused = nil }
 
     /// Forgets the sequence (the cache is overwritten from position 0).
     public func reset() { position = 0 }
@@ -157,6 +176,19 @@ public final class DecoderSession {
     private func forward(_ xArray: inout [Float], count n: Int, allRows: Bool = false) throws(DecoderError) -> [Float] {
         guard position + n <= capacity else { throw .contextFull(capacity: capacity) }
         let c = model.config
+        if n == 1, let fused {
+            let logits = [Float](unsafeUninitializedCapacity: c.vocabSize) { buffer, count in
+                let ok = xArray.withUnsafeMutableBufferPointer { xb in
+                    fused.run(pool: pool, x: xb.baseAddress!, position: position, logits: buffer.baseAddress!)
+                }
+                count = ok ? c.vocabSize : 0
+            }
+            if logits.count == c.vocabSize {
+                position += 1
+                return logits
+            }
+            self.fused = nil  // refused (cannot happen once built); the per-operation path below
+        }
         let hidden = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
         let ffn = c.intermediateSize
         let positions = (0..<n).map { Int32(position + $0) }
@@ -198,22 +230,18 @@ public final class DecoderSession {
                         skiff_rope(q, Int64(n), Int64(c.headCount), Int64(c.headDim), p.baseAddress, c.ropeBase, neox)
                         skiff_rope(k, Int64(n), Int64(c.kvHeadCount), Int64(c.headDim), p.baseAddress, c.ropeBase, neox)
                     }
-                    keys[li].withUnsafeMutableBufferPointer { kc in
-                        values[li].withUnsafeMutableBufferPointer { vc in
-                            let kc = kc.baseAddress!, vc = vc.baseAddress!
-                            let d = c.headDim
-                            for t in 0..<n {
-                                for h in 0..<c.kvHeadCount {
-                                    let src = t * kvDim + h * d
-                                    (kc + (h * stride + pos0 + t) * d).update(from: k + src, count: d)
-                                    let vt = vc + h * d * stride + pos0 + t
-                                    for i in 0..<d { vt[i * stride] = v[src + i] }
-                                }
-                            }
-                            skiff_attention(pool.handle, q, kc, vc, attn, Int64(n), Int64(pos0), Int64(c.headCount),
-                                            Int64(c.kvHeadCount), Int64(d), Int64(stride), scale, sb.baseAddress)
+                    let kc = keys(li), vc = values(li)
+                    let d = c.headDim
+                    for t in 0..<n {
+                        for h in 0..<c.kvHeadCount {
+                            let src = t * kvDim + h * d
+                            (kc + (h * stride + pos0 + t) * d).update(from: k + src, count: d)
+                            let vt = vc + h * d * stride + pos0 + t
+                            for i in 0..<d { vt[i * stride] = v[src + i] }
                         }
                     }
+                    skiff_attention(pool.handle, q, kc, vc, attn, Int64(n), Int64(pos0), Int64(c.headCount),
+                                    Int64(c.kvHeadCount), Int64(d), Int64(stride), scale, sb.baseAddress)
                     matmul(layer.o, attn, n, proj)
                     for i in 0..<n * hidden { x[i] += proj[i] }
                     layer.ffnNorm.withUnsafeBufferPointer {

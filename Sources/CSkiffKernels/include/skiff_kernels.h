@@ -104,6 +104,48 @@ void skiff_attention(skiff_pool *pool, const float *q, const float *kcache, cons
                      float *out, int64_t batch, int64_t pos0, int64_t heads, int64_t kv_heads,
                      int64_t head_dim, int64_t stride, float scale, float *scratch);
 
+/// One weight matrix in the layout the products read (a GGUF type, or a packed
+/// SKIFF_TYPE_*_X4 layout), `rows` rows.
+typedef struct {
+    int type;
+    const void *data;
+    int64_t rows;
+} skiff_matrix;
+
+/// One transformer block for skiff_decode_token. Biases may be NULL. The caches are
+/// laid out as for skiff_attention.
+typedef struct {
+    const float *attn_norm, *ffn_norm;
+    const float *q_bias, *k_bias, *v_bias;
+    skiff_matrix q, k, v, o, gate, up, down;
+    float *kcache, *vcache;
+} skiff_block;
+
+/// A Llama-family decoder as skiff_decode_token runs it.
+typedef struct {
+    int64_t hidden, heads, kv_heads, head_dim, ffn, vocab;
+    int64_t stride;  // cache positions per head row (a multiple of 32)
+    float eps, rope_base, attn_scale;
+    int neox;
+    int64_t layers;
+    const skiff_block *blocks;
+    const float *output_norm;
+    skiff_matrix output;
+} skiff_decoder;
+
+/// 1 when every matrix has a quantized type (Q4_0, Q4_1, Q8_0 or a packed layout) and
+/// the shapes fit skiff_decode_token; F32 models take the per-operation path.
+int skiff_decode_supported(const skiff_decoder *m);
+/// Scratch bytes for skiff_decode_token with `threads` threads at positions < capacity.
+size_t skiff_decode_scratch_size(const skiff_decoder *m, int threads, int64_t capacity);
+/// One token through every block and the output head as a single pool job: `x` (hidden
+/// floats, the token's embedding) is updated in place, its K and V are written at `pos`
+/// (the caches hold positions 0..pos-1), and the vocab logits go to `logits`. The same
+/// kernels in the same order as the per-operation calls, so the same bits. Returns 0, or
+/// -1 when the model is not supported or the scratch is too small.
+int skiff_decode_token(skiff_pool *pool, const skiff_decoder *m, float *x, int64_t pos, float *logits,
+                       void *scratch, size_t scratch_bytes);
+
 #ifdef __cplusplus
 }
 #endif
