@@ -9,6 +9,8 @@
 // Build and run from the repository root:
 //   clang -O2 -ISources/CSkiffKernels/include -o /tmp/decoder_ceilings tools/decoder_ceilings.c -lm -lopenblas -lpthread
 //   /tmp/decoder_ceilings
+//   /tmp/decoder_ceilings --read N   (only 1: best read bandwidth in GB/s on N threads, with
+//                                     and without software prefetch; tools/bench_generate.py's floor)
 #include "../Sources/CSkiffKernels/skiff_kernels.c"
 #include <stdio.h>
 #include <time.h>
@@ -20,11 +22,17 @@ static const size_t BYTES = 96600000 / 128 * 128;
 static char *buffer;
 static int nth;
 
+static int prefetch;
+
 SKIFF_AVX2 static void *read_all(void *arg) {
     const size_t per = BYTES / (size_t)nth;
     const char *p = buffer + (size_t)(long)arg * per;
     __m256i acc = _mm256_setzero_si256();
     for (size_t i = 0; i + 128 <= per; i += 128) {
+        if (prefetch) {  // as the decoder's kernels do: 1 KB ahead
+            _mm_prefetch(p + i + 1024, _MM_HINT_T0);
+            _mm_prefetch(p + i + 1024 + 64, _MM_HINT_T0);
+        }
         acc = _mm256_add_epi64(acc, _mm256_load_si256((const __m256i *)(p + i)));
         acc = _mm256_add_epi64(acc, _mm256_load_si256((const __m256i *)(p + i + 32)));
         acc = _mm256_add_epi64(acc, _mm256_load_si256((const __m256i *)(p + i + 64)));
@@ -60,11 +68,34 @@ static void *products(void *arg) {
     return NULL;
 }
 
-int main(void) {
+static double best_read(int threads) {
+    double best = 0;
+    for (int k = 0; k < 15; k++) {
+        pthread_t t[64];
+        const double t0 = wall();
+        for (long i = 0; i < threads; i++) pthread_create(&t[i], NULL, read_all, (void *)i);
+        for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+        const double bw = (double)BYTES / (wall() - t0) / 1e9;
+        if (bw > best) best = bw;
+    }
+    return best;
+}
+
+int main(int argc, char **argv) {
     ensure_init();
     if (!use_avx2) { puts("needs AVX2"); return 1; }
     buffer = aligned_alloc(64, BYTES);
     memset(buffer, 1, BYTES);
+    if (argc == 3 && strcmp(argv[1], "--read") == 0) {
+        nth = atoi(argv[2]);
+        if (nth < 1 || nth > 64) return 2;
+        prefetch = 0;
+        const double plain = best_read(nth);
+        prefetch = 1;
+        const double ahead = best_read(nth);
+        printf("%.3f\n", plain > ahead ? plain : ahead);
+        return 0;
+    }
     for (nth = 1; nth <= 2; nth++) {
         double best = 0;
         for (int k = 0; k < 15; k++) {

@@ -1357,61 +1357,87 @@ static void attend_head(const attn_ctx *c, int64_t t, int64_t h, float *p) {
     }
 }
 
-// All heads of one KV group for one token (the decoding step): each head's scores,
-// softmax and P.V are attend_head's operations in its order, but the loops run over
-// positions and V rows on the outside and the group's heads inside, so each K row and V
-// row is loaded from memory once for the group instead of once per head. `p` holds
-// group x round_up(n, 32) floats.
-#if SKIFF_X86
-SKIFF_AVX2 static void attend_group_avx2(const attn_ctx *c, int64_t kvh, float *p) {
-    const int64_t d = c->head_dim;
-    const int64_t group = c->heads / c->kv_heads;
+// The decoding step's attention in two parts, so that two threads share three KV
+// groups evenly: the scores and softmax of all heads of one KV group (probabilities to
+// `p`, one row of round_up(n, 32) per head), then P.V for a range of V rows of a group.
+// Each head's arithmetic is attend_head's in its order, but the loops run over positions
+// and V rows on the outside and the group's heads inside, so each K row and V row comes
+// from memory once for the group instead of once per head.
+static void group_scores(const attn_ctx *c, int64_t kvh, float *p) {
+    const int64_t d = c->head_dim, group = c->heads / c->kv_heads;
     const int64_t n = c->pos0 + 1;
     const int64_t n8 = ROUND_UP(n, 8), n32 = ROUND_UP(n, 32);
     const float *kbase = c->k + kvh * c->stride * d;
-    const float *vbase = c->v + kvh * d * c->stride;
-    float maxv[8];
+#if SKIFF_X86
+    const int fast = use_avx2 && d % 32 == 0;
+#else
+    const int fast = 0;
+#endif
+    float maxv[64];  // group <= 64 (skiff_decode_supported)
     for (int64_t g = 0; g < group; g++) maxv[g] = -INFINITY;
-    // Scores, 32 positions (8 KB of K at head_dim 64) at a time for every head of the group.
+    // 32 positions (8 KB of K at head_dim 64) at a time for every head of the group.
     for (int64_t j0 = 0; j0 < n; j0 += 32) {
         const int64_t j1 = j0 + 32 < n ? j0 + 32 : n;
         for (int64_t g = 0; g < group; g++) {
-            const float m = scores_avx2(kbase + j0 * d, d, c->q + (kvh * group + g) * d, j1 - j0, c->scale,
-                                        p + g * n32 + j0);
+            const float *qv = c->q + (kvh * group + g) * d;
+            float *pg = p + (kvh * group + g) * n32;
+            float m = -INFINITY;
+            if (fast) {
+#if SKIFF_X86
+                m = scores_avx2(kbase + j0 * d, d, qv, j1 - j0, c->scale, pg + j0);
+#endif
+            } else {
+                for (int64_t j = j0; j < j1; j++) {
+                    const float sc = dot_f32(kbase + j * d, qv, d) * c->scale;
+                    pg[j] = sc;
+                    if (sc > m) m = sc;
+                }
+            }
             if (m > maxv[g]) maxv[g] = m;
         }
     }
     for (int64_t g = 0; g < group; g++) {
-        float *pg = p + g * n32;
+        float *pg = p + (kvh * group + g) * n32;
         for (int64_t j = n; j < n8; j++) pg[j] = -INFINITY;
         const double sum = softmax_exp(pg, pg, n8, maxv[g]);
         const float inv = (float)(1.0 / sum);
         for (int64_t j = 0; j < n8; j++) pg[j] *= inv;
         for (int64_t j = n8; j < n32; j++) pg[j] = 0.0f;
     }
-    // P.V, two V rows at a time for every head of the group.
-    int64_t i = 0;
-    for (; i + 1 < d; i += 2) {
+}
+
+#if SKIFF_X86
+SKIFF_AVX2 static void group_pv_avx2(const attn_ctx *c, int64_t kvh, int64_t r0, int64_t r1, const float *p) {
+    const int64_t d = c->head_dim, group = c->heads / c->kv_heads;
+    const int64_t n32 = ROUND_UP(c->pos0 + 1, 32);
+    const float *vbase = c->v + kvh * d * c->stride;
+    int64_t i = r0;
+    for (; i + 1 < r1; i += 2) {
         for (int64_t g = 0; g < group; g++) {
             float *o = c->out + (kvh * group + g) * d;
-            dot2_f32_avx2(vbase + i * c->stride, vbase + (i + 1) * c->stride, p + g * n32, n32, o + i, o + i + 1);
+            dot2_f32_avx2(vbase + i * c->stride, vbase + (i + 1) * c->stride, p + (kvh * group + g) * n32, n32,
+                          o + i, o + i + 1);
         }
     }
-    for (; i < d; i++) {
+    for (; i < r1; i++) {
         for (int64_t g = 0; g < group; g++) {
-            float *o = c->out + (kvh * group + g) * d;
-            o[i] = dot_f32_avx2(vbase + i * c->stride, p + g * n32, n32);
+            c->out[(kvh * group + g) * d + i] = dot_f32_avx2(vbase + i * c->stride, p + (kvh * group + g) * n32, n32);
         }
     }
 }
 #endif
 
-static void attend_group(const attn_ctx *c, int64_t kvh, float *p) {
-    const int64_t group = c->heads / c->kv_heads;
+// Rows r0..r1 of P.V for every head of group kvh (p as group_scores wrote it).
+static void group_pv(const attn_ctx *c, int64_t kvh, int64_t r0, int64_t r1, const float *p) {
 #if SKIFF_X86
-    if (use_avx2 && c->head_dim % 32 == 0 && c->batch == 1 && group <= 8) { attend_group_avx2(c, kvh, p); return; }
+    if (use_avx2 && c->head_dim % 32 == 0) { group_pv_avx2(c, kvh, r0, r1, p); return; }
 #endif
-    for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) attend_head(c, 0, h, p);
+    const int64_t d = c->head_dim, group = c->heads / c->kv_heads;
+    const int64_t n32 = ROUND_UP(c->pos0 + 1, 32);
+    const float *vbase = c->v + kvh * d * c->stride;
+    for (int64_t i = r0; i < r1; i++)
+        for (int64_t g = 0; g < group; g++)
+            c->out[(kvh * group + g) * d + i] = dot_f32(vbase + i * c->stride, p + (kvh * group + g) * n32, n32);
 }
 
 static void attention_worker(void *vctx, int ith, int nth) {
@@ -1445,15 +1471,15 @@ void skiff_attention(skiff_pool *pool, const float *q, const float *kcache, cons
 // writes, SiLU and residual adds that the per-operation path ran on the calling thread
 // alone while the other cores waited for the next job. Here the whole token is one pool
 // job: a list of phases (per block: QKV with bias, RoPE and cache writes in the epilogue;
-// attention by head; output projection with the residual add; gate and up with SiLU;
-// down with the residual add; then the logits), each split into units claimed from an
-// atomic counter. A phase starts once every unit of the previous one is done, so a
+// attention scores and softmax by KV group; P.V by blocks of V rows; output projection
+// with the residual add; gate and up with SiLU; down with the residual add; then the
+// logits), each split into items claimed from an atomic counter. A phase starts once every unit of the previous one is done, so a
 // thread that joins late (or never) only changes who does the work, never the result:
 // the per-thread preparation of a phase's input (RMSNorm, activation quantization) is
 // the same computation on every thread. Every value is computed by the same kernels in
 // the same order as the per-operation path, so the logits are the same bits.
 
-enum { PH_QKV, PH_ATTN, PH_O, PH_FFN_UP, PH_DOWN, PH_PER_BLOCK };
+enum { PH_QKV, PH_ATTN, PH_PV, PH_O, PH_FFN_UP, PH_DOWN, PH_PER_BLOCK };
 
 typedef struct {
     _Alignas(64) atomic_long next;  // units claimed
@@ -1478,6 +1504,7 @@ typedef struct {
     phase_state *state;
     // shared buffers
     float *q, *k, *v, *attn, *proj, *gate, *up;
+    float *probs;  // attention probabilities: heads x round_up(pos + 1, 32)
     // per thread: normalized input, its two quantized forms, attention probabilities, RoPE angles
     uint8_t *per_thread;
     size_t per_thread_bytes;
@@ -1524,6 +1551,7 @@ static inline void run_rows(const skiff_matrix *w, int64_t cols, const uint8_t *
 int skiff_decode_supported(const skiff_decoder *m) {
     ensure_init();
     if (!m || m->layers < 1 || !m->blocks || m->heads < 1 || m->kv_heads < 1 || m->heads % m->kv_heads != 0) return 0;
+    if (m->heads / m->kv_heads > 64) return 0;
     if (m->head_dim % 8 != 0 || m->hidden % QK != 0 || m->ffn % QK != 0) return 0;
     const int64_t q_dim = m->heads * m->head_dim, kv_dim = m->kv_heads * m->head_dim;
     mat_kernel k;
@@ -1546,7 +1574,6 @@ static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 typedef struct {
     float *xn;
     uint8_t *q8_0, *q8_1;
-    float *probs;
     float *cosv, *sinv;
 } thread_bufs;
 
@@ -1561,18 +1588,16 @@ static thread_bufs thread_buffers(const decode_ctx *c, int ith) {
     t.q8_0 = p; p += align64(skiff_row_size(SKIFF_TYPE_Q8_0, in_max));
     t.q8_1 = p; p += align64(skiff_row_size(SKIFF_TYPE_Q8_1, in_max));
     t.cosv = (float *)p; p += align64(sizeof(float) * (size_t)m->head_dim);
-    t.sinv = (float *)p; p += align64(sizeof(float) * (size_t)m->head_dim);
-    t.probs = (float *)p;
+    t.sinv = (float *)p;
     return t;
 }
 
-static size_t per_thread_size(const skiff_decoder *m, int64_t capacity) {
+static size_t per_thread_size(const skiff_decoder *m) {
     const int64_t widest = m->ffn > m->hidden ? m->ffn : m->hidden;
     const int64_t q_dim = m->heads * m->head_dim;
     const int64_t in_max = widest > q_dim ? widest : q_dim;
     return align64(sizeof(float) * (size_t)in_max) + align64(skiff_row_size(SKIFF_TYPE_Q8_0, in_max)) +
-           align64(skiff_row_size(SKIFF_TYPE_Q8_1, in_max)) + 2 * align64(sizeof(float) * (size_t)m->head_dim) +
-           align64(sizeof(float) * (size_t)(m->heads / m->kv_heads) * (size_t)ROUND_UP(capacity, 32));
+           align64(skiff_row_size(SKIFF_TYPE_Q8_1, in_max)) + 2 * align64(sizeof(float) * (size_t)m->head_dim);
 }
 
 size_t skiff_decode_scratch_size(const skiff_decoder *m, int threads, int64_t capacity) {
@@ -1581,7 +1606,8 @@ size_t skiff_decode_scratch_size(const skiff_decoder *m, int threads, int64_t ca
     const int64_t phases = m->layers * PH_PER_BLOCK + 1;
     return 64 + sizeof(phase_state) * (size_t)phases +
            align64(sizeof(float) * (size_t)(2 * q_dim + 2 * kv_dim + m->hidden + 2 * m->ffn)) +
-           (size_t)threads * per_thread_size(m, capacity);
+           align64(sizeof(float) * (size_t)m->heads * (size_t)ROUND_UP(capacity, 32)) +
+           (size_t)threads * per_thread_size(m);
 }
 
 // Quantizes `n` floats into the activation formats `need` asks for (bit 0: Q8_0, bit 1: Q8_1).
@@ -1599,6 +1625,7 @@ static int64_t phase_items(const decode_ctx *c, int64_t g) {
     switch (g % PH_PER_BLOCK) {
     case PH_QKV: return m->heads + 2 * m->kv_heads;
     case PH_ATTN: return m->kv_heads;
+    case PH_PV: return m->kv_heads * (m->head_dim / 8);  // blocks of 8 V rows
     case PH_FFN_UP: return m->ffn;
     default: return m->hidden;  // PH_O, PH_DOWN
     }
@@ -1610,7 +1637,8 @@ static int64_t phase_grain(const decode_ctx *c, int64_t g) {
     if (g == c->phases - 1) return 64;
     switch (g % PH_PER_BLOCK) {
     case PH_QKV:
-    case PH_ATTN: return 1;
+    case PH_ATTN:
+    case PH_PV: return 1;
     default: return 16;
     }
 }
@@ -1668,13 +1696,24 @@ static void run_items(decode_ctx *c, int64_t g, int64_t i0, int64_t i1, thread_b
             }
         }
         return;
-    case PH_ATTN: {
+    case PH_ATTN:
+    case PH_PV: {
         attn_ctx a = {
             .q = c->q, .k = b->kcache, .v = b->vcache, .out = c->attn, .scratch = NULL, .batch = 1,
             .pos0 = c->pos, .heads = m->heads, .kv_heads = m->kv_heads, .head_dim = d,
             .stride = m->stride, .scale = m->attn_scale,
         };
-        for (int64_t h = i0; h < i1; h++) attend_group(&a, h, t->probs);
+        if (g % PH_PER_BLOCK == PH_ATTN) {
+            for (int64_t h = i0; h < i1; h++) group_scores(&a, h, c->probs);
+        } else {
+            // Items are blocks of 8 rows of one group's V; a claim may span groups.
+            const int64_t per_group = d / 8;
+            for (int64_t u = i0; u < i1;) {
+                const int64_t kvh = u / per_group, end = (kvh + 1) * per_group < i1 ? (kvh + 1) * per_group : i1;
+                group_pv(&a, kvh, (u - kvh * per_group) * 8, (end - kvh * per_group) * 8, c->probs);
+                u = end;
+            }
+        }
         return;
     }
     case PH_O:
@@ -1707,7 +1746,8 @@ static void prepare_phase(decode_ctx *c, int64_t g, thread_bufs *t) {
         skiff_rmsnorm(c->x, b->attn_norm, t->xn, m->hidden, 1, m->eps);
         quantize_input(t->xn, m->hidden, need_of(&b->q) | need_of(&b->k) | need_of(&b->v), t);
         return;
-    case PH_ATTN: return;
+    case PH_ATTN:
+    case PH_PV: return;
     case PH_O: quantize_input(c->attn, m->heads * m->head_dim, need_of(&b->o), t); return;
     case PH_FFN_UP:
         skiff_rmsnorm(c->x, b->ffn_norm, t->xn, m->hidden, 1, m->eps);
@@ -1771,8 +1811,10 @@ int skiff_decode_token(skiff_pool *pool, const skiff_decoder *m, float *x, int64
     c.gate = f; f += m->ffn;
     c.up = f; f += m->ffn;
     p += align64(sizeof(float) * (size_t)(2 * q_dim + 2 * kv_dim + m->hidden + 2 * m->ffn));
+    c.probs = (float *)p;
+    p += align64(sizeof(float) * (size_t)m->heads * (size_t)ROUND_UP(pos + 1, 32));
     c.per_thread = p;
-    c.per_thread_bytes = per_thread_size(m, pos + 1);
+    c.per_thread_bytes = per_thread_size(m);
     pool_run(pool, decode_worker, &c);
     return 0;
 }
