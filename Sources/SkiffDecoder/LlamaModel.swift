@@ -81,11 +81,12 @@ public final class LlamaModel: Sendable {
         self.config = config
         self.tokenizer = tokenizer
         let c = config
+        let arena = PackedArena()
         func tensor(_ name: String) throws(DecoderError) -> Tensor {
             do { return try source.tensor(named: name) } catch { throw .modelFile(error) }
         }
         func matrix(_ g: String, _ h: String, layer: Int? = nil, rows: Int, cols: Int) throws(DecoderError) -> WeightMatrix {
-            let m = try WeightMatrix(tensor(names.name(g, h, layer: layer)), rows: rows, cols: cols)
+            let m = try WeightMatrix(tensor(names.name(g, h, layer: layer)), rows: rows, cols: cols, arena: arena)
             if m.type != .f32 && cols % 32 != 0 {
                 throw .unsupportedWeight(tensor: m.name, type: m.type, reason: "row length \(cols) is not a multiple of 32")
             }

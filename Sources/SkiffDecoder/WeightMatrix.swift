@@ -20,7 +20,9 @@ public struct WeightMatrix: @unchecked Sendable {
     let kernelBase: UnsafeRawPointer
     private let kernelOwner: AnyObject?
 
-    init(_ tensor: Tensor, rows: Int, cols: Int) throws(DecoderError) {
+    /// - Parameter arena: where a packed copy goes (one per model, so that its weights share
+    ///   huge pages); nil gives the copy its own allocation.
+    init(_ tensor: Tensor, rows: Int, cols: Int, arena: PackedArena? = nil) throws(DecoderError) {
         guard tensor.shape == [rows, cols] else {
             throw .modelFile(.wrongShape(tensor: tensor.name, expected: [rows, cols], actual: tensor.shape))
         }
@@ -43,12 +45,20 @@ public struct WeightMatrix: @unchecked Sendable {
         }
         // SKIFF_WEIGHT_LAYOUT=gguf keeps the file's layout, to compare the two in one benchmark.
         if type == .q4_1 || type == .q8_0, rows % 4 == 0, !Self.keepsFileLayout {
-            let packed = PackedStorage(byteCount: rows * skiff_row_size(Int32(type.rawValue), Int64(cols)))
-            let packedType = skiff_repack_x4(Int32(type.rawValue), base, Int64(rows), Int64(cols), packed.pointer)
+            let bytes = rows * skiff_row_size(Int32(type.rawValue), Int64(cols))
+            let owner: AnyObject
+            let pointer: UnsafeMutableRawPointer
+            if let arena, let p = arena.allocate(bytes) {
+                (owner, pointer) = (arena, p)
+            } else {
+                let storage = PackedStorage(byteCount: bytes)
+                (owner, pointer) = (storage, storage.pointer)
+            }
+            let packedType = skiff_repack_x4(Int32(type.rawValue), base, Int64(rows), Int64(cols), pointer)
             if packedType >= 0 {
                 kernelType = packedType
-                kernelBase = UnsafeRawPointer(packed.pointer)
-                kernelOwner = packed
+                kernelBase = UnsafeRawPointer(pointer)
+                kernelOwner = owner
                 return
             }
         }
@@ -56,6 +66,9 @@ public struct WeightMatrix: @unchecked Sendable {
         kernelBase = base
         kernelOwner = nil
     }
+
+    /// Whether the packed copy lives in a model's `PackedArena`.
+    var usesArena: Bool { kernelOwner is PackedArena }
 
     static let keepsFileLayout = ProcessInfo.processInfo.environment["SKIFF_WEIGHT_LAYOUT"] == "gguf"
 
@@ -89,4 +102,37 @@ final class PackedStorage: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     init(byteCount: Int) { pointer = .allocate(byteCount: max(64, byteCount), alignment: 64) }
     deinit { pointer.deallocate() }
+}
+
+/// Memory for one model's matrices in kernel layouts: chunks of at least 32 MB from
+/// `skiff_weight_alloc` (2 MB aligned, transparent huge pages advised), handed out 64-byte
+/// aligned. A generated token reads every weight once, ~100 MB for SmolLM2; in 4 KB pages
+/// that is a TLB miss every 4 KB, which neither the hardware prefetcher nor the kernels'
+/// software prefetch gets past.
+final class PackedArena: @unchecked Sendable {
+    // @unchecked: allocated from only while the model loads (one thread), read-only afterwards.
+    private var chunks: [(pointer: UnsafeMutableRawPointer, mapped: Int)] = []
+    private var next: UnsafeMutableRawPointer?
+    private var left = 0
+    private static let chunkBytes = 32 << 20
+
+    /// `bytes` (rounded up to 64), or nil when the memory cannot be mapped.
+    func allocate(_ bytes: Int) -> UnsafeMutableRawPointer? {
+        let need = max(64, (bytes + 63) / 64 * 64)
+        if need > left || next == nil {
+            var mapped = 0
+            guard let chunk = skiff_weight_alloc(max(need, Self.chunkBytes), &mapped) else { return nil }
+            chunks.append((chunk, mapped))
+            next = chunk
+            left = mapped
+        }
+        guard let p = next else { return nil }
+        next = p + need
+        left -= need
+        return p
+    }
+
+    deinit {
+        for chunk in chunks { skiff_weight_free(chunk.pointer, chunk.mapped) }
+    }
 }

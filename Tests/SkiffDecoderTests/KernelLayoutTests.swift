@@ -1,5 +1,6 @@
 import CSkiffKernels
 import Testing
+@testable import SkiffDecoder
 
 /// The interleaved four-row layouts (`skiff_repack_x4`) must give the same bits as the
 /// GGUF layouts they are made from, since greedy decoding is checked token for token
@@ -106,5 +107,43 @@ struct KernelLayoutTests {
             }
         }
         #expect(product == -1)
+    }
+}
+
+@Suite("Packed weight memory")
+struct PackedArenaTests {
+    @Test func weightMemoryIsHugePageAlignedAndZeroed() throws {
+        var mapped = 0
+        let p = try #require(skiff_weight_alloc(3 << 20, &mapped))
+        defer { skiff_weight_free(p, mapped) }
+        #expect(Int(bitPattern: p) % (2 << 20) == 0)
+        #expect(mapped == 4 << 20)  // whole 2 MB pages
+        let bytes = p.assumingMemoryBound(to: UInt8.self)
+        #expect((0..<mapped).allSatisfy { bytes[$0] == 0 })
+        bytes[mapped - 1] = 7  // writable to its end
+        #expect(bytes[mapped - 1] == 7)
+    }
+
+    @Test func arenaHandsOutAlignedDisjointBlocks() throws {
+        let arena = PackedArena()
+        let sizes = [100, 64, 186_624, 1, 40 << 20, 5000]  // one larger than a chunk
+        var blocks: [(Int, Int)] = []
+        for size in sizes {
+            let p = try #require(arena.allocate(size))
+            #expect(Int(bitPattern: p) % 64 == 0)
+            p.initializeMemory(as: UInt8.self, repeating: 0xAB, count: size)
+            blocks.append((Int(bitPattern: p), size))
+        }
+        let sorted = blocks.sorted { $0.0 < $1.0 }
+        for (a, b) in zip(sorted, sorted.dropFirst()) { #expect(a.0 + a.1 <= b.0) }
+    }
+
+    /// The model's packed matrices live in its arena, and decoding still matches
+    /// llama.cpp's first-step logits (the llama.cpp suite checks them in full).
+    @Test func modelMatricesUseTheArena() throws {
+        let model = try smolLM.get()
+        #expect(model.layers.allSatisfy { $0.q.kernelType == Int32(SKIFF_TYPE_Q4_1_X4.rawValue) })
+        #expect(model.output.kernelType == Int32(SKIFF_TYPE_Q8_0_X4.rawValue))
+        #expect(model.layers.allSatisfy { $0.gate.usesArena && $0.down.usesArena } && model.output.usesArena)
     }
 }

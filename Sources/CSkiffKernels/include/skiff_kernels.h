@@ -56,6 +56,10 @@ void skiff_quantize_row_q8_1(const float *x, void *y, int64_t n);
 /// type (SKIFF_TYPE_Q4_1_X4, SKIFF_TYPE_Q8_0_X4), or -1 when the type, the row count or the
 /// CPU (no AVX2) does not allow it; the matrix is then used as it is.
 int skiff_repack_x4(int type, const void *src, int64_t rows, int64_t cols, void *dst);
+/// `bytes` of zeroed memory, 2 MB aligned and advised for transparent huge pages (weights
+/// in packed layouts); `*mapped` receives the size to pass to skiff_weight_free. NULL on failure.
+void *skiff_weight_alloc(size_t bytes, size_t *mapped);
+void skiff_weight_free(void *p, size_t mapped);
 /// Dequantizes one row of any supported type to floats.
 int skiff_dequantize_row(int type, const void *x, float *y, int64_t n);
 
