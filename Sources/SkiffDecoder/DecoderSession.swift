@@ -27,6 +27,8 @@ public final class DecoderSession {
     /// head dim x stride: llama.cpp's layout without flash attention). Owned here so that
     /// the fused step can hold pointers into it.
     private let cache: UnsafeMutablePointer<Float>
+    /// Bytes mapped for `cache` by skiff_weight_alloc (0: an ordinary allocation).
+    private let cacheMapped: Int
     private let cacheLayerSize: Int
     private var scratch: [UInt8] = []
     /// The one-call path for single tokens (nil for models it does not cover).
@@ -46,15 +48,27 @@ public final class DecoderSession {
         stride = (self.capacity + 31) / 32 * 32
         cacheLayerSize = c.kvHeadCount * stride * c.headDim
         let cacheCount = max(1, 2 * cacheLayerSize * c.layerCount)
-        cache = .allocate(capacity: cacheCount)
-        cache.initialize(repeating: 0, count: cacheCount)  // the attention reads padding positions
+        // Huge pages where the system gives them: each head's V rows are `stride` floats
+        // apart, so P.V touches a new 4 KB page every row or two otherwise. Mapped memory is
+        // zeroed, as the attention needs for the padding positions it reads.
+        var mapped = 0
+        if let p = skiff_weight_alloc(cacheCount * MemoryLayout<Float>.stride, &mapped) {
+            cache = p.bindMemory(to: Float.self, capacity: cacheCount)
+            cacheMapped = mapped
+        } else {
+            cache = .allocate(capacity: cacheCount)
+            cache.initialize(repeating: 0, count: cacheCount)
+            cacheMapped = 0
+        }
         let cache = cache, layerSize = cacheLayerSize
         let step = FusedStep(model: model, keys: { cache + 2 * $0 * layerSize }, values: { cache + (2 * $0 + 1) * layerSize },
                              stride: stride, capacity: self.capacity, threads: pool.threads)
         fused = step.isUsable ? step : nil
     }
 
-    deinit { cache.deallocate() }
+    deinit {
+        if cacheMapped > 0 { skiff_weight_free(cache, cacheMapped) } else { cache.deallocate() }
+    }
 
     private func keys(_ layer: Int) -> UnsafeMutablePointer<Float> { cache + 2 * layer * cacheLayerSize }
     private func values(_ layer: Int) -> UnsafeMutablePointer<Float> { cache + (2 * layer + 1) * cacheLayerSize }
