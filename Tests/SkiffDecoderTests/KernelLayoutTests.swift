@@ -138,9 +138,10 @@ struct PackedArenaTests {
         for (a, b) in zip(sorted, sorted.dropFirst()) { #expect(a.0 + a.1 <= b.0) }
     }
 
-    /// The model's packed matrices live in its arena, and decoding still matches
-    /// llama.cpp's first-step logits (the llama.cpp suite checks them in full).
-    @Test func modelMatricesUseTheArena() throws {
+    /// The model's packed matrices live in its arena (the llama.cpp suite checks that
+    /// decoding from them still gives llama.cpp's tokens and logits).
+    @Test(.enabled(if: skiff_has_avx2() == 1 && !WeightMatrix.keepsFileLayout, "packed layouts need AVX2"))
+    func modelMatricesUseTheArena() throws {
         let model = try smolLM.get()
         #expect(model.layers.allSatisfy { $0.q.kernelType == Int32(SKIFF_TYPE_Q4_1_X4.rawValue) })
         #expect(model.output.kernelType == Int32(SKIFF_TYPE_Q8_0_X4.rawValue))
