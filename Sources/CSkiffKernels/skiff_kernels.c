@@ -1475,8 +1475,9 @@ void skiff_attention(skiff_pool *pool, const float *q, const float *kcache, cons
 // job: a list of phases (per block: QKV with bias, RoPE and cache writes in the epilogue;
 // attention scores and softmax by KV group; P.V by blocks of V rows; output projection
 // with the residual add; gate and up with SiLU; down with the residual add; then the
-// logits), each split into items claimed from an atomic counter. A phase starts once every unit of the previous one is done, so a
-// thread that joins late (or never) only changes who does the work, never the result:
+// logits), each split into items (heads or rows) claimed from an atomic counter. A phase
+// starts once every item of the previous one is done, so a thread that joins late (or
+// never) only changes who does the work, never the result:
 // the per-thread preparation of a phase's input (RMSNorm, activation quantization) is
 // the same computation on every thread. Every value is computed by the same kernels in
 // the same order as the per-operation path, so the logits are the same bits.
@@ -1484,8 +1485,8 @@ void skiff_attention(skiff_pool *pool, const float *q, const float *kcache, cons
 enum { PH_QKV, PH_ATTN, PH_PV, PH_O, PH_FFN_UP, PH_DOWN, PH_PER_BLOCK };
 
 typedef struct {
-    _Alignas(64) atomic_long next;  // units claimed
-    atomic_long done;               // units finished
+    _Alignas(64) atomic_long next;  // items claimed
+    atomic_long done;               // items finished
     char pad[64 - 2 * sizeof(atomic_long)];
 } phase_state;
 
@@ -1507,7 +1508,7 @@ typedef struct {
     // shared buffers
     float *q, *k, *v, *attn, *proj, *gate, *up;
     float *probs;  // attention probabilities: heads x round_up(pos + 1, 32)
-    // per thread: normalized input, its two quantized forms, attention probabilities, RoPE angles
+    // per thread: normalized input, its two quantized forms, RoPE angles
     uint8_t *per_thread;
     size_t per_thread_bytes;
 } decode_ctx;

@@ -193,7 +193,8 @@ public final class DecoderSession {
         if n == 1, let fused {
             let logits = [Float](unsafeUninitializedCapacity: c.vocabSize) { buffer, count in
                 let ok = xArray.withUnsafeMutableBufferPointer { xb in
-                    fused.run(pool: pool, x: xb.baseAddress!, position: position, logits: buffer.baseAddress!)
+                    guard let x = xb.baseAddress, let out = buffer.baseAddress else { return false }
+                    return fused.run(pool: pool, x: x, position: position, logits: out)
                 }
                 count = ok ? c.vocabSize : 0
             }

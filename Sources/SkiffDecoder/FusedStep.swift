@@ -36,7 +36,7 @@ final class FusedStep {
         func copy(_ v: [Float]?) -> UnsafePointer<Float>? {
             guard let v else { return nil }
             let p = floats + offset
-            v.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: v.count) }
+            v.withUnsafeBufferPointer { if let base = $0.baseAddress { p.initialize(from: base, count: v.count) } }
             offset += v.count
             return UnsafePointer(p)
         }
