@@ -1,6 +1,6 @@
 // Upper bounds for SmolLM2 decoding speed on this machine (README, Decoder section):
 // 1. read bandwidth: AVX2 loads over a 96.6 MB buffer (the weights read per token),
-//    1 and 2 threads, best of 15 (wall time);
+//    1 and 2 threads, with and without software prefetch, best of 15 (wall time);
 // 2. the Q4_1 four-row kernels (ggml's per-block arithmetic, which bit-exactness with
 //    llama.cpp fixes) on the GGUF layout and on the interleaved layout Skiff now decodes
 //    with (skiff_repack_x4), on a 96.5 MB matrix and on 0.7 MB per thread
@@ -97,16 +97,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (nth = 1; nth <= 2; nth++) {
-        double best = 0;
-        for (int k = 0; k < 15; k++) {
-            pthread_t t[2];
-            const double t0 = wall();
-            for (long i = 0; i < nth; i++) pthread_create(&t[i], NULL, read_all, (void *)i);
-            for (int i = 0; i < nth; i++) pthread_join(t[i], NULL);
-            const double bw = (double)BYTES / (wall() - t0) / 1e9;
-            if (bw > best) best = bw;
-        }
-        printf("read 96.6 MB, %d thread(s): %.1f GB/s\n", nth, best);
+        for (prefetch = 0; prefetch <= 1; prefetch++)
+            printf("read 96.6 MB, %d thread(s)%s: %.1f GB/s\n", nth, prefetch ? ", prefetch 1 KB ahead" : "", best_read(nth));
     }
     free(buffer);
     rows = 268000;
