@@ -292,6 +292,27 @@ void skiff_quantize_row_q8_1(const float *x, void *vy, int64_t n) {
     }
 }
 
+// A Q8_1 activation row as the products read it: the blocks, then for each block its
+// scale as a float four times over (so that two blocks' scales load as one 8-lane vector
+// in the packed Q4_1 kernel) and its sum term as a float. These are the fp16 values the
+// kernels converted per group of rows before, converted once per row instead.
+static size_t q8_1_act_row_size(int64_t n) {
+    return skiff_row_size(SKIFF_TYPE_Q8_1, n) + (size_t)(n / QK) * 5 * sizeof(float);
+}
+
+static void quantize_act_q8_1(const float *x, void *vy, int64_t n) {
+    skiff_quantize_row_q8_1(x, vy, n);
+    const int64_t nb = n / QK;
+    const block_q8_1 *y = vy;
+    float *d4 = (float *)((uint8_t *)vy + (size_t)nb * sizeof(block_q8_1));
+    float *sums = d4 + 4 * nb;
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = h2f(y[i].d);
+        d4[4 * i] = d4[4 * i + 1] = d4[4 * i + 2] = d4[4 * i + 3] = d;
+        sums[i] = h2f(y[i].s);
+    }
+}
+
 int skiff_dequantize_row(int type, const void *vx, float *y, int64_t n) {
     ensure_init();
     switch (type) {
@@ -868,7 +889,7 @@ size_t skiff_matmul_scratch_size(int type, int64_t cols, int64_t batch) {
     switch (unpacked_type(type)) {
     case SKIFF_TYPE_Q4_0:
     case SKIFF_TYPE_Q8_0: return skiff_row_size(SKIFF_TYPE_Q8_0, cols) * (size_t)batch;
-    case SKIFF_TYPE_Q4_1: return skiff_row_size(SKIFF_TYPE_Q8_1, cols) * (size_t)batch;
+    case SKIFF_TYPE_Q4_1: return q8_1_act_row_size(cols) * (size_t)batch;
     default: return 0;
     }
 }
@@ -973,9 +994,13 @@ SKIFF_AVX2 static void rows_q4_0_avx2(const uint8_t *w, size_t wrow, const void 
 // shift and a lane insert per block. Each row's operations and their order are still
 // exactly dot_q4_1_avx2's / dot_q8_0_avx2's: the unpacked bytes are identical to
 // bytes_from_nibbles_32's, scale products are the same float products, and the min-term
-// sums are the same fused multiply-adds, four rows to a vector.
+// sums are the same fused multiply-adds, four rows to a vector. The activation's scales
+// come as floats after its blocks (quantize_act_q8_1), converted once per row rather than
+// per group of four weight rows: +5 % generated and +11 % prompt tokens/s (alternating runs).
 SKIFF_AVX2 static inline __attribute__((always_inline)) void dot4_q4_1x4_avx2(const uint8_t *g, const block_q8_1 *y, int64_t nb,
                                                                           float *out) {
+    const float *yd4 = (const float *)((const uint8_t *)y + (size_t)nb * sizeof(block_q8_1));  // quantize_act_q8_1
+    const float *ys = yd4 + 4 * nb;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     __m128 macc = _mm_setzero_ps();
@@ -991,10 +1016,9 @@ SKIFF_AVX2 static inline __attribute__((always_inline)) void dot4_q4_1x4_avx2(co
         _mm_prefetch((const char *)g + 2048 + 128, _MM_HINT_T0);
         const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         const __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16)));
-        const float dy0 = h2f(y[i].d), dy1 = h2f(y[i + 1].d);
-        macc = _mm_fmadd_ps(_mm256_castps256_ps128(m8), _mm_set1_ps(h2f(y[i].s)), macc);
-        macc = _mm_fmadd_ps(_mm256_extractf128_ps(m8, 1), _mm_set1_ps(h2f(y[i + 1].s)), macc);
-        _mm256_storeu_ps(sc, _mm256_mul_ps(d8, _mm256_set_m128(_mm_set1_ps(dy1), _mm_set1_ps(dy0))));
+        macc = _mm_fmadd_ps(_mm256_castps256_ps128(m8), _mm_broadcast_ss(ys + i), macc);
+        macc = _mm_fmadd_ps(_mm256_extractf128_ps(m8, 1), _mm_broadcast_ss(ys + i + 1), macc);
+        _mm256_storeu_ps(sc, _mm256_mul_ps(d8, _mm256_loadu_ps(yd4 + 4 * i)));
         const __m256i qy0 = _mm256_loadu_si256((const __m256i *)y[i].qs);
         const __m256i qy1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);
         const __m256i v0 = _mm256_loadu_si256((const __m256i *)(g + 32));
@@ -1017,8 +1041,8 @@ SKIFF_AVX2 static inline __attribute__((always_inline)) void dot4_q4_1x4_avx2(co
     if (i < nb) {  // odd block count: the last block of each row in GGUF's nibble order
         const __m128 d4 = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)g));
         const __m128 m4 = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(g + 8)));
-        macc = _mm_fmadd_ps(m4, _mm_set1_ps(h2f(y[i].s)), macc);
-        _mm_storeu_ps(sc, _mm_mul_ps(d4, _mm_set1_ps(h2f(y[i].d))));
+        macc = _mm_fmadd_ps(m4, _mm_broadcast_ss(ys + i), macc);
+        _mm_storeu_ps(sc, _mm_mul_ps(d4, _mm_loadu_ps(yd4 + 4 * i)));
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 0), mul_sum_us8_pairs_float(bytes_from_nibbles_32(g + 16), qy), acc0);
         acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + 1), mul_sum_us8_pairs_float(bytes_from_nibbles_32(g + 32), qy), acc1);
@@ -1165,7 +1189,7 @@ static void quantize_worker(void *vctx, int ith, int nth) {
         const int64_t b = atomic_fetch_add(&c->next, 1);
         if (b >= c->batch) break;
         if (c->type == SKIFF_TYPE_Q4_1)
-            skiff_quantize_row_q8_1(c->x + b * c->cols, c->out + (size_t)b * c->xrow, c->cols);
+            quantize_act_q8_1(c->x + b * c->cols, c->out + (size_t)b * c->xrow, c->cols);
         else
             skiff_quantize_row_q8_0(c->x + b * c->cols, c->out + (size_t)b * c->xrow, c->cols);
     }
@@ -1198,7 +1222,7 @@ int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const 
         if (!use_avx2) return -1;
         for (int m = 0; m < count; m++) if (rows[m] % 4 != 0) return -1;
     }
-    const size_t xrow = base == SKIFF_TYPE_Q4_1 ? skiff_row_size(SKIFF_TYPE_Q8_1, cols)
+    const size_t xrow = base == SKIFF_TYPE_Q4_1 ? q8_1_act_row_size(cols)
                                                 : skiff_row_size(SKIFF_TYPE_Q8_0, cols);
     quantize_ctx q = {.type = base, .x = x, .out = scratch, .xrow = xrow, .cols = cols, .batch = batch};
     atomic_init(&q.next, 0);
@@ -1589,7 +1613,7 @@ static thread_bufs thread_buffers(const decode_ctx *c, int ith) {
     thread_bufs t;
     t.xn = (float *)p; p += align64(sizeof(float) * (size_t)in_max);
     t.q8_0 = p; p += align64(skiff_row_size(SKIFF_TYPE_Q8_0, in_max));
-    t.q8_1 = p; p += align64(skiff_row_size(SKIFF_TYPE_Q8_1, in_max));
+    t.q8_1 = p; p += align64(q8_1_act_row_size(in_max));
     t.cosv = (float *)p; p += align64(sizeof(float) * (size_t)m->head_dim);
     t.sinv = (float *)p;
     return t;
@@ -1600,7 +1624,7 @@ static size_t per_thread_size(const skiff_decoder *m) {
     const int64_t q_dim = m->heads * m->head_dim;
     const int64_t in_max = widest > q_dim ? widest : q_dim;
     return align64(sizeof(float) * (size_t)in_max) + align64(skiff_row_size(SKIFF_TYPE_Q8_0, in_max)) +
-           align64(skiff_row_size(SKIFF_TYPE_Q8_1, in_max)) + 2 * align64(sizeof(float) * (size_t)m->head_dim);
+           align64(q8_1_act_row_size(in_max)) + 2 * align64(sizeof(float) * (size_t)m->head_dim);
 }
 
 size_t skiff_decode_scratch_size(const skiff_decoder *m, int threads, int64_t capacity) {
@@ -1616,7 +1640,7 @@ size_t skiff_decode_scratch_size(const skiff_decoder *m, int threads, int64_t ca
 // Quantizes `n` floats into the activation formats `need` asks for (bit 0: Q8_0, bit 1: Q8_1).
 static void quantize_input(const float *x, int64_t n, int need, thread_bufs *t) {
     if (need & 1) skiff_quantize_row_q8_0(x, t->q8_0, n);
-    if (need & 2) skiff_quantize_row_q8_1(x, t->q8_1, n);
+    if (need & 2) quantize_act_q8_1(x, t->q8_1, n);
 }
 
 static inline int need_of(const skiff_matrix *w) { return act_format(w->type) == SKIFF_TYPE_Q8_1 ? 2 : 1; }
