@@ -1109,6 +1109,22 @@ static float dot_q4_1_fast(const void *w, const void *x, int64_t nb) { return do
 static float dot_q8_0_fast(const void *w, const void *x, int64_t nb) { return dot_q8_0_avx2(w, x, nb); }
 #endif
 
+// The row-range kernel for a type (GGUF or packed layout), or NULL where there is none
+// (no AVX2): the products then call the dot product per row.
+static rows_fn pick_rows(int type) {
+#if SKIFF_X86
+    if (use_avx2) {
+        return type == SKIFF_TYPE_Q4_1 ? rows_q4_1_avx2
+             : type == SKIFF_TYPE_Q8_0 ? rows_q8_0_avx2
+             : type == SKIFF_TYPE_Q4_1_X4 ? rows_q4_1x4_avx2
+             : type == SKIFF_TYPE_Q8_0_X4 ? rows_q8_0x4_avx2
+             : type == SKIFF_TYPE_Q4_0 ? rows_q4_0_avx2 : NULL;
+    }
+#endif
+    (void)type;
+    return NULL;
+}
+
 // Chosen once per product, not per row: ~200k rows run per generated token.
 static dot_fn pick_dot(int type) {
     switch (type) {
@@ -1228,17 +1244,7 @@ int skiff_matmul_group(skiff_pool *pool, int type, int count, const void *const 
     atomic_init(&q.next, 0);
     if (batch >= 4) pool_run(pool, quantize_worker, &q); else quantize_worker(&q, 0, 1);
 
-    rows_fn rows_kernel = NULL;
-#if SKIFF_X86
-    if (use_avx2) {
-        rows_kernel = type == SKIFF_TYPE_Q4_1 ? rows_q4_1_avx2
-                    : type == SKIFF_TYPE_Q8_0 ? rows_q8_0_avx2
-                    : type == SKIFF_TYPE_Q4_1_X4 ? rows_q4_1x4_avx2
-                    : type == SKIFF_TYPE_Q8_0_X4 ? rows_q8_0x4_avx2
-                    : type == SKIFF_TYPE_Q4_0 ? rows_q4_0_avx2 : NULL;
-    }
-#endif
-    matmul_ctx ctx = {.dot = dot, .rows_kernel = rows_kernel, .count = count, .wrow = skiff_row_size(base, cols), .xq = scratch,
+    matmul_ctx ctx = {.dot = dot, .rows_kernel = pick_rows(type), .count = count, .wrow = skiff_row_size(base, cols), .xq = scratch,
                       .xrow = xrow, .cols = cols, .batch = batch};
     ctx.start[0] = 0;
     for (int m = 0; m < count; m++) {
@@ -1342,12 +1348,24 @@ typedef struct {
 // transposed V cache with the probabilities. Positions past the causal limit are zero
 // probabilities, which leave every partial sum unchanged (llama.cpp pads its KV view
 // to 256 cells the same way).
+// Scores p[0..n) (their maximum maxv) to probabilities in llama.cpp's way: padded with
+// -inf to a multiple of 8, 8-lane exp summed in double, 1/sum applied as a float factor,
+// then zeros up to a multiple of 32 for the P.V sums.
+static void softmax_probs(float *p, int64_t n, float maxv) {
+    const int64_t n8 = ROUND_UP(n, 8), n32 = ROUND_UP(n, 32);
+    for (int64_t j = n; j < n8; j++) p[j] = -INFINITY;
+    const double sum = softmax_exp(p, p, n8, maxv);
+    const float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < n8; j++) p[j] *= inv;
+    for (int64_t j = n8; j < n32; j++) p[j] = 0.0f;
+}
+
 static void attend_head(const attn_ctx *c, int64_t t, int64_t h, float *p) {
     const int64_t d = c->head_dim;
     const int64_t group = c->heads / c->kv_heads;
     const int64_t kvh = h / group;
     const int64_t n = c->pos0 + t + 1;  // causal: positions 0...pos0+t
-    const int64_t n8 = ROUND_UP(n, 8), n32 = ROUND_UP(n, 32);
+    const int64_t n32 = ROUND_UP(n, 32);
     const float *qv = c->q + (t * c->heads + h) * d;
     const float *kbase = c->k + kvh * c->stride * d;
     const float *vbase = c->v + kvh * d * c->stride;  // transposed: head_dim rows of `stride` positions
@@ -1368,11 +1386,7 @@ static void attend_head(const attn_ctx *c, int64_t t, int64_t h, float *p) {
             if (s > maxv) maxv = s;
         }
     }
-    for (int64_t j = n; j < n8; j++) p[j] = -INFINITY;
-    const double sum = softmax_exp(p, p, n8, maxv);
-    const float inv = (float)(1.0 / sum);
-    for (int64_t j = 0; j < n8; j++) p[j] *= inv;
-    for (int64_t j = n8; j < n32; j++) p[j] = 0.0f;
+    softmax_probs(p, n, maxv);
     float *o = c->out + (t * c->heads + h) * d;
     if (fast) {
 #if SKIFF_X86
@@ -1392,7 +1406,7 @@ static void attend_head(const attn_ctx *c, int64_t t, int64_t h, float *p) {
 static void group_scores(const attn_ctx *c, int64_t kvh, float *p) {
     const int64_t d = c->head_dim, group = c->heads / c->kv_heads;
     const int64_t n = c->pos0 + 1;
-    const int64_t n8 = ROUND_UP(n, 8), n32 = ROUND_UP(n, 32);
+    const int64_t n32 = ROUND_UP(n, 32);
     const float *kbase = c->k + kvh * c->stride * d;
 #if SKIFF_X86
     const int fast = use_avx2 && d % 32 == 0;
@@ -1422,14 +1436,7 @@ static void group_scores(const attn_ctx *c, int64_t kvh, float *p) {
             if (m > maxv[g]) maxv[g] = m;
         }
     }
-    for (int64_t g = 0; g < group; g++) {
-        float *pg = p + (kvh * group + g) * n32;
-        for (int64_t j = n; j < n8; j++) pg[j] = -INFINITY;
-        const double sum = softmax_exp(pg, pg, n8, maxv[g]);
-        const float inv = (float)(1.0 / sum);
-        for (int64_t j = 0; j < n8; j++) pg[j] *= inv;
-        for (int64_t j = n8; j < n32; j++) pg[j] = 0.0f;
-    }
+    for (int64_t g = 0; g < group; g++) softmax_probs(p + (kvh * group + g) * n32, n, maxv[g]);
 }
 
 #if SKIFF_X86
@@ -1546,18 +1553,9 @@ static int pick_kernel(const skiff_matrix *w, int64_t cols, mat_kernel *k) {
     if (base != SKIFF_TYPE_Q4_0 && base != SKIFF_TYPE_Q4_1 && base != SKIFF_TYPE_Q8_0) return -1;
     if (cols % QK != 0 || !w->data) return -1;
     k->dot = pick_dot(base);
-    k->rows_kernel = NULL;
+    k->rows_kernel = pick_rows(w->type);
     k->act = act_format(w->type);
     k->wrow = skiff_row_size(base, cols);
-#if SKIFF_X86
-    if (use_avx2) {
-        k->rows_kernel = w->type == SKIFF_TYPE_Q4_1 ? rows_q4_1_avx2
-                       : w->type == SKIFF_TYPE_Q8_0 ? rows_q8_0_avx2
-                       : w->type == SKIFF_TYPE_Q4_1_X4 ? rows_q4_1x4_avx2
-                       : w->type == SKIFF_TYPE_Q8_0_X4 ? rows_q8_0x4_avx2
-                       : w->type == SKIFF_TYPE_Q4_0 ? rows_q4_0_avx2 : NULL;
-    }
-#endif
     if (base != w->type && (!use_avx2 || w->rows % 4 != 0)) return -1;
     return k->dot ? 0 : -1;
 }
@@ -1604,37 +1602,59 @@ typedef struct {
     float *cosv, *sinv;
 } thread_bufs;
 
-static thread_bufs thread_buffers(const decode_ctx *c, int ith) {
-    const skiff_decoder *m = c->m;
-    const int64_t widest = m->ffn > m->hidden ? m->ffn : m->hidden;
+// One thread's buffers at offsets from `base` (sized for the widest input: hidden, ffn or
+// q_dim); returns their size. With base NULL it only measures.
+static size_t thread_layout(const skiff_decoder *m, uint8_t *base, thread_bufs *t) {
     const int64_t q_dim = m->heads * m->head_dim;
-    const int64_t in_max = widest > q_dim ? widest : q_dim;
-    uint8_t *p = c->per_thread + (size_t)ith * c->per_thread_bytes;
-    thread_bufs t;
-    t.xn = (float *)p; p += align64(sizeof(float) * (size_t)in_max);
-    t.q8_0 = p; p += align64(skiff_row_size(SKIFF_TYPE_Q8_0, in_max));
-    t.q8_1 = p; p += align64(q8_1_act_row_size(in_max));
-    t.cosv = (float *)p; p += align64(sizeof(float) * (size_t)m->head_dim);
-    t.sinv = (float *)p;
-    return t;
+    int64_t in_max = m->ffn > m->hidden ? m->ffn : m->hidden;
+    if (q_dim > in_max) in_max = q_dim;
+    const size_t xn = 0;
+    const size_t q8_0 = xn + align64(sizeof(float) * (size_t)in_max);
+    const size_t q8_1 = q8_0 + align64(skiff_row_size(SKIFF_TYPE_Q8_0, in_max));
+    const size_t cosv = q8_1 + align64(q8_1_act_row_size(in_max));
+    const size_t sinv = cosv + align64(sizeof(float) * (size_t)m->head_dim);
+    const size_t end = sinv + align64(sizeof(float) * (size_t)m->head_dim);
+    if (base) {
+        t->xn = (float *)(base + xn);
+        t->q8_0 = base + q8_0;
+        t->q8_1 = base + q8_1;
+        t->cosv = (float *)(base + cosv);
+        t->sinv = (float *)(base + sinv);
+    }
+    return end;
 }
 
-static size_t per_thread_size(const skiff_decoder *m) {
-    const int64_t widest = m->ffn > m->hidden ? m->ffn : m->hidden;
-    const int64_t q_dim = m->heads * m->head_dim;
-    const int64_t in_max = widest > q_dim ? widest : q_dim;
-    return align64(sizeof(float) * (size_t)in_max) + align64(skiff_row_size(SKIFF_TYPE_Q8_0, in_max)) +
-           align64(q8_1_act_row_size(in_max)) + 2 * align64(sizeof(float) * (size_t)m->head_dim);
+// The scratch of one token at positions < capacity: phase counters, shared buffers,
+// attention probabilities, then each thread's buffers. Fills `c` when base is not NULL;
+// returns the bytes needed (with 64 of slack for aligning base).
+static size_t decode_layout(const skiff_decoder *m, int threads, int64_t capacity, uint8_t *base, decode_ctx *c) {
+    const int64_t q_dim = m->heads * m->head_dim, kv_dim = m->kv_heads * m->head_dim;
+    const int64_t phases = m->layers * PH_PER_BLOCK + 1;
+    const size_t state = 0;
+    const size_t shared = state + sizeof(phase_state) * (size_t)phases;
+    const size_t probs = shared + align64(sizeof(float) * (size_t)(2 * q_dim + 2 * kv_dim + m->hidden + 2 * m->ffn));
+    const size_t per_thread = probs + align64(sizeof(float) * (size_t)m->heads * (size_t)ROUND_UP(capacity, 32));
+    const size_t per_thread_bytes = thread_layout(m, NULL, NULL);
+    if (base) {
+        c->phases = phases;
+        c->state = (phase_state *)(base + state);
+        float *f = (float *)(base + shared);
+        c->q = f; f += q_dim;
+        c->k = f; f += kv_dim;
+        c->v = f; f += kv_dim;
+        c->attn = f; f += q_dim;
+        c->proj = f; f += m->hidden;
+        c->gate = f; f += m->ffn;
+        c->up = f;
+        c->probs = (float *)(base + probs);
+        c->per_thread = base + per_thread;
+        c->per_thread_bytes = per_thread_bytes;
+    }
+    return 64 + per_thread + (size_t)(threads < 1 ? 1 : threads) * per_thread_bytes;
 }
 
 size_t skiff_decode_scratch_size(const skiff_decoder *m, int threads, int64_t capacity) {
-    if (threads < 1) threads = 1;
-    const int64_t q_dim = m->heads * m->head_dim, kv_dim = m->kv_heads * m->head_dim;
-    const int64_t phases = m->layers * PH_PER_BLOCK + 1;
-    return 64 + sizeof(phase_state) * (size_t)phases +
-           align64(sizeof(float) * (size_t)(2 * q_dim + 2 * kv_dim + m->hidden + 2 * m->ffn)) +
-           align64(sizeof(float) * (size_t)m->heads * (size_t)ROUND_UP(capacity, 32)) +
-           (size_t)threads * per_thread_size(m);
+    return decode_layout(m, threads, capacity, NULL, NULL);
 }
 
 // Quantizes `n` floats into the activation formats `need` asks for (bit 0: Q8_0, bit 1: Q8_1).
@@ -1789,7 +1809,8 @@ static void prepare_phase(decode_ctx *c, int64_t g, thread_bufs *t) {
 static void decode_worker(void *vctx, int ith, int nth) {
     (void)nth;
     decode_ctx *c = vctx;
-    thread_bufs t = thread_buffers(c, ith);
+    thread_bufs t;
+    thread_layout(c->m, c->per_thread + (size_t)ith * c->per_thread_bytes, &t);
     rope_angles(c->pos, c->m->head_dim, c->m->rope_base, t.cosv, t.sinv);  // one position for every block
     int64_t prev_items = 0;
     for (int64_t g = 0; g < c->phases; g++) {
@@ -1821,29 +1842,12 @@ int skiff_decode_token(skiff_pool *pool, const skiff_decoder *m, float *x, int64
     if (!skiff_decode_supported(m) || pos < 0 || pos >= m->stride) return -1;
     const int threads = skiff_pool_threads(pool);
     if (scratch_bytes < skiff_decode_scratch_size(m, threads, pos + 1)) return -1;
-    const int64_t q_dim = m->heads * m->head_dim, kv_dim = m->kv_heads * m->head_dim;
     decode_ctx c = {.m = m, .x = x, .logits = logits, .pos = pos, .threads = threads};
-    c.phases = m->layers * PH_PER_BLOCK + 1;
-    uint8_t *p = (uint8_t *)(((uintptr_t)scratch + 63) / 64 * 64);
-    c.state = (phase_state *)p;
-    p += sizeof(phase_state) * (size_t)c.phases;
+    decode_layout(m, threads, pos + 1, (uint8_t *)(((uintptr_t)scratch + 63) / 64 * 64), &c);
     for (int64_t g = 0; g < c.phases; g++) {
         atomic_init(&c.state[g].next, 0);
         atomic_init(&c.state[g].done, 0);
     }
-    float *f = (float *)p;
-    c.q = f; f += q_dim;
-    c.k = f; f += kv_dim;
-    c.v = f; f += kv_dim;
-    c.attn = f; f += q_dim;
-    c.proj = f; f += m->hidden;
-    c.gate = f; f += m->ffn;
-    c.up = f; f += m->ffn;
-    p += align64(sizeof(float) * (size_t)(2 * q_dim + 2 * kv_dim + m->hidden + 2 * m->ffn));
-    c.probs = (float *)p;
-    p += align64(sizeof(float) * (size_t)m->heads * (size_t)ROUND_UP(pos + 1, 32));
-    c.per_thread = p;
-    c.per_thread_bytes = per_thread_size(m);
     pool_run(pool, decode_worker, &c);
     return 0;
 }

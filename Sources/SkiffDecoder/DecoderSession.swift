@@ -60,9 +60,8 @@ public final class DecoderSession {
             cache.initialize(repeating: 0, count: cacheCount)
             cacheMapped = 0
         }
-        let cache = cache, layerSize = cacheLayerSize
-        let step = FusedStep(model: model, keys: { cache + 2 * $0 * layerSize }, values: { cache + (2 * $0 + 1) * layerSize },
-                             stride: stride, capacity: self.capacity, threads: pool.threads)
+        let step = FusedStep(model: model, keys: keys, values: values, stride: stride, capacity: self.capacity,
+                             threads: pool.threads)
         fused = step.isUsable ? step : nil
     }
 

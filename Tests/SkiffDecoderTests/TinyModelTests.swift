@@ -13,6 +13,16 @@ func tinyReferences() throws -> [String: TinyReference] {
     try JSONDecoder().decode([String: TinyReference].self, from: Data(contentsOf: fixtureURL("tiny/reference.json")))
 }
 
+/// Quantized weights: Skiff also quantizes the activations (as llama.cpp does), so the
+/// logits are checked against the reference (which uses the dequantized weights) within 5 %
+/// of the logit scale, and for the same top token.
+func expectQuantizedClose(_ logits: [Float], to reference: TinyReference, _ name: String) {
+    let maxDiff = zip(logits, reference.logits).map { abs($0 - $1) }.max() ?? .infinity
+    let scale = reference.logits.map(abs).max() ?? 1
+    #expect(maxDiff < 0.05 * scale, "\(name): max |Δlogit| = \(maxDiff) (logit scale \(scale))")
+    #expect(Sampler.argmax(logits) == Sampler.argmax(reference.logits))
+}
+
 @Suite("Tiny random models against a numpy reference")
 struct TinyModelTests {
     /// F32/F16/BF16 weights: the products run in F32, so logits agree closely.
@@ -27,18 +37,14 @@ struct TinyModelTests {
         #expect(tokens == reference.greedy)
     }
 
-    /// Quantized weights: Skiff also quantizes the activations (as llama.cpp does), so the
-    /// tolerance is wider; the reference uses the dequantized weights.
+    /// Quantized weights: the tolerance is wider (`expectQuantizedClose`).
     @Test(arguments: ["llama-q4_0.gguf", "llama-q8_0.gguf"])
     func quantizedMatchesReference(name: String) throws {
         let reference = try #require(try tinyReferences()[name])
         let model = try LlamaModel(path: try fixtureURL("tiny/" + name).path)
         let session = DecoderSession(model: model, capacity: 32, threads: 2)
         let (_, logits) = try greedyTokens(session, prompt: reference.prompt, steps: 1)
-        let maxDiff = zip(logits, reference.logits).map { abs($0 - $1) }.max() ?? .infinity
-        let scale = reference.logits.map(abs).max() ?? 1
-        #expect(maxDiff < 0.05 * scale, "\(name): max |Δlogit| = \(maxDiff) (logit scale \(scale))")
-        #expect(Sampler.argmax(logits) == Sampler.argmax(reference.logits))
+        expectQuantizedClose(logits, to: reference, name)
     }
 
     @Test func readsHyperParameters() throws {
