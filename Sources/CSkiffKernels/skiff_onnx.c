@@ -479,6 +479,148 @@ static void so_dw_range_avx2(void *p, int64_t begin, int64_t end) {
 }
 #endif
 
+// ---------------------------------------------------------------- bfloat16 products
+//
+// C[m, n] = W[m, k] x X[k, n] with both operands rounded to bfloat16 (round to nearest even)
+// and fp32 sums, on AVX512-BF16's vdpbf16ps: each instruction does 16 lanes x a pair of k, twice
+// the multiply-adds of an fp32 FMA. OpenBLAS 0.3.21 has no bf16 product (Debian builds it
+// without BUILD_BFLOAT16), so this is written here. W is packed once per convolution
+// (skiff_bf16_pack_weights): panels of SO_BF_MR rows, [k/2][SO_BF_MR] pairs; X is packed per
+// tile of SO_BF_NR columns into [k/2][SO_BF_NR] pairs (row 2p in the low half of each pair).
+// Sums per lane run over k in order, so a tile's values do not depend on the chunking.
+enum { SO_BF_MR = 8, SO_BF_NR = 48 };
+
+static int so_bf16 = -1;
+int skiff_bf16_supported(void) {
+#if SO_X86
+    if (so_bf16 < 0) {
+        __builtin_cpu_init();
+        so_bf16 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16") &&
+                  !getenv("SKIFF_NO_BF16");  // to run the fp32 fallback where bf16 exists
+    }
+    return so_bf16;
+#else
+    return 0;
+#endif
+}
+
+int64_t skiff_bf16_packed_words(int64_t m, int64_t k) {
+    return (m + SO_BF_MR - 1) / SO_BF_MR * ((k + 1) / 2) * SO_BF_MR;
+}
+
+static inline uint16_t so_to_bf16(float f) {  // round to nearest even, as vcvtneps2bf16
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // NaN stays NaN
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+void skiff_bf16_pack_weights(const float *w, int64_t m, int64_t k, uint32_t *dst) {
+    const int64_t k2 = (k + 1) / 2;
+    memset(dst, 0, (size_t)skiff_bf16_packed_words(m, k) * 4);
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < k; j++) {
+            uint32_t *pair = dst + ((r / SO_BF_MR) * k2 + j / 2) * SO_BF_MR + r % SO_BF_MR;
+            const uint32_t v = so_to_bf16(w[r * k + j]);
+            *pair |= (j & 1) ? v << 16 : v;
+        }
+}
+
+#if SO_X86
+#define SO_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+// Columns [n0, n0 + valid) of rows 0..k-1 (stride ldx) into tile [k/2][SO_BF_NR] pairs,
+// zero past `valid` and past row k-1.
+SO_BF16 static void so_bf_pack_tile(const float *x, int64_t ldx, int64_t k, int64_t valid, uint32_t *tile) {
+    const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
+                                                22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const int64_t k2 = (k + 1) / 2;
+    for (int64_t p = 0; p < k2; p++) {
+        const float *r0 = x + 2 * p * ldx;
+        const float *r1 = 2 * p + 1 < k ? r0 + ldx : NULL;
+        for (int64_t j = 0; j < SO_BF_NR; j += 16) {
+            const int64_t left = valid - j;
+            const __mmask16 mask = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+            const __m512 v0 = _mm512_maskz_loadu_ps(mask, r0 + j);
+            const __m512 v1 = r1 ? _mm512_maskz_loadu_ps(mask, r1 + j) : _mm512_setzero_ps();
+            const __m256i lo = (__m256i)_mm512_cvtneps_pbh(v0), hi = (__m256i)_mm512_cvtneps_pbh(v1);
+            const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+            _mm512_storeu_si512(tile + p * SO_BF_NR + j, _mm512_permutexvar_epi16(interleave, both));
+        }
+    }
+}
+
+// rows (<= SO_BF_MR) x valid (<= SO_BF_NR) outputs of one weight panel and one column tile.
+SO_BF16 static void so_bf_kernel(const uint32_t *panel, const uint32_t *tile, int64_t k2, float *y, int64_t ldy,
+                                 int64_t rows, int64_t valid) {
+    __m512 acc[SO_BF_MR][3];
+    for (int i = 0; i < SO_BF_MR; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < k2; p++) {
+        const uint32_t *t = tile + p * SO_BF_NR;
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(t), b1 = (__m512bh)_mm512_loadu_si512(t + 16);
+        const __m512bh b2 = (__m512bh)_mm512_loadu_si512(t + 32);
+        const uint32_t *a = panel + p * SO_BF_MR;
+        for (int i = 0; i < SO_BF_MR; i++) {
+            const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
+            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+            acc[i][2] = _mm512_dpbf16_ps(acc[i][2], ai, b2);
+        }
+    }
+    for (int j = 0; j < 3; j++) {
+        const int64_t left = valid - 16 * j;
+        if (left <= 0) break;
+        const __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        for (int64_t i = 0; i < rows; i++) _mm512_mask_storeu_ps(y + i * ldy + 16 * j, mask, acc[i][j]);
+    }
+}
+
+// One tile buffer per thread, grown as needed (k up to a few thousand: a few hundred KB).
+static __thread uint32_t *so_bf_tile_buf = NULL;
+static __thread int64_t so_bf_tile_cap = 0;
+
+// y[m, n] (stride ldy) = W x X[k, n] (stride ldx), W packed by skiff_bf16_pack_weights.
+// Returns 0 when the tile buffer cannot be had (the caller falls back to fp32).
+SO_BF16 static int so_bf_gemm(const uint32_t *wp, int64_t m, int64_t k, const float *x, int64_t ldx, int64_t n,
+                              float *y, int64_t ldy) {
+    const int64_t k2 = (k + 1) / 2, words = k2 * SO_BF_NR;
+    if (so_bf_tile_cap < words) {
+        uint32_t *grown = aligned_alloc(64, (size_t)((words * 4 + 63) / 64 * 64));
+        if (!grown) return 0;
+        free(so_bf_tile_buf);
+        so_bf_tile_buf = grown;
+        so_bf_tile_cap = words;
+    }
+    for (int64_t n0 = 0; n0 < n; n0 += SO_BF_NR) {
+        const int64_t valid = n - n0 < SO_BF_NR ? n - n0 : SO_BF_NR;
+        so_bf_pack_tile(x + n0, ldx, k, valid, so_bf_tile_buf);
+        for (int64_t r0 = 0; r0 < m; r0 += SO_BF_MR) {
+            const int64_t rows = m - r0 < SO_BF_MR ? m - r0 : SO_BF_MR;
+            so_bf_kernel(wp + (r0 / SO_BF_MR) * k2 * SO_BF_MR, so_bf_tile_buf, k2, y + r0 * ldy + n0, ldy, rows, valid);
+        }
+    }
+    return 1;
+}
+#endif
+
+// fp32 when wp is NULL or bf16 is unavailable.
+static void so_product(const uint32_t *wp, int64_t m, int64_t n, int64_t k, const float *w, const float *x,
+                       int64_t ldx, float *y, int64_t ldy) {
+#if SO_X86
+    if (wp && skiff_bf16_supported() && so_bf_gemm(wp, m, k, x, ldx, n, y, ldy)) return;
+#else
+    (void)wp;
+#endif
+    skiff_sgemm_nn(m, n, k, 1.0f, w, k, x, ldx, 0.0f, y, ldy);
+}
+
+void skiff_bf16_product(const uint32_t *wp, int64_t m, int64_t n, int64_t k, const float *w, const float *x,
+                        int64_t ldx, float *y, int64_t ldy) {
+    so_product(wp, m, n, k, w, x, ldx, y, ldy);
+}
+
 // ---------------------------------------------------------------- products in chunks
 
 typedef struct {
@@ -489,6 +631,7 @@ typedef struct {
     int64_t units, per_image, chunk, scratch_per_thread;
     int threads;
     skiff_epilogue epi;
+    const uint32_t *weight_bf16;
 } so_gemm_ctx;
 
 // Units (output columns for 1x1, output rows otherwise) [j0, j1) of image b.
@@ -499,12 +642,12 @@ static void so_gemm_chunk(const so_gemm_ctx *c, int64_t b, int64_t j0, int64_t j
     if (c->pointwise) {
         n0 = j0;
         n1 = j1;
-        skiff_sgemm_nn(c->oc, n1 - n0, c->k, 1.0f, c->weight, c->k, xb + n0, c->plane, 0.0f, yb + n0, c->plane);
+        so_product(c->weight_bf16, c->oc, n1 - n0, c->k, c->weight, xb + n0, c->plane, yb + n0, c->plane);
     } else {
         so_im2col(xb, c->c, c->h, c->w, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->dh, c->dw, j0, j1, c->ow, scratch);
         n0 = j0 * c->ow;
         n1 = j1 * c->ow;
-        skiff_sgemm_nn(c->oc, n1 - n0, c->k, 1.0f, c->weight, c->k, scratch, n1 - n0, 0.0f, yb + n0, c->plane);
+        so_product(c->weight_bf16, c->oc, n1 - n0, c->k, c->weight, scratch, n1 - n0, yb + n0, c->plane);
     }
     if (!c->bias && so_epilogue_is_identity(&c->epi)) return;
     for (int64_t o = 0; o < c->oc; o++)
@@ -542,7 +685,7 @@ static void so_gemm_thread(void *p, int64_t t0, int64_t t1) {
 void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight,
                   const float *bias, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                   int64_t pl, int64_t pb, int64_t pr, int64_t dh, int64_t dw, int64_t groups,
-                  skiff_epilogue epi, float *y, float *scratch, int threads) {
+                  skiff_epilogue epi, const uint32_t *weight_bf16, float *y, float *scratch, int threads) {
     const int64_t oh = so_out_size(h, kh, sh, pt, pb, dh), ow = so_out_size(w, kw, sw, pl, pr, dw);
     if (oh <= 0 || ow <= 0) return;
     if (threads < 1) threads = 1;
@@ -565,7 +708,7 @@ void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, co
     const int pointwise = so_is_pointwise(kh, kw, sh, sw, pt, pl, pb, pr);
     if (groups == 1 && so_split_enabled()) {
         so_gemm_ctx ctx = {x, weight, bias, y, scratch, c, h, w, oc, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, k, plane,
-                           pointwise, 0, 0, 0, 0, threads, epi};
+                           pointwise, 0, 0, 0, 0, threads, epi, weight_bf16};
         if (pointwise) {
             int64_t chunk = SO_POINTWISE_TARGET / (oc > 0 ? oc : 1);
             chunk = chunk < 256 ? 256 : (chunk + 15) / 16 * 16;

@@ -5,6 +5,7 @@ import Skiff
 extension EngineChoice: ExpressibleByArgument {}
 extension OCREngineChoice: ExpressibleByArgument {}
 extension RankingMode: ExpressibleByArgument {}
+extension ProductPrecision: ExpressibleByArgument {}
 
 /// The language-model options `skiff extract` and `skiff eval` share.
 struct RankerOptions: ParsableArguments {

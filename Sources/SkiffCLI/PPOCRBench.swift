@@ -56,6 +56,9 @@ struct PPOCRBench: AsyncParsableCommand {
     @Option(help: "Recognition: pad lines to at least this width at height 48 (rapidocr: 320).")
     var minWidth: Int = 320
 
+    @Option(help: "Convolution products: float32, or bfloat16 (AVX512-BF16 CPUs; fp32 elsewhere).")
+    var precision: ProductPrecision = .float32
+
     @Option(help: "Lines per recognition batch.")
     var batch: Int = 6
 
@@ -88,6 +91,7 @@ struct PPOCRBench: AsyncParsableCommand {
         config.maxSideLength = maxSide
         config.blankGap = blankGap
         config.digitSpacing = digitSpacing
+        config.precision = precision
         let pp = try PPOCREngine(configuration: config)
         let tesseract = skipTesseract ? nil : try TesseractEngine(configuration: TesseractConfiguration(pageSegmentationMode: psm))
         emit("graphs: detection \(pp.detector.stepCount) steps, recognition \(pp.recognizer.session.stepCount) steps (after folding and fusion)")
@@ -96,7 +100,7 @@ struct PPOCRBench: AsyncParsableCommand {
             let data = try Data(contentsOf: URL(fileURLWithPath: reference))
             refPages = (try JSONSerialization.jsonObject(with: data) as? [String: [[String: Any]]]) ?? [:]
         }
-        emit("skiff bench ppocr: \(images.count) pages of \(directory), PP-OCR \(threads) threads, lines \(lines.rawValue), det limit \(limitType) \(limitSide), max side \(maxSide), batch \(batch), min width \(minWidth), space gap \(spaceGap), blank gap \(blankGap), digit spacing \(digitSpacing); \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(loadAverage())")
+        emit("skiff bench ppocr: \(images.count) pages of \(directory), PP-OCR \(threads) threads, lines \(lines.rawValue), det limit \(limitType) \(limitSide), max side \(maxSide), batch \(batch), min width \(minWidth), space gap \(spaceGap), blank gap \(blankGap), digit spacing \(digitSpacing), products \(precision.rawValue)\(precision == .bfloat16 && !ProductPrecision.bfloat16IsAvailable ? " (no AVX512-BF16: fp32)" : ""); \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(loadAverage())")
 
         struct Tally {
             var cer: [Double] = []

@@ -20,6 +20,9 @@ struct FusedConv: Sendable {
     var beta: Float = 0
     var postScale: Float = 1
     var postShift: Float = 0
+    /// The weight packed for bfloat16 products (`SessionOptions.precision` .bfloat16 on a CPU
+    /// with AVX512-BF16; groups == 1 only), nil for fp32 products.
+    var bfloat16Weight: [UInt32]?
 
     var epilogue: skiff_epilogue {
         skiff_epilogue(act: activation, alpha: alpha, beta: beta, post_scale: postScale, post_shift: postShift)
@@ -52,6 +55,7 @@ struct Step: Sendable {
             var s = "Conv \(c.kernel.h)x\(c.kernel.w)"
             if c.strides != (1, 1) { s += " s\(c.strides.h)" + (c.strides.w != c.strides.h ? "x\(c.strides.w)" : "") }
             if c.groups > 1 { s += c.groups == c.outChannels && c.weight.count == c.outChannels * c.kernel.h * c.kernel.w ? " dw" : " g\(c.groups)" }
+            if c.bfloat16Weight != nil { s += " bf16" }
             switch c.activation {
             case Int32(SKIFF_ACT_RELU.rawValue): s += " +relu"
             case Int32(SKIFF_ACT_HARDSWISH.rawValue): s += " +hswish"
@@ -67,16 +71,38 @@ struct Step: Sendable {
     }
 }
 
+/// How convolution products are computed.
+public enum ProductPrecision: String, Sendable, Hashable, CaseIterable {
+    /// fp32 operands and sums (OpenBLAS sgemm): the reference's arithmetic, up to summation order.
+    case float32
+    /// Operands rounded to bfloat16, fp32 sums, on CPUs with AVX512-BF16 (about twice the
+    /// multiply-adds per cycle); elsewhere the same as `float32`. Each operand moves by up to
+    /// 2^-9 of itself, so outputs differ from fp32 by ~1e-3 and a close call can go the other way.
+    case bfloat16
+
+    /// Whether `bfloat16` changes anything on this CPU.
+    public static var bfloat16IsAvailable: Bool { skiff_bf16_supported() != 0 }
+}
+
 /// Options for running a model.
 public struct SessionOptions: Sendable, Hashable {
     /// Threads for products (OpenBLAS) and element-wise loops.
     public var threads: Int
     /// Fold BatchNormalization, biases and activations into convolutions (off only for tests).
     public var fuse: Bool
+    /// Arithmetic of the fused convolutions' products (unfused runs are always fp32).
+    public var precision: ProductPrecision
+    /// With `.bfloat16`, products whose depth (inputs per output: channels per group x kernel
+    /// area) is below this stay fp32. Shallow sums keep more of each operand's rounding error;
+    /// deep ones average it out.
+    public var bfloat16MinimumDepth: Int
 
-    public init(threads: Int = 2, fuse: Bool = true) {
+    public init(threads: Int = 2, fuse: Bool = true, precision: ProductPrecision = .float32,
+                bfloat16MinimumDepth: Int = 0) {
         self.threads = threads
         self.fuse = fuse
+        self.precision = precision
+        self.bfloat16MinimumDepth = bfloat16MinimumDepth
     }
 }
 
@@ -183,7 +209,21 @@ public final class InferenceSession: Sendable {
                 if let c = known[name] { constantSlots[s] = c }
                 inputs.append(s)
             }
-            steps.append(Step(kind: compiled[i].kind, node: node, inputs: inputs, outputs: node.outputs.map(slot)))
+            var kind = compiled[i].kind
+            if case var .conv(conv) = kind, options.precision == .bfloat16, ProductPrecision.bfloat16IsAvailable,
+               !conv.transposed, conv.groups == 1,
+               conv.weight.count / max(conv.outChannels, 1) >= options.bfloat16MinimumDepth {
+                let k = conv.weight.count / max(conv.outChannels, 1)
+                let words = Int(skiff_bf16_packed_words(Int64(conv.outChannels), Int64(k)))
+                conv.bfloat16Weight = conv.weight.withUnsafeBufferPointer { w in
+                    [UInt32](unsafeUninitializedCapacity: words) { out, count in
+                        skiff_bf16_pack_weights(w.baseAddress, Int64(conv.outChannels), Int64(k), out.baseAddress)
+                        count = words
+                    }
+                }
+                kind = .conv(conv)
+            }
+            steps.append(Step(kind: kind, node: node, inputs: inputs, outputs: node.outputs.map(slot)))
         }
         compiled.removeAll()
         // Graph outputs that are constants or inputs still need a slot.

@@ -321,10 +321,12 @@ enum Kernels {
         let y = [Float](unsafeUninitializedCapacity: total) { out, count in
             conv.weight.withUnsafeBufferPointer { wp in
                 withOptional(conv.bias) { bp in
-                    skiff_conv2d(xv, Int64(n), Int64(c), Int64(h), Int64(w), wp.baseAddress, bp, Int64(conv.outChannels),
-                                 Int64(conv.kernel.h), Int64(conv.kernel.w), Int64(sh), Int64(sw), Int64(p.t), Int64(p.l),
-                                 Int64(p.b), Int64(p.r), Int64(dh), Int64(dw), Int64(conv.groups), conv.epilogue,
-                                 out.baseAddress, scratch, Int32(threads))
+                    withOptional(conv.bfloat16Weight) { bf in
+                        skiff_conv2d(xv, Int64(n), Int64(c), Int64(h), Int64(w), wp.baseAddress, bp, Int64(conv.outChannels),
+                                     Int64(conv.kernel.h), Int64(conv.kernel.w), Int64(sh), Int64(sw), Int64(p.t), Int64(p.l),
+                                     Int64(p.b), Int64(p.r), Int64(dh), Int64(dw), Int64(conv.groups), conv.epilogue,
+                                     bf, out.baseAddress, scratch, Int32(threads))
+                    }
                 }
             }
             count = total
@@ -332,7 +334,7 @@ enum Kernels {
         return Tensor(shape: [n, conv.outChannels, oh, ow], floats: y)
     }
 
-    static func withOptional<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    static func withOptional<T, R>(_ values: [T]?, _ body: (UnsafePointer<T>?) -> R) -> R {
         guard let values else { return body(nil) }
         return values.withUnsafeBufferPointer { body($0.baseAddress) }
     }

@@ -77,6 +77,59 @@ struct ConvKernelTests {
         #expect(diff < 1e-4, "\(t): max difference \(diff)")
     }
 
+    /// Round to nearest even bfloat16, kept as a Float (what vcvtneps2bf16 gives).
+    static func bfloat16(_ v: Float) -> Float {
+        var u = v.bitPattern
+        u = u &+ 0x7fff &+ ((u >> 16) & 1)
+        return Float(bitPattern: u & 0xffff_0000)
+    }
+
+    static let bfloat16Cases: [Case] = [
+        Case(n: 1, c: 96, h: 40, w: 33, oc: 24, k: 3, pad: 1),  // im2col chunks
+        Case(n: 3, c: 6, h: 7, w: 9, oc: 5, k: 3, stride: (2, 2), pad: 1, act: 1),  // a partial row panel
+        Case(n: 2, c: 3, h: 9, w: 11, oc: 13, k: 3, pad: 1, act: 2),  // odd depth (27)
+        Case(n: 3, c: 40, h: 6, w: 45, oc: 48, k: 1, pad: 0, act: 2),
+        Case(n: 1, c: 240, h: 12, w: 50, oc: 20, k: 1, pad: 0, act: 2),  // column tails of 600 % 48
+        Case(n: 1, c: 16, h: 100, w: 120, oc: 32, k: 1, pad: 0),  // column chunks
+    ]
+
+    /// With a packed weight the product rounds both operands to bfloat16 and sums in fp32, so
+    /// it must equal a direct loop over the rounded operands (summed in double) to fp32 rounding;
+    /// without AVX512-BF16 the packed weight is ignored and the fp32 result comes back.
+    @Test(arguments: bfloat16Cases, [1, 2])
+    func bfloat16ProductsMatchADirectLoopOnRoundedOperands(_ t: Case, threads: Int) throws {
+        var conv = FusedConv(weight: Self.values(t.oc * t.c * t.k * t.k, seed: 4).map { $0 * 0.37 },
+                             bias: Self.values(t.oc, seed: 5), outChannels: t.oc, kernel: (t.k, t.k),
+                             strides: t.stride, pads: (t.pad, t.pad, t.pad, t.pad), dilations: (1, 1), groups: 1,
+                             transposed: false)
+        conv.activation = t.act
+        conv.alpha = 1.0 / 6
+        conv.beta = 0.5
+        let depth = t.c * t.k * t.k
+        let words = Int(skiff_bf16_packed_words(Int64(t.oc), Int64(depth)))
+        conv.bfloat16Weight = conv.weight.withUnsafeBufferPointer { w in
+            [UInt32](unsafeUninitializedCapacity: words) { out, count in
+                skiff_bf16_pack_weights(w.baseAddress, Int64(t.oc), Int64(depth), out.baseAddress)
+                count = words
+            }
+        }
+        let x = Self.values(t.n * t.c * t.h * t.w, seed: 6).map { $0 * 1.91 }
+        let node = Node(name: "conv", opType: "Conv", domain: "", inputs: ["x", "w"], outputs: ["y"], attributes: [:])
+        let y = try Kernels.conv(conv, Tensor(shape: [t.n, t.c, t.h, t.w], floats: x), node: node, threads: threads).floats
+        let bf16 = ProductPrecision.bfloat16IsAvailable
+        var rounded = conv
+        if bf16 { rounded.weight = conv.weight.map(Self.bfloat16) }
+        let expected = Self.reference(rounded, bf16 ? x.map(Self.bfloat16) : x, n: t.n, c: t.c, h: t.h, w: t.w)
+        #expect(y.count == expected.count)
+        let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? 1
+        #expect(diff < 1e-4, "\(t), bfloat16 \(bf16): max difference \(diff)")
+        // And bfloat16 is not fp32: the unrounded operands give visibly other values.
+        if bf16 {
+            let exact = Self.reference(conv, x, n: t.n, c: t.c, h: t.h, w: t.w)
+            #expect((zip(y, exact).map { abs($0 - $1) }.max() ?? 0) > 1e-4, "\(t)")
+        }
+    }
+
     @Test(arguments: [(2, 24, 9, 13, 3), (1, 6, 40, 70, 1), (1, 4, 300, 60, 24)], [1, 2])  // the last in several chunks
     func transposedConvolutionMatchesADirectLoop(_ shape: (Int, Int, Int, Int, Int), threads: Int) throws {
         let (n, c, h, w, oc) = shape

@@ -41,7 +41,19 @@ int64_t skiff_conv2d_scratch_floats(int64_t c, int64_t h, int64_t w, int64_t oc,
 void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight,
                   const float *bias, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                   int64_t pl, int64_t pb, int64_t pr, int64_t dh, int64_t dw, int64_t groups,
-                  skiff_epilogue epi, float *y, float *scratch, int threads);
+                  skiff_epilogue epi, const uint32_t *weight_bf16, float *y, float *scratch, int threads);
+
+/// bfloat16 products (AVX512-BF16): weight_bf16 above, when not NULL, is the weight packed by
+/// skiff_bf16_pack_weights(weight, oc, c/groups*kh*kw) and groups is 1; the products then round
+/// both operands to bfloat16 and sum in fp32 (about 2x the fp32 rate; relative error ~2^-9 per
+/// operand). Without AVX512-BF16 the fp32 product runs and weight_bf16 is ignored.
+int skiff_bf16_supported(void);
+int64_t skiff_bf16_packed_words(int64_t m, int64_t k);
+void skiff_bf16_pack_weights(const float *w, int64_t m, int64_t k, uint32_t *dst);
+/// y[m, n] (row stride ldy) = W[m, k] x X[k, n] (row stride ldx): bfloat16 with `wp` (packed W)
+/// when supported, else fp32 from `w`.
+void skiff_bf16_product(const uint32_t *wp, int64_t m, int64_t n, int64_t k, const float *w, const float *x,
+                        int64_t ldx, float *y, int64_t ldy);
 
 /// Transposed convolution with kernel == stride and no padding (each input pixel writes its own
 /// kh x kw block): x [n, c, h, w], weight pre-arranged as [oc * kh * kw, c], bias [oc] or NULL,
