@@ -78,6 +78,12 @@ struct CLITests {
         let rows = try skiff(["ocr", "--engine", "ppocr", "--lines", "rows", "--quiet", "samples/receipt-007.jpg"])
         #expect(rows.status == 0, "\(rows.stderr)")
         #expect(rows.stdout.split(separator: "\n").contains("GRAND TOTAL : 20.00"), "\(rows.stdout)")
+        // bfloat16 recognition (fp32 where the CPU lacks AVX512-BF16) reads the same lines here.
+        let bf16 = try skiff(["ocr", "--engine", "ppocr", "--precision", "bfloat16", "--quiet", "samples/receipt-007.jpg"])
+        #expect(bf16.status == 0, "\(bf16.stderr)")
+        #expect(bf16.stdout.split(separator: "\n").contains("GRAND TOTAL :") && bf16.stdout.contains("20.00"), "\(bf16.stdout)")
+        let bad = try skiff(["ocr", "--engine", "ppocr", "--precision", "int4", "samples/receipt-007.jpg"])
+        #expect(bad.status != 0 && bad.stderr.contains("int4"), "\(bad.stderr)")
     }
 
     @Test func ocrFolderWithABadFileReportsAndContinues() throws {

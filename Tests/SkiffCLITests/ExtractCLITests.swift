@@ -72,6 +72,13 @@ struct ExtractCLITests {
         #expect((total["box"] as? [Int])?.count == 4)
         // Extraction reads PP-OCR's rows: `GRAND TOTAL :` and `20.00` are two boxes, one line.
         #expect((total["rule"] as? String)?.hasPrefix("last amount on a line with a total cue") == true, "\(total)")
+        // `ppocr-bf16`: the same reading with bfloat16 recognition products.
+        let bf16Out = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: bf16Out) }
+        let bf16 = try skiff(["extract", input.path, "--out", bf16Out.path, "--ocr", "ppocr-bf16"])
+        #expect(bf16.status == 0, "\(bf16.stderr)")
+        let bf16Document = try JSONSerialization.jsonObject(with: Data(contentsOf: bf16Out.appendingPathComponent("r00.json")))
+        #expect((bf16Document as? [String: String])?["total"] == "20.00")
         let bad = try skiff(["extract", input.path, "--out", output.path, "--ocr", ","])
         #expect(bad.status != 0 && bad.stderr.contains("--ocr needs at least one model"))
     }
