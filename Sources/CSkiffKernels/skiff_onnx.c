@@ -479,6 +479,30 @@ static void so_dw_range_avx2(void *p, int64_t begin, int64_t end) {
 }
 #endif
 
+// ---------------------------------------------------------------- memory reuse
+//
+// A run allocates and frees tensors of 5-25 MB (DBNet's feature maps on a 2000-px page). glibc
+// serves blocks that large with mmap and unmaps them on free, so every run page-faults and
+// zeroes them again: 940k minor faults and 2.1 s of system time on 10 receipts. Keeping them in
+// the heap (mmap threshold 256 MB, trim threshold 1 GB) reuses the pages: 180-270k faults,
+// 0.7 s system, 5-9 % less wall time (skiff bench ppocr --pages 10, two runs each). The cost
+// is that the process keeps its peak heap. Skipped when the user tunes malloc themselves
+// (GLIBC_TUNABLES, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_) or sets SKIFF_MALLOC_DEFAULTS.
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+static pthread_once_t so_malloc_once = PTHREAD_ONCE_INIT;
+static void so_tune_malloc(void) {
+#if defined(__GLIBC__)
+    if (getenv("SKIFF_MALLOC_DEFAULTS") || getenv("GLIBC_TUNABLES") || getenv("MALLOC_MMAP_THRESHOLD_") ||
+        getenv("MALLOC_TRIM_THRESHOLD_"))
+        return;
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+void skiff_onnx_tune_malloc(void) { pthread_once(&so_malloc_once, so_tune_malloc); }
+
 // ---------------------------------------------------------------- bfloat16 products
 //
 // C[m, n] = W[m, k] x X[k, n] with both operands rounded to bfloat16 (round to nearest even)

@@ -138,6 +138,7 @@ public final class InferenceSession: Sendable {
     }
 
     public init(model: ONNXModel, options: SessionOptions = SessionOptions(), label: String? = nil) throws(ONNXError) {
+        skiff_onnx_tune_malloc()
         let graph = model.graph
         self.options = options
         self.label = label ?? (graph.name.isEmpty ? "graph" : graph.name)

@@ -43,6 +43,11 @@ void skiff_conv2d(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, co
                   int64_t pl, int64_t pb, int64_t pr, int64_t dh, int64_t dw, int64_t groups,
                   skiff_epilogue epi, const uint32_t *weight_bf16, float *y, float *scratch, int threads);
 
+/// Once per process: glibc keeps large freed blocks for reuse instead of unmapping them (runs
+/// allocate tensors of megabytes; see skiff_onnx.c). No-op elsewhere or when malloc is tuned
+/// through the environment or SKIFF_MALLOC_DEFAULTS is set.
+void skiff_onnx_tune_malloc(void);
+
 /// bfloat16 products (AVX512-BF16): weight_bf16 above, when not NULL, is the weight packed by
 /// skiff_bf16_pack_weights(weight, oc, c/groups*kh*kw) and groups is 1; the products then round
 /// both operands to bfloat16 and sum in fp32 (about 2x the fp32 rate; relative error ~2^-9 per
