@@ -86,6 +86,30 @@ struct CLITests {
         #expect(bad.status != 0 && bad.stderr.contains("int4"), "\(bad.stderr)")
     }
 
+    /// A folder with PP-OCR reads its pages two at a time on one thread each (the default for
+    /// several files on 2 cores); each page's text is the same as read alone on all cores.
+    @Test func ppocrFolderReadsPagesInParallelWithTheSameText() throws {
+        let input = try temporaryFolder(), output = try temporaryFolder()
+        defer {
+            try? FileManager.default.removeItem(at: input)
+            try? FileManager.default.removeItem(at: output)
+        }
+        let names = ["receipt-004.jpg", "receipt-007.jpg", "receipt-383.jpg"]
+        for name in names {
+            try FileManager.default.copyItem(at: repository.appendingPathComponent("samples/\(name)"),
+                                             to: input.appendingPathComponent(name))
+        }
+        let batch = try skiff(["ocr", "--engine", "ppocr", "--jobs", "2", "--quiet", "--out", output.path, input.path])
+        #expect(batch.status == 0, "\(batch.stderr)")
+        for name in names {
+            let alone = try skiff(["ocr", "--engine", "ppocr", "--threads", "2", "--quiet", "samples/\(name)"])
+            #expect(alone.status == 0, "\(alone.stderr)")
+            let text = try String(contentsOf: output.appendingPathComponent("\(name).txt"), encoding: .utf8)
+            #expect(!text.isEmpty)
+            #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == alone.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "\(name)")
+        }
+    }
+
     @Test func ocrFolderWithABadFileReportsAndContinues() throws {
         let input = try temporaryFolder(), output = try temporaryFolder()
         defer {
