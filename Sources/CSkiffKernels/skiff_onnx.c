@@ -640,11 +640,6 @@ static void so_product(const uint32_t *wp, int64_t m, int64_t n, int64_t k, cons
     skiff_sgemm_nn(m, n, k, 1.0f, w, k, x, ldx, 0.0f, y, ldy);
 }
 
-void skiff_bf16_product(const uint32_t *wp, int64_t m, int64_t n, int64_t k, const float *w, const float *x,
-                        int64_t ldx, float *y, int64_t ldy) {
-    so_product(wp, m, n, k, w, x, ldx, y, ldy);
-}
-
 // ---------------------------------------------------------------- products in chunks
 
 typedef struct {

@@ -55,10 +55,6 @@ void skiff_onnx_tune_malloc(void);
 int skiff_bf16_supported(void);
 int64_t skiff_bf16_packed_words(int64_t m, int64_t k);
 void skiff_bf16_pack_weights(const float *w, int64_t m, int64_t k, uint32_t *dst);
-/// y[m, n] (row stride ldy) = W[m, k] x X[k, n] (row stride ldx): bfloat16 with `wp` (packed W)
-/// when supported, else fp32 from `w`.
-void skiff_bf16_product(const uint32_t *wp, int64_t m, int64_t n, int64_t k, const float *w, const float *x,
-                        int64_t ldx, float *y, int64_t ldy);
 
 /// Transposed convolution with kernel == stride and no padding (each input pixel writes its own
 /// kh x kw block): x [n, c, h, w], weight pre-arranged as [oc * kh * kw, c], bias [oc] or NULL,
