@@ -483,10 +483,10 @@ static void so_dw_range_avx2(void *p, int64_t begin, int64_t end) {
 //
 // A run allocates and frees tensors of 5-25 MB (DBNet's feature maps on a 2000-px page). glibc
 // serves blocks that large with mmap and unmaps them on free, so every run page-faults and
-// zeroes them again: 940k minor faults and 2.1 s of system time on 10 receipts. Keeping them in
-// the heap (mmap threshold 256 MB, trim threshold 1 GB) reuses the pages: 180-270k faults,
-// 0.7 s system, 5-9 % less wall time (skiff bench ppocr --pages 10, two runs each). The cost
-// is that the process keeps its peak heap. Skipped when the user tunes malloc themselves
+// zeroes them again: 727k minor faults and 1.6 s of system time on 10 receipts (skiff bench
+// ppocr --pages 10). Keeping them in the heap (mmap threshold 256 MB, trim threshold 1 GB)
+// reuses the pages: 304k faults, 0.8 s system, wall time 3 % less on the mean of three
+// alternating pairs (noisy). The cost is that the process keeps its peak heap. Skipped when the user tunes malloc themselves
 // (GLIBC_TUNABLES, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_) or sets SKIFF_MALLOC_DEFAULTS.
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -555,6 +555,11 @@ void skiff_bf16_pack_weights(const float *w, int64_t m, int64_t k, uint32_t *dst
 #if SO_X86
 #define SO_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
+// The first `left` of 16 lanes (none when left <= 0).
+static inline __mmask16 so_bf_lanes(int64_t left) {
+    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+
 // Columns [n0, n0 + valid) of rows 0..k-1 (stride ldx) into tile [k/2][SO_BF_NR] pairs,
 // zero past `valid` and past row k-1.
 SO_BF16 static void so_bf_pack_tile(const float *x, int64_t ldx, int64_t k, int64_t valid, uint32_t *tile) {
@@ -565,8 +570,7 @@ SO_BF16 static void so_bf_pack_tile(const float *x, int64_t ldx, int64_t k, int6
         const float *r0 = x + 2 * p * ldx;
         const float *r1 = 2 * p + 1 < k ? r0 + ldx : NULL;
         for (int64_t j = 0; j < SO_BF_NR; j += 16) {
-            const int64_t left = valid - j;
-            const __mmask16 mask = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+            const __mmask16 mask = so_bf_lanes(valid - j);
             const __m512 v0 = _mm512_maskz_loadu_ps(mask, r0 + j);
             const __m512 v1 = r1 ? _mm512_maskz_loadu_ps(mask, r1 + j) : _mm512_setzero_ps();
             const __m256i lo = (__m256i)_mm512_cvtneps_pbh(v0), hi = (__m256i)_mm512_cvtneps_pbh(v1);
@@ -594,9 +598,8 @@ SO_BF16 static void so_bf_kernel(const uint32_t *panel, const uint32_t *tile, in
         }
     }
     for (int j = 0; j < 3; j++) {
-        const int64_t left = valid - 16 * j;
-        if (left <= 0) break;
-        const __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        if (valid <= 16 * j) break;
+        const __mmask16 mask = so_bf_lanes(valid - 16 * j);
         for (int64_t i = 0; i < rows; i++) _mm512_mask_storeu_ps(y + i * ldy + 16 * j, mask, acc[i][j]);
     }
 }

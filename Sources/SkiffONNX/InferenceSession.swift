@@ -29,6 +29,20 @@ struct FusedConv: Sendable {
     }
 
     var hasEpilogue: Bool { activation != Int32(SKIFF_ACT_NONE.rawValue) || postScale != 1 || postShift != 0 }
+
+    /// Inputs per output: channels per group x kernel area (not meaningful when transposed).
+    var depth: Int { weight.count / max(outChannels, 1) }
+
+    /// The weight packed for skiff_conv2d's bfloat16 products (skiff_bf16_pack_weights).
+    func bfloat16Packed() -> [UInt32] {
+        let words = Int(skiff_bf16_packed_words(Int64(outChannels), Int64(depth)))
+        return weight.withUnsafeBufferPointer { w in
+            [UInt32](unsafeUninitializedCapacity: words) { out, count in
+                skiff_bf16_pack_weights(w.baseAddress, Int64(outChannels), Int64(depth), out.baseAddress)
+                count = words
+            }
+        }
+    }
 }
 
 /// One step of a compiled graph.
@@ -212,16 +226,8 @@ public final class InferenceSession: Sendable {
             }
             var kind = compiled[i].kind
             if case var .conv(conv) = kind, options.precision == .bfloat16, ProductPrecision.bfloat16IsAvailable,
-               !conv.transposed, conv.groups == 1,
-               conv.weight.count / max(conv.outChannels, 1) >= options.bfloat16MinimumDepth {
-                let k = conv.weight.count / max(conv.outChannels, 1)
-                let words = Int(skiff_bf16_packed_words(Int64(conv.outChannels), Int64(k)))
-                conv.bfloat16Weight = conv.weight.withUnsafeBufferPointer { w in
-                    [UInt32](unsafeUninitializedCapacity: words) { out, count in
-                        skiff_bf16_pack_weights(w.baseAddress, Int64(conv.outChannels), Int64(k), out.baseAddress)
-                        count = words
-                    }
-                }
+               !conv.transposed, conv.groups == 1, conv.depth >= options.bfloat16MinimumDepth {
+                conv.bfloat16Weight = conv.bfloat16Packed()
                 kind = .conv(conv)
             }
             steps.append(Step(kind: kind, node: node, inputs: inputs, outputs: node.outputs.map(slot)))

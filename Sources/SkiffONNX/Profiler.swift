@@ -47,7 +47,7 @@ public final class SessionProfiler: @unchecked Sendable {
         case let .conv(c):
             guard let y = outputs.first, let x = inputs.first ?? nil, x.shape.count == 4 else { return 0 }
             // Kernel == stride transposed: each output value takes one input pixel's channels.
-            let perOutput = c.transposed ? Double(x.shape[1]) : Double(c.weight.count / max(c.outChannels, 1))
+            let perOutput = c.transposed ? Double(x.shape[1]) : Double(c.depth)
             return 2 * perOutput * Double(y.count)
         case .node where step.node.opType == "MatMul":
             guard let a = inputs.first ?? nil, let y = outputs.first, let k = a.shape.last else { return 0 }

@@ -105,14 +105,8 @@ struct ConvKernelTests {
         conv.activation = t.act
         conv.alpha = 1.0 / 6
         conv.beta = 0.5
-        let depth = t.c * t.k * t.k
-        let words = Int(skiff_bf16_packed_words(Int64(t.oc), Int64(depth)))
-        conv.bfloat16Weight = conv.weight.withUnsafeBufferPointer { w in
-            [UInt32](unsafeUninitializedCapacity: words) { out, count in
-                skiff_bf16_pack_weights(w.baseAddress, Int64(t.oc), Int64(depth), out.baseAddress)
-                count = words
-            }
-        }
+        #expect(conv.depth == t.c * t.k * t.k)
+        conv.bfloat16Weight = conv.bfloat16Packed()
         let x = Self.values(t.n * t.c * t.h * t.w, seed: 6).map { $0 * 1.91 }
         let node = Node(name: "conv", opType: "Conv", domain: "", inputs: ["x", "w"], outputs: ["y"], attributes: [:])
         let y = try Kernels.conv(conv, Tensor(shape: [t.n, t.c, t.h, t.w], floats: x), node: node, threads: threads).floats
