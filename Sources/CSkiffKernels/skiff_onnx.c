@@ -1105,6 +1105,189 @@ void skiff_ctc_best(const float *logits, int64_t rows, int64_t classes, int32_t 
     so_ctc_run(&c, threads);
 }
 
+// ---------------------------------------------------------------- CTC head in bfloat16
+//
+// The head's product (120 x 18,385 per frame in PP-OCRv5) in bfloat16, with the maximum, the
+// runner-up and the softmax sum folded in registers as each panel of 8 classes is done. The
+// class choice stays the fp32 one: bf16 rounding moves a logit l_c = x . w_c + b_c by at most
+// (2^-7 + 2^-16) sum|x_k w_kc| <= 2^-7 |x| |w_c| (products of rounded operands are exact in
+// the fp32 sums); fp32's own summation error (~K 2^-24 of that sum) is covered by the 2^-12
+// added to the factor. When the two best bf16 logits of a row are further apart than twice
+// that, no fp32 ordering can differ; other rows are recomputed in fp32.
+
+#if SO_X86
+// Cephes expf over 16 lanes (as so_exp8); inputs below -87.3 (and -inf) give 0.
+SO_BF16 static inline __m512 so_exp16(__m512 x) {
+    const float lo = -87.3365478515625f;
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
+    const __mmask16 tooSmall = _mm512_cmp_ps_mask(x, _mm512_set1_ps(lo), _CMP_LT_OQ);
+    x = _mm512_max_ps(x, _mm512_set1_ps(lo));
+    const __m512 fx = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+                                           _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507E-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073E-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894E-2f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459E-1f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201E-1f));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps((__mmask16)~tooSmall, y, _mm512_castsi512_ps(e));
+}
+
+typedef struct {
+    const float *features, *bias;
+    const uint32_t *wp;
+    int64_t rows, dim, classes;
+    float factor;  // (2^-7 + 2^-12) x the largest column norm
+    int32_t *best;
+    float *prob;
+    int failed;  // a tile buffer could not be had
+} so_ctcbf_ctx;
+
+// Rows [r0, r0 + valid) (valid <= SO_BF_NR): best, prob, or best = -1 where fp32 must decide.
+SO_BF16 static void so_ctcbf_tile(const so_ctcbf_ctx *c, int64_t r0, int64_t valid, uint32_t *tile) {
+    const int64_t k = c->dim, k2 = (k + 1) / 2;
+    for (int64_t r = 0; r < SO_BF_NR; r++) {
+        const float *xr = c->features + (r0 + r) * k;
+        for (int64_t p = 0; p < k2; p++) {
+            uint32_t v = 0;
+            if (r < valid) {
+                v = so_to_bf16(xr[2 * p]);
+                if (2 * p + 1 < k) v |= (uint32_t)so_to_bf16(xr[2 * p + 1]) << 16;
+            }
+            tile[p * SO_BF_NR + r] = v;
+        }
+    }
+    const __m512 twenty = _mm512_set1_ps(20.0f), minusInf = _mm512_set1_ps(-INFINITY);
+    __m512 m1[3], m2[3], thr[3], sum[3];
+    __m512i i1[3];
+    for (int j = 0; j < 3; j++) {
+        m1[j] = m2[j] = thr[j] = minusInf;
+        sum[j] = _mm512_setzero_ps();
+        i1[j] = _mm512_setzero_si512();
+    }
+    const int64_t panels = (c->classes + SO_BF_MR - 1) / SO_BF_MR;
+    for (int64_t q = 0; q < panels; q++) {
+        const uint32_t *panel = c->wp + q * k2 * SO_BF_MR;
+        __m512 acc[SO_BF_MR][3];
+        for (int i = 0; i < SO_BF_MR; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+        for (int64_t p = 0; p < k2; p++) {
+            const uint32_t *t = tile + p * SO_BF_NR;
+            const __m512bh b0 = (__m512bh)_mm512_loadu_si512(t), b1 = (__m512bh)_mm512_loadu_si512(t + 16);
+            const __m512bh b2 = (__m512bh)_mm512_loadu_si512(t + 32);
+            const uint32_t *a = panel + p * SO_BF_MR;
+            for (int i = 0; i < SO_BF_MR; i++) {
+                const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
+                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+                acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+                acc[i][2] = _mm512_dpbf16_ps(acc[i][2], ai, b2);
+            }
+        }
+        const int64_t c0 = q * SO_BF_MR, here = c->classes - c0 < SO_BF_MR ? c->classes - c0 : SO_BF_MR;
+        for (int64_t i = 0; i < here; i++) {
+            const __m512 b = _mm512_set1_ps(c->bias ? c->bias[c0 + i] : 0.0f);
+            const __m512i ci = _mm512_set1_epi32((int)(c0 + i));
+            for (int j = 0; j < 3; j++) {
+                const __m512 v = _mm512_add_ps(acc[i][j], b);
+                // Most classes sit far below the row's maximum: nothing to fold for them.
+                const __mmask16 near = _mm512_cmp_ps_mask(v, thr[j], _CMP_GT_OQ);
+                if (!near) continue;
+                m2[j] = _mm512_max_ps(m2[j], _mm512_min_ps(v, m1[j]));
+                const __mmask16 gt = _mm512_cmp_ps_mask(v, m1[j], _CMP_GT_OQ);  // ties keep the first
+                if (gt) {
+                    sum[j] = _mm512_mask_mul_ps(sum[j], gt, sum[j], so_exp16(_mm512_sub_ps(m1[j], v)));
+                    m1[j] = _mm512_mask_mov_ps(m1[j], gt, v);
+                    i1[j] = _mm512_mask_mov_epi32(i1[j], gt, ci);
+                    thr[j] = _mm512_sub_ps(m1[j], twenty);
+                }
+                sum[j] = _mm512_mask_add_ps(sum[j], near, sum[j], so_exp16(_mm512_sub_ps(v, m1[j])));
+            }
+        }
+    }
+    float fm1[SO_BF_NR], fm2[SO_BF_NR], fs[SO_BF_NR];
+    int32_t fi[SO_BF_NR];
+    for (int j = 0; j < 3; j++) {
+        _mm512_storeu_ps(fm1 + 16 * j, m1[j]);
+        _mm512_storeu_ps(fm2 + 16 * j, m2[j]);
+        _mm512_storeu_ps(fs + 16 * j, sum[j]);
+        _mm512_storeu_si512(fi + 16 * j, i1[j]);
+    }
+    for (int64_t r = 0; r < valid; r++) {
+        const float *xr = c->features + (r0 + r) * k;
+        double n2 = 0.0;
+        for (int64_t j = 0; j < k; j++) n2 += (double)xr[j] * xr[j];
+        const double bound = (double)c->factor * sqrt(n2) + 1e-5;
+        const int certain = fm1[r] > -INFINITY && fs[r] > 0.0f && (double)fm1[r] - (double)fm2[r] > 2.0 * bound;
+        c->best[r0 + r] = certain ? fi[r] : -1;
+        c->prob[r0 + r] = certain ? 1.0f / fs[r] : 0.0f;
+    }
+}
+
+static void so_ctcbf_range(void *p, int64_t begin, int64_t end) {
+    so_ctcbf_ctx *c = p;
+    const int64_t words = (c->dim + 1) / 2 * SO_BF_NR;
+    uint32_t *tile = aligned_alloc(64, (size_t)((words * 4 + 63) / 64 * 64));
+    if (!tile) {
+        __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
+        for (int64_t t = begin; t < end; t++)
+            for (int64_t r = t * SO_BF_NR; r < c->rows && r < (t + 1) * SO_BF_NR; r++) c->best[r] = -1;
+        return;
+    }
+    for (int64_t t = begin; t < end; t++) {
+        const int64_t r0 = t * SO_BF_NR, valid = c->rows - r0 < SO_BF_NR ? c->rows - r0 : SO_BF_NR;
+        so_ctcbf_tile(c, r0, valid, tile);
+    }
+    free(tile);
+}
+#endif
+
+int64_t skiff_ctc_head_bf16(const float *features, int64_t rows, int64_t dim, const float *weight,
+                            const uint32_t *weight_bf16, float column_norm_max, const float *bias,
+                            int64_t classes, int32_t *best, float *prob, float *scratch, int threads) {
+#if SO_X86
+    if (!skiff_bf16_supported() || !weight_bf16) return -1;
+    if (rows <= 0 || classes <= 0) return 0;
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    so_ctcbf_ctx c = {features, bias, weight_bf16, rows, dim, classes,
+                      (float)((1.0 / 128.0 + 1.0 / 4096.0) * column_norm_max), best, prob, 0};
+    so_parallel((rows + SO_BF_NR - 1) / SO_BF_NR, threads, 1, so_ctcbf_range, &c);
+    int64_t unsure = 0;
+    for (int64_t r = 0; r < rows; r++) unsure += best[r] < 0;
+    if (unsure == 0) return 0;
+    // The rows left to fp32, gathered so that they share the weight's passes.
+    float *x = malloc((size_t)(unsure * dim) * sizeof(float));
+    int64_t *at = malloc((size_t)unsure * sizeof(int64_t));
+    int32_t *b = malloc((size_t)unsure * sizeof(int32_t));
+    float *pr = malloc((size_t)unsure * sizeof(float));
+    if (!x || !at || !b || !pr) {
+        free(x); free(at); free(b); free(pr);
+        skiff_ctc_head(features, rows, dim, weight, bias, classes, best, prob, scratch, threads);
+        return rows;
+    }
+    int64_t u = 0;
+    for (int64_t r = 0; r < rows; r++)
+        if (best[r] < 0) {
+            memcpy(x + u * dim, features + r * dim, (size_t)dim * sizeof(float));
+            at[u++] = r;
+        }
+    skiff_ctc_head(x, unsure, dim, weight, bias, classes, b, pr, scratch, threads);
+    for (int64_t i = 0; i < unsure; i++) {
+        best[at[i]] = b[i];
+        prob[at[i]] = pr[i];
+    }
+    free(x); free(at); free(b); free(pr);
+    return unsure;
+#else
+    (void)features; (void)rows; (void)dim; (void)weight; (void)weight_bf16; (void)column_norm_max; (void)bias;
+    (void)classes; (void)best; (void)prob; (void)scratch; (void)threads;
+    return -1;
+#endif
+}
+
 // ---------------------------------------------------------------- element-wise, pooling, resize
 
 typedef struct {

@@ -1,4 +1,5 @@
 internal import CSkiffKernels
+internal import Foundation
 
 /// A graph's final product by a constant weight [dim, classes] (and the constant bias added to
 /// it), split off the graph so that a consumer that only wants each row's best class — CTC
@@ -12,12 +13,54 @@ public struct LinearHead: Sendable {
     public let bias: [Float]?
     public let dim: Int
     public let classes: Int
+    /// The transposed weight packed for bfloat16 products (`withBFloat16Products`), and the
+    /// largest Euclidean norm of a weight column, which bounds the products' rounding error.
+    let bfloat16Weight: [UInt32]?
+    let columnNormMax: Float
 
     public init(weight: [Float], bias: [Float]?, dim: Int, classes: Int) {
         self.weight = weight
         self.bias = bias
         self.dim = dim
         self.classes = classes
+        bfloat16Weight = nil
+        columnNormMax = 0
+    }
+
+    private init(_ head: LinearHead, bfloat16Weight: [UInt32], columnNormMax: Float) {
+        weight = head.weight
+        bias = head.bias
+        dim = head.dim
+        classes = head.classes
+        self.bfloat16Weight = bfloat16Weight
+        self.columnNormMax = columnNormMax
+    }
+
+    /// Whether `best` runs its products in bfloat16.
+    public var usesBFloat16: Bool { bfloat16Weight != nil }
+
+    /// This head with `best`'s products in bfloat16 where the CPU has AVX512-BF16 (itself
+    /// elsewhere). The class chosen for each row stays the fp32 one: rows whose two best
+    /// logits are too close to tell apart under the rounding bound are recomputed in fp32. The
+    /// probability is taken from the bf16 logits, except on those rows. `logits` stays fp32.
+    public func withBFloat16Products() -> LinearHead {
+        guard ProductPrecision.bfloat16IsAvailable, bfloat16Weight == nil, dim > 0, classes > 0,
+              weight.count == dim * classes else { return self }
+        var transposed = [Float](repeating: 0, count: dim * classes)
+        var normMax: Float = 0
+        for c in 0..<classes {
+            var n2: Double = 0
+            for j in 0..<dim {
+                let v = weight[j * classes + c]
+                transposed[c * dim + j] = v
+                n2 += Double(v) * Double(v)
+            }
+            normMax = max(normMax, Float(n2.squareRoot()))
+        }
+        var packed = [UInt32](repeating: 0, count: Int(skiff_bf16_packed_words(Int64(classes), Int64(dim))))
+        packed.withUnsafeMutableBufferPointer { skiff_bf16_pack_weights(transposed, Int64(classes), Int64(dim), $0.baseAddress) }
+        // Rounded up so that the bound stays a bound.
+        return LinearHead(self, bfloat16Weight: packed, columnNormMax: normMax.nextUp)
     }
 
     /// Removes the MatMul (and Add, and Identity nodes) that produce the graph's only output when
@@ -101,22 +144,35 @@ public struct LinearHead: Sendable {
         let scratchCount = Int(skiff_ctc_head_scratch_floats(Int64(classes), Int32(threads)))
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchCount, 1))
         defer { scratch.deallocate() }
+        var recomputed = -1
         best.withUnsafeMutableBufferPointer { b in prob.withUnsafeMutableBufferPointer { p in
             Self.withOptional(bias) { bp in
-                skiff_ctc_head(xv, Int64(rows), Int64(dim), weight, bp, Int64(classes), b.baseAddress, p.baseAddress,
-                               scratch, Int32(threads))
+                if let packed = bfloat16Weight {
+                    recomputed = Int(skiff_ctc_head_bf16(xv, Int64(rows), Int64(dim), weight, packed, columnNormMax, bp,
+                                                         Int64(classes), b.baseAddress, p.baseAddress, scratch, Int32(threads)))
+                }
+                if recomputed < 0 {
+                    skiff_ctc_head(xv, Int64(rows), Int64(dim), weight, bp, Int64(classes), b.baseAddress, p.baseAddress,
+                                   scratch, Int32(threads))
+                }
             }
         } }
         if SessionProfiler.isEnabled {
             let end = SessionProfiler.now()
-            let shape = x.shape.map(String.init).joined(separator: "x") + " -> best of \(classes)"
+            var shape = x.shape.map(String.init).joined(separator: "x") + " -> best of \(classes)"
+            if recomputed >= 0 { shape += ", \(recomputed) of \(rows) rows recomputed in fp32" }
             SessionProfiler.shared.record(session: "linear head + best class", steps: [
-                ("MatMul+Add+best (fused)", "head", shape, end.wall - start.wall, end.cpu - start.cpu,
-                 2 * Double(rows) * Double(dim) * Double(classes)),
+                (recomputed >= 0 ? "MatMul+Add+best bf16 (fused)" : "MatMul+Add+best (fused)", "head", shape,
+                 end.wall - start.wall, end.cpu - start.cpu, 2 * Double(rows) * Double(dim) * Double(classes)),
             ], wall: end.wall - start.wall, cpu: end.cpu - start.cpu)
         }
+        Self.recomputedRows.add(recomputed, of: rows)
         return (best, prob)
     }
+
+    /// Rows whose class bfloat16 `best` left to fp32, over all heads in this process, and the
+    /// rows it saw (for benchmarks).
+    public static let recomputedRows = RowCounter()
 
     /// The same figures from logits already computed: `rows` rows of `classes` values.
     public static func best(logits: UnsafePointer<Float>, rows: Int, classes: Int,
@@ -131,5 +187,26 @@ public struct LinearHead: Sendable {
     static func withOptional<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
         guard let values else { return body(nil) }
         return values.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}
+
+/// A thread-safe pair of counts.
+public final class RowCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recomputed = 0, seen = 0
+
+    func add(_ count: Int, of rows: Int) {
+        guard count >= 0 else { return }
+        lock.lock()
+        recomputed += count
+        seen += rows
+        lock.unlock()
+    }
+
+    /// (rows recomputed, rows seen) so far.
+    public var counts: (recomputed: Int, seen: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (recomputed, seen)
     }
 }

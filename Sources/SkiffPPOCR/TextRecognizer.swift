@@ -191,10 +191,12 @@ public struct TextRecognizer: Sendable {
     }
 
     /// Loads the recognition network without its final Softmax and with its last product split
-    /// off as `head` (pass both to `init`), so decoding never builds the logits tensor.
+    /// off as `head` (pass both to `init`), so decoding never builds the logits tensor. With
+    /// bfloat16 products the head's run in bfloat16 too (its choice of class stays fp32's).
     public static func load(path: String, options: SessionOptions) throws(ONNXError) -> (session: InferenceSession, head: LinearHead?) {
         var model = try withoutSoftmax(path)
-        let head = LinearHead.split(&model)
+        var head = LinearHead.split(&model)
+        if options.precision == .bfloat16 { head = head?.withBFloat16Products() }
         return (try InferenceSession(model: model, options: options, label: label(path)), head)
     }
 

@@ -208,4 +208,29 @@ struct ConvKernelTests {
         #expect(none == nil)
         #expect(other.graph.nodes.count == 1)
     }
+
+    /// Rows built to be close calls (two classes with the same weight column, and columns a
+    /// hair apart) still get fp32's class from the bfloat16 head: first index on ties.
+    @Test func bfloat16HeadKeepsFloat32ClassesOnCloseCalls() throws {
+        let dim = 24, classes = 203, rows = 100
+        var generator = SystemRandomNumberGenerator()
+        func unit() -> Float { Float.random(in: 0..<1, using: &generator) }
+        var weight = (0..<(dim * classes)).map { _ in unit() - 0.5 }
+        for j in 0..<dim {
+            weight[j * classes + 150] = weight[j * classes + 17]            // an exact tie
+            weight[j * classes + 90] = weight[j * classes + 40] * 1.0001     // a near tie
+        }
+        let bias = (0..<classes).map { c in c == 150 || c == 17 || c == 40 || c == 90 ? Float(3) : unit() * 0.1 }
+        let x = (0..<(rows * dim)).map { _ in (unit() - 0.5) * 3 }
+        let exact = LinearHead(weight: weight, bias: bias, dim: dim, classes: classes)
+        let fast = exact.withBFloat16Products()
+        #expect(fast.usesBFloat16 == ProductPrecision.bfloat16IsAvailable)
+        let features = Tensor(shape: [rows, dim], floats: x)
+        let a = try fast.best(features, threads: 2), b = try exact.best(features, threads: 2)
+        #expect(a.classes == b.classes)
+        #expect(b.classes.contains(17) || b.classes.contains(40) || b.classes.contains(90))
+        #expect(!b.classes.contains(150))
+        let worst = zip(a.probabilities, b.probabilities).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst < 1e-2)
+    }
 }

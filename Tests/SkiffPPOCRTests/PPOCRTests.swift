@@ -133,6 +133,33 @@ struct PPOCRTests {
         }
     }
 
+    /// The bfloat16 CTC head picks fp32's class on every frame of the fixture lines (close calls
+    /// are recomputed in fp32), with probabilities within 5e-3 of fp32's (measured: at most 2.8e-3).
+    @Test func bfloat16HeadChoosesTheFloat32Classes() throws {
+        let engine = try #require(engine)
+        let options = SessionOptions(threads: 2, precision: .bfloat16,
+                                     bfloat16MinimumDepth: PPOCRConfiguration.bfloat16MinimumDepth)
+        let loaded = try TextRecognizer.load(path: engine.models.recognition, options: options)
+        let fast = try #require(loaded.head)
+        #expect(fast.usesBFloat16 == ProductPrecision.bfloat16IsAvailable)
+        let exact = LinearHead(weight: fast.weight, bias: fast.bias, dim: fast.dim, classes: fast.classes)
+        let reference = try #require(try json("rec_reference.json") as? [[String: Any]])
+        var frames = 0
+        for line in reference {
+            let file = try #require(line["file"] as? String)
+            let crop = try image(fixtures.appendingPathComponent(file)).rgb()
+            var data = [Float](repeating: 0, count: 3 * 48 * crop.width)
+            data.withUnsafeMutableBufferPointer { ImageOps.normalize(crop, into: $0.baseAddress!, stride: crop.width, scaling: .recognition) }
+            let features = try loaded.session.run(Tensor(shape: [1, 3, 48, crop.width], floats: data))
+            let a = try fast.best(features, threads: 2), b = try exact.best(features, threads: 2)
+            #expect(a.classes == b.classes, "\(file)")
+            let worst = zip(a.probabilities, b.probabilities).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst < 5e-3, "\(file): probability moved by \(worst)")
+            frames += a.classes.count
+        }
+        #expect(frames > 100)
+    }
+
     @Test func detectionSizesAreRapidOCRs() {
         let configuration = PPOCRConfiguration()
         // rapidocr 3.10's resize_image_within_bounds (max_side_len 2000) then DetPreProcess

@@ -108,6 +108,18 @@ int64_t skiff_ctc_head_scratch_floats(int64_t classes, int threads);
 void skiff_ctc_head(const float *features, int64_t rows, int64_t dim, const float *weight, const float *bias,
                     int64_t classes, int32_t *best, float *prob, float *scratch, int threads);
 
+/// The same figures with the products in bfloat16 (AVX512-BF16; returns -1, doing nothing,
+/// without it): weight_bf16 is the transposed weight (classes x dim) packed by
+/// skiff_bf16_pack_weights(weightT, classes, dim), column_norm_max the largest Euclidean norm
+/// of a weight column. The choice of class is the fp32 one: a row whose two best bf16 logits
+/// are closer than twice the bound on the rounding error (2^-7 |x| |w_c| per logit) is
+/// recomputed with skiff_ctc_head (fp32, `weight`, `scratch` as there). The probability comes
+/// from the bf16 logits (exact for recomputed rows); classes more than 20 below the maximum are
+/// left out of its sum (each < 2e-9). Returns the number of rows recomputed.
+int64_t skiff_ctc_head_bf16(const float *features, int64_t rows, int64_t dim, const float *weight,
+                            const uint32_t *weight_bf16, float column_norm_max, const float *bias,
+                            int64_t classes, int32_t *best, float *prob, float *scratch, int threads);
+
 /// The same figures from logits already computed (rows x classes).
 void skiff_ctc_best(const float *logits, int64_t rows, int64_t classes, int32_t *best, float *prob, int threads);
 
