@@ -580,10 +580,10 @@ SO_BF16 static void so_bf_pack_tile(const float *x, int64_t ldx, int64_t k, int6
     }
 }
 
-// rows (<= SO_BF_MR) x valid (<= SO_BF_NR) outputs of one weight panel and one column tile.
-SO_BF16 static void so_bf_kernel(const uint32_t *panel, const uint32_t *tile, int64_t k2, float *y, int64_t ldy,
-                                 int64_t rows, int64_t valid) {
-    __m512 acc[SO_BF_MR][3];
+// acc = one weight panel x one column tile (SO_BF_MR x SO_BF_NR sums; inlined so that acc
+// stays in registers).
+SO_BF16 static inline __attribute__((always_inline)) void so_bf_panel_tile(const uint32_t *panel, const uint32_t *tile,
+                                                                            int64_t k2, __m512 acc[SO_BF_MR][3]) {
     for (int i = 0; i < SO_BF_MR; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
     for (int64_t p = 0; p < k2; p++) {
         const uint32_t *t = tile + p * SO_BF_NR;
@@ -597,6 +597,13 @@ SO_BF16 static void so_bf_kernel(const uint32_t *panel, const uint32_t *tile, in
             acc[i][2] = _mm512_dpbf16_ps(acc[i][2], ai, b2);
         }
     }
+}
+
+// rows (<= SO_BF_MR) x valid (<= SO_BF_NR) outputs of one weight panel and one column tile.
+SO_BF16 static void so_bf_kernel(const uint32_t *panel, const uint32_t *tile, int64_t k2, float *y, int64_t ldy,
+                                 int64_t rows, int64_t valid) {
+    __m512 acc[SO_BF_MR][3];
+    so_bf_panel_tile(panel, tile, k2, acc);
     for (int j = 0; j < 3; j++) {
         if (valid <= 16 * j) break;
         const __mmask16 mask = so_bf_lanes(valid - 16 * j);
@@ -1144,7 +1151,6 @@ typedef struct {
     float factor;  // (2^-7 + 2^-12) x the largest column norm
     int32_t *best;
     float *prob;
-    int failed;  // a tile buffer could not be had
 } so_ctcbf_ctx;
 
 // Rows [r0, r0 + valid) (valid <= SO_BF_NR): best, prob, or best = -1 where fp32 must decide.
@@ -1173,19 +1179,7 @@ SO_BF16 static void so_ctcbf_tile(const so_ctcbf_ctx *c, int64_t r0, int64_t val
     for (int64_t q = 0; q < panels; q++) {
         const uint32_t *panel = c->wp + q * k2 * SO_BF_MR;
         __m512 acc[SO_BF_MR][3];
-        for (int i = 0; i < SO_BF_MR; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
-        for (int64_t p = 0; p < k2; p++) {
-            const uint32_t *t = tile + p * SO_BF_NR;
-            const __m512bh b0 = (__m512bh)_mm512_loadu_si512(t), b1 = (__m512bh)_mm512_loadu_si512(t + 16);
-            const __m512bh b2 = (__m512bh)_mm512_loadu_si512(t + 32);
-            const uint32_t *a = panel + p * SO_BF_MR;
-            for (int i = 0; i < SO_BF_MR; i++) {
-                const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
-                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
-                acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
-                acc[i][2] = _mm512_dpbf16_ps(acc[i][2], ai, b2);
-            }
-        }
+        so_bf_panel_tile(panel, tile, k2, acc);
         const int64_t c0 = q * SO_BF_MR, here = c->classes - c0 < SO_BF_MR ? c->classes - c0 : SO_BF_MR;
         for (int64_t i = 0; i < here; i++) {
             const __m512 b = _mm512_set1_ps(c->bias ? c->bias[c0 + i] : 0.0f);
@@ -1230,8 +1224,7 @@ static void so_ctcbf_range(void *p, int64_t begin, int64_t end) {
     so_ctcbf_ctx *c = p;
     const int64_t words = (c->dim + 1) / 2 * SO_BF_NR;
     uint32_t *tile = aligned_alloc(64, (size_t)((words * 4 + 63) / 64 * 64));
-    if (!tile) {
-        __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
+    if (!tile) {  // these rows go to fp32
         for (int64_t t = begin; t < end; t++)
             for (int64_t r = t * SO_BF_NR; r < c->rows && r < (t + 1) * SO_BF_NR; r++) c->best[r] = -1;
         return;
@@ -1253,7 +1246,7 @@ int64_t skiff_ctc_head_bf16(const float *features, int64_t rows, int64_t dim, co
     if (threads < 1) threads = 1;
     if (threads > 16) threads = 16;
     so_ctcbf_ctx c = {features, bias, weight_bf16, rows, dim, classes,
-                      (float)((1.0 / 128.0 + 1.0 / 4096.0) * column_norm_max), best, prob, 0};
+                      (float)((1.0 / 128.0 + 1.0 / 4096.0) * column_norm_max), best, prob};
     so_parallel((rows + SO_BF_NR - 1) / SO_BF_NR, threads, 1, so_ctcbf_range, &c);
     int64_t unsure = 0;
     for (int64_t r = 0; r < rows; r++) unsure += best[r] < 0;

@@ -1,5 +1,4 @@
 internal import CSkiffKernels
-internal import Foundation
 
 /// A graph's final product by a constant weight [dim, classes] (and the constant bias added to
 /// it), split off the graph so that a consumer that only wants each row's best class — CTC
@@ -166,13 +165,8 @@ public struct LinearHead: Sendable {
                  end.wall - start.wall, end.cpu - start.cpu, 2 * Double(rows) * Double(dim) * Double(classes)),
             ], wall: end.wall - start.wall, cpu: end.cpu - start.cpu)
         }
-        Self.recomputedRows.add(recomputed, of: rows)
         return (best, prob)
     }
-
-    /// Rows whose class bfloat16 `best` left to fp32, over all heads in this process, and the
-    /// rows it saw (for benchmarks).
-    public static let recomputedRows = RowCounter()
 
     /// The same figures from logits already computed: `rows` rows of `classes` values.
     public static func best(logits: UnsafePointer<Float>, rows: Int, classes: Int,
@@ -190,23 +184,3 @@ public struct LinearHead: Sendable {
     }
 }
 
-/// A thread-safe pair of counts.
-public final class RowCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var recomputed = 0, seen = 0
-
-    func add(_ count: Int, of rows: Int) {
-        guard count >= 0 else { return }
-        lock.lock()
-        recomputed += count
-        seen += rows
-        lock.unlock()
-    }
-
-    /// (rows recomputed, rows seen) so far.
-    public var counts: (recomputed: Int, seen: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (recomputed, seen)
-    }
-}
