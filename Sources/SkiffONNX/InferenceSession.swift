@@ -264,6 +264,13 @@ public final class InferenceSession: Sendable {
 
     /// Runs the graph. `inputs` must name every graph input; returns every graph output.
     public func run(_ inputs: [String: Tensor]) throws(ONNXError) -> [String: Tensor] {
+        try run(inputs, threads: options.threads)
+    }
+
+    /// Runs the graph on `threads` threads instead of the options' (one thread: several runs
+    /// may go on side by side, each on its caller's thread).
+    public func run(_ inputs: [String: Tensor], threads: Int) throws(ONNXError) -> [String: Tensor] {
+        let threads = max(1, threads)
         var values = [Tensor?](repeating: nil, count: slotCount)
         for (s, t) in constants { values[s] = t }
         for (name, s) in zip(inputNames, inputSlots) {
@@ -274,26 +281,29 @@ public final class InferenceSession: Sendable {
         for name in inputs.keys where !inputNames.contains(name) {
             throw .badInput("the graph has no input '\(name)' (inputs: \(inputNames.joined(separator: ", ")))")
         }
-        skiff_vision_set_blas_threads(Int32(options.threads))
+        skiff_vision_set_blas_threads(Int32(threads))
         let profiling = SessionProfiler.isEnabled
+        // A one-thread run is timed on its own thread's clock, so that runs side by side do not
+        // count each other's CPU time.
+        let threadClock = threads == 1
         var timings: [(kind: String, node: String, shapes: String, wall: Double, cpu: Double, flops: Double)] = []
-        let runStart = profiling ? SessionProfiler.now() : (wall: 0, cpu: 0)
+        let runStart = profiling ? SessionProfiler.now(thread: threadClock) : (wall: 0, cpu: 0)
         for step in steps {
-            let stepStart = profiling ? SessionProfiler.now() : (wall: 0, cpu: 0)
+            let stepStart = profiling ? SessionProfiler.now(thread: threadClock) : (wall: 0, cpu: 0)
             let args = step.inputs.map { $0 >= 0 ? values[$0] : nil }
             let results: [Tensor]
             switch step.kind {
             case let .conv(conv):
                 guard let x = args[0] else { throw .missingValue(name: step.node.inputs[0], node: step.node.name) }
-                results = [try Kernels.conv(conv, x, node: step.node, threads: options.threads)]
+                results = [try Kernels.conv(conv, x, node: step.node, threads: threads)]
             case let .layerNorm(gamma, beta, epsilon):
                 guard let x = args[0] else { throw .missingValue(name: step.node.inputs[0], node: step.node.name) }
                 results = [Kernels.layerNorm(x, gamma: gamma, beta: beta, epsilon: epsilon)]
             case .node:
-                results = try Kernels.evaluate(step.node, args, threads: options.threads)
+                results = try Kernels.evaluate(step.node, args, threads: threads)
             }
             if profiling {
-                let end = SessionProfiler.now()
+                let end = SessionProfiler.now(thread: threadClock)
                 let shapes = args.compactMap { $0.map { $0.shape.map(String.init).joined(separator: "x") } }.joined(separator: ", ")
                     + " -> " + results.map { $0.shape.map(String.init).joined(separator: "x") }.joined(separator: ", ")
                 timings.append((step.profileKind, step.node.name, shapes, end.wall - stepStart.wall, end.cpu - stepStart.cpu,
@@ -303,7 +313,7 @@ public final class InferenceSession: Sendable {
             for s in step.releases { values[s] = nil }
         }
         if profiling {
-            let end = SessionProfiler.now()
+            let end = SessionProfiler.now(thread: threadClock)
             SessionProfiler.shared.record(session: label, steps: timings, wall: end.wall - runStart.wall, cpu: end.cpu - runStart.cpu)
         }
         var out: [String: Tensor] = [:]
@@ -313,10 +323,15 @@ public final class InferenceSession: Sendable {
 
     /// Runs a graph with one input and returns its first output.
     public func run(_ input: Tensor) throws(ONNXError) -> Tensor {
+        try run(input, threads: options.threads)
+    }
+
+    /// Runs a graph with one input on `threads` threads and returns its first output.
+    public func run(_ input: Tensor, threads: Int) throws(ONNXError) -> Tensor {
         guard inputNames.count == 1, let name = inputNames.first else {
             throw .badInput("the graph has \(inputNames.count) inputs; name them")
         }
-        guard let first = outputNames.first, let result = try run([name: input])[first] else {
+        guard let first = outputNames.first, let result = try run([name: input], threads: threads)[first] else {
             throw .badInput("the graph produced no output")
         }
         return result

@@ -659,8 +659,19 @@ enum Kernels {
         let av = a.floats, bv = b.floats
         if b.shape.count == 2 {
             let rows = a.count / max(k, 1)
+            // One product per leading item ([n, m, k] as n products of m rows), not one of n * m
+            // rows: OpenBLAS picks its kernel by size, and its small-matrix kernel rounds
+            // differently, so this keeps an item's values the same in any batch (a recognition
+            // line run alone or with five others).
+            let items = a.shape.count >= 3 ? a.shape[0] : 1
+            let itemRows = rows / max(items, 1)
             let out = [Float](unsafeUninitializedCapacity: rows * n) { o, count in
-                skiff_sgemm_nn(Int64(rows), Int64(n), Int64(k), 1, av, Int64(k), bv, Int64(n), 0, o.baseAddress, Int64(n))
+                av.withUnsafeBufferPointer { pa in
+                    for t in 0..<items {
+                        skiff_sgemm_nn(Int64(itemRows), Int64(n), Int64(k), 1, pa.baseAddress! + t * itemRows * k, Int64(k),
+                                       bv, Int64(n), 0, o.baseAddress! + t * itemRows * n, Int64(n))
+                    }
+                }
                 count = rows * n
             }
             return Tensor(shape: Array(a.shape.dropLast()) + [n], floats: out)

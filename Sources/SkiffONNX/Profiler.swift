@@ -34,10 +34,11 @@ public final class SessionProfiler: @unchecked Sendable {
     private var sessions: [String: SessionStats] = [:]
     private var order: [String] = []
 
-    static func now() -> (wall: Double, cpu: Double) {
+    /// Wall time and CPU time: the process's, or with `thread` the calling thread's.
+    static func now(thread: Bool = false) -> (wall: Double, cpu: Double) {
         var w = timespec(), c = timespec()
         clock_gettime(CLOCK_MONOTONIC, &w)
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c)
+        clock_gettime(thread ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &c)
         return (Double(w.tv_sec) + Double(w.tv_nsec) * 1e-9, Double(c.tv_sec) + Double(c.tv_nsec) * 1e-9)
     }
 

@@ -160,6 +160,36 @@ struct PPOCRTests {
         #expect(frames > 100)
     }
 
+    @Test func linesSideBySideGiveTheBatchRunsValues() throws {
+        let engine = try #require(engine)
+        let recognizer = engine.recognizer
+        let reference = try #require(try json("rec_reference.json") as? [[String: Any]])
+        let crops = try reference.prefix(4).map { line in
+            try image(fixtures.appendingPathComponent(try #require(line["file"] as? String))).rgb()
+        }
+        // Padded to at least 320 as recognition pads short lines.
+        let width = max(320, try #require(crops.map(\.width).max()))
+        var data = [Float](repeating: 0, count: crops.count * 3 * 48 * width)
+        data.withUnsafeMutableBufferPointer { p in
+            for (k, crop) in crops.enumerated() {
+                ImageOps.normalize(crop, into: p.baseAddress! + k * 3 * 48 * width, stride: width, scaling: .recognition)
+            }
+        }
+        let batch = Tensor(shape: [crops.count, 3, 48, width], floats: data)
+        let bfloat16 = SessionOptions(threads: 2, precision: .bfloat16,
+                                      bfloat16MinimumDepth: PPOCRConfiguration.bfloat16MinimumDepth)
+        let loaded = try TextRecognizer.load(path: engine.models.recognition, options: bfloat16)
+        let fast = try TextRecognizer(session: loaded.session, keysPath: engine.models.keys, head: loaded.head)
+        for recognizer in [recognizer, fast] {
+            let together = try recognizer.session.run(batch, threads: 2)
+            let apart = try recognizer.runLines(batch, threads: 2)
+            #expect(apart.shape == together.shape)
+            let worst = zip(apart.floats, together.floats).map { abs($0 - $1) }.max() ?? 1
+            // Bit for bit: four lines split evenly over two threads, each product as large.
+            #expect(worst == 0, "\(recognizer.session.options.precision): largest difference \(worst)")
+        }
+    }
+
     @Test func detectionSizesAreRapidOCRs() {
         let configuration = PPOCRConfiguration()
         // rapidocr 3.10's resize_image_within_bounds (max_side_len 2000) then DetPreProcess
