@@ -28,7 +28,19 @@ let probabilityTolerance: Float = 2e-3
 @Suite("PP-OCRv5 against onnxruntime and rapidocr", .serialized)
 struct PPOCRTests {
     @Test func detectionMapMatchesOnnxruntime() throws {
-        let engine = try #require(engine)
+        try checkDetection(try #require(engine), tolerance: probabilityTolerance, boxSlack: 0)
+    }
+
+    /// With bfloat16 products the deepest detection convolutions round their operands to 8
+    /// bits: the map moves a little more, and where the map is on a threshold a box can move
+    /// or split (here 47 of the 48 boxes within 2 px, 49 boxes in all; fp32: 48 of 48).
+    @Test func bfloat16DetectionKeepsTheBoxes() throws {
+        var configuration = PPOCRConfiguration(modelDirectory: repository.appendingPathComponent("models/ppocrv5").path)
+        configuration.precision = .bfloat16
+        try checkDetection(try PPOCREngine(configuration: configuration), tolerance: 2e-2, boxSlack: 1)
+    }
+
+    func checkDetection(_ engine: PPOCREngine, tolerance: Float, boxSlack: Int) throws {
         let reference = try #require(try json("det_reference.json") as? [String: Any])
         let page = try image(fixtures.appendingPathComponent("det_input.png"))
         #expect(engine.detectionSize(width: page.width, height: page.height) == (736, 1568))
@@ -40,7 +52,7 @@ struct PPOCRTests {
         let values = map.floats
         let indices = try #require(reference["indices"] as? [Int]), expected = try #require(reference["values"] as? [Double])
         let worst = zip(indices, expected).map { abs(values[$0] - Float($1)) }.max() ?? 1
-        #expect(worst < probabilityTolerance)
+        #expect(worst < tolerance, "largest difference \(worst)")
         let mean = values.reduce(0, +) / Float(values.count)
         #expect(abs(Double(mean) - (reference["mean"] as? Double ?? 0)) < 1e-4)
         let above = Double(values.filter { $0 > 0.3 }.count) / Double(values.count)
@@ -53,7 +65,7 @@ struct PPOCRTests {
                                                         pageWidth: page.width, pageHeight: page.height)
         }
         let refBoxes = try #require(reference["boxes"] as? [[[Int]]])
-        #expect(boxes.count == refBoxes.count)
+        #expect(abs(boxes.count - refBoxes.count) <= boxSlack, "\(boxes.count) boxes against \(refBoxes.count)")
         var matched = 0
         for ref in refBoxes {
             let pts = ref.map { Point(x: Double($0[0]), y: Double($0[1])) }
@@ -61,7 +73,7 @@ struct PPOCRTests {
                 matched += 1
             }
         }
-        #expect(matched >= refBoxes.count * 9 / 10, "\(matched) of \(refBoxes.count) boxes within 2 px")
+        #expect(matched >= refBoxes.count - boxSlack, "\(matched) of \(refBoxes.count) boxes within 2 px")
     }
 
     @Test func recognitionProbabilitiesMatchOnnxruntime() throws {
