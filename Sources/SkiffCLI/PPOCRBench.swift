@@ -74,6 +74,9 @@ struct PPOCRBench: AsyncParsableCommand {
     @Flag(help: "Skip Tesseract.")
     var skipTesseract = false
 
+    @Option(help: "Also read the pages this many at a time (--threads / jobs threads each, as `skiff ocr` reads a folder) and print that pass's time per page; 1: off.")
+    var jobs: Int = 1
+
     func run() async throws {
         let root = URL(fileURLWithPath: directory)
         let images = ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("img").path)) ?? [])
@@ -123,6 +126,7 @@ struct PPOCRBench: AsyncParsableCommand {
         var parityMisses: [String] = []
         let scorer = TextScorer(profile: .casefold)
         let loader = DocumentLoader()
+        var pageTexts: [String] = []
         for name in images {
             let id = String(name.dropLast(4))
             let gt = try groundTruth(root.appendingPathComponent("box/\(id).csv"))
@@ -165,6 +169,7 @@ struct PPOCRBench: AsyncParsableCommand {
                     try text.write(toFile: "\(texts)/\(id).txt", atomically: true, encoding: .utf8)
                     try otherText.write(toFile: "\(texts)/\(id).\(config.rowLines ? "boxes" : "rows").txt", atomically: true, encoding: .utf8)
                 }
+                pageTexts.append(text)
                 return text
             }
             if let tesseract { try measure(&tessT, "tesseract") { image, _ in try tesseract.recognize(image, page: 0).text } }
@@ -253,8 +258,45 @@ struct PPOCRBench: AsyncParsableCommand {
             emit(String(format: "  the same corners exactly: %d/%d (%.1f%%)", detExact, detMatch.lines,
                         100 * Double(detExact) / Double(detMatch.lines)))
         }
+        if jobs > 1 {
+            try throughput(images.map { root.appendingPathComponent("img/\($0)") }, configuration: config, expected: pageTexts)
+        }
         // SKIFF_PROFILE=1: per-operator times of the runs above (and of the --reference re-reads).
         if SessionProfiler.isEnabled { emit(SessionProfiler.shared.report()) }
+    }
+
+    /// Reads the pages `jobs` at a time on an engine with `threads / jobs` threads, timing the
+    /// whole pass: pages per second of a folder, where one page at a time leaves a core idle in
+    /// its small steps. Each page's text is checked against the one-page-at-a-time pass.
+    func throughput(_ urls: [URL], configuration: PPOCRConfiguration, expected: [String]) throws {
+        var perJob = configuration
+        perJob.threads = max(1, threads / jobs)
+        let engine = try PPOCREngine(configuration: perJob)
+        let results = PageResults(count: urls.count)
+        let clock = ContinuousClock(), start = clock.now, cpu0 = cpuSeconds()
+        DispatchQueue.concurrentPerform(iterations: jobs) { _ in
+            let loader = DocumentLoader()
+            while let index = results.claim() {
+                do {
+                    let image = try loader.load(contentsOf: urls[index]).pages[0].image
+                    results.set(index, .success(try engine.recognize(image, page: 0).text))
+                } catch {
+                    results.set(index, .failure(error))
+                }
+            }
+        }
+        let seconds = (clock.now - start).seconds, cpu = cpuSeconds() - cpu0
+        var same = 0
+        for (index, result) in results.values.enumerated() {
+            switch result {
+            case let .success(text)?: if index < expected.count, text == expected[index] { same += 1 }
+            case let .failure(error)?: throw error
+            case nil: break
+            }
+        }
+        emit(String(format: "ppocr, %d pages at a time x %d thread%@: %.2f s/page wall, %.2f CPU s/page; %d/%d pages with the same text as one at a time",
+                    jobs, perJob.threads, perJob.threads == 1 ? "" : "s", seconds / Double(max(urls.count, 1)),
+                    cpu / Double(max(urls.count, 1)), same, urls.count))
     }
 
     /// The box csv's transcripts in file order, one per line (x1,y1,...,y4,TEXT; TEXT may hold commas).
@@ -301,3 +343,32 @@ struct PPOCRBench: AsyncParsableCommand {
     }
 }
 
+/// The page texts of `PPOCRBench.throughput`, claimed and written by its worker threads.
+private final class PageResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private var results: [Result<String, any Error>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    /// The next page to read, or nil when all are taken.
+    func claim() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < results.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func set(_ index: Int, _ result: Result<String, any Error>) {
+        lock.lock()
+        results[index] = result
+        lock.unlock()
+    }
+
+    var values: [Result<String, any Error>?] {
+        lock.lock()
+        defer { lock.unlock() }
+        return results
+    }
+}
