@@ -174,7 +174,10 @@ public final class PPOCREngine: OCREngine, Sendable {
     /// Recognises the given boxes of a page (all of them, no score filter).
     public func read(_ image: PixelBuffer, boxes: [TextBox]) throws(PPOCRError) -> [PPOCRLine] {
         let rgb = image.rgb()
-        let crops = boxes.map { ImageOps.crop(rgb, quad: $0.corners) }
+        // Crops are independent: shared out over the threads like the lines.
+        let crops = try parallelMap(boxes.count, threads: configuration.threads) { i throws(PPOCRError) in
+            ImageOps.crop(rgb, quad: boxes[i].corners)
+        }
         let readings = try recognizer.recognize(crops.map(\.0))
         return zip(boxes, zip(readings, crops)).map { PPOCRLine(box: $0, reading: $1.0, rotated: $1.1.rotated) }
     }

@@ -85,6 +85,17 @@ public struct TextRecognizer: Sendable {
     /// then takes each frame's best class without the frames x 18,385 logits tensor.
     public let head: LinearHead?
 
+    /// With several threads, each line runs through the whole network on one thread, the
+    /// page's lines side by side (claimed in batch order), rather than each batch through each
+    /// step on all threads. A line's activations (a few MB) stay in its core's caches where a
+    /// batch's (6x as large) do not, no step waits for the other thread, and scaling the lines
+    /// is shared out too (10 receipts, bfloat16: recognition CPU time -14 %, README). No step
+    /// mixes a batch's lines, so the values are the batch run's where that run gives each
+    /// thread whole lines (an even batch on two threads); an odd batch's run splits a line's
+    /// columns between the threads, and OpenBLAS rounds the two smaller products differently.
+    /// Run alone, a line's values depend on nothing else. `SKIFF_LINE_PARALLEL=0` turns it off.
+    public var runsLinesApart = ProcessInfo.processInfo.environment["SKIFF_LINE_PARALLEL"] != "0"
+
     public static let height = 48
 
     public init(session: InferenceSession, keysPath: String, batchSize: Int = 6, minimumWidth: Int = 320,
@@ -122,49 +133,113 @@ public struct TextRecognizer: Sendable {
     public func recognize(_ crops: [PixelBuffer]) throws(PPOCRError) -> [LineReading] {
         let ratios = crops.map { Double($0.width) / Double(max($0.height, 1)) }
         let order = ratios.indices.sorted { ratios[$0] != ratios[$1] ? ratios[$0] < ratios[$1] : $0 < $1 }
-        var results = [LineReading?](repeating: nil, count: crops.count)
+        // Batches of lines of similar shape, each padded to its widest line (rapidocr's).
+        var batches: [(lines: [Int], width: Int)] = []
         var start = 0
         while start < order.count {
-            let batch = Array(order[start..<min(start + batchSize, order.count)])
+            let lines = Array(order[start..<min(start + batchSize, order.count)])
             start += batchSize
-            let maxRatio = max(Double(minimumWidth) / 48.0, batch.map { ratios[$0] }.max() ?? 0)
-            let width = max(8, Int(Double(Self.height) * maxRatio))
-            let h = Self.height
-            var data = [Float](repeating: 0, count: batch.count * 3 * h * width)
-            var contentWidths: [Int] = []
-            var blanks: [[ClosedRange<Int>]] = []
-            data.withUnsafeMutableBufferPointer { p in
-                for (k, index) in batch.enumerated() {
-                    let crop = crops[index]
-                    let wanted = Int((Double(h) * ratios[index]).rounded(.up))
-                    let resizedWidth = max(1, min(wanted, width))
-                    contentWidths.append(resizedWidth)
-                    let line = ImageOps.resize(crop, width: resizedWidth, height: h)
-                    blanks.append(blankColumnRuns(line))
-                    ImageOps.normalize(line, into: p.baseAddress! + k * 3 * h * width, stride: width, scaling: .recognition)
-                }
+            let maxRatio = max(Double(minimumWidth) / 48.0, lines.map { ratios[$0] }.max() ?? 0)
+            batches.append((lines, max(8, Int(Double(Self.height) * maxRatio))))
+        }
+        var results = [LineReading?](repeating: nil, count: crops.count)
+        let threads = session.options.threads
+        if runsLinesApart, threads > 1, crops.count > 1 {
+            // Every line a job of its own, scaled and run through the network on one thread.
+            let jobs = batches.flatMap { batch in batch.lines.map { (line: $0, width: batch.width) } }
+            let session = self.session
+            let lines = try parallelMap(jobs.count, threads: threads) { j throws(PPOCRError) in
+                let input = prepare([jobs[j].line], crops: crops, ratios: ratios, width: jobs[j].width)
+                do throws(ONNXError) {
+                    return (features: try session.run(input.tensor, threads: 1), input: input)
+                } catch { throw .runtime(error) }
             }
-            let (best, frames) = try bestClasses(Tensor(shape: [batch.count, 3, h, width], floats: data))
-            for (k, index) in batch.enumerated() {
-                let pixelsPerFrame = Double(width) / Double(frames) * Double(crops[index].width) / Double(contentWidths[k])
-                var reading = collapse(best.classes[(k * frames)..<((k + 1) * frames)],
-                                       best.probabilities[(k * frames)..<((k + 1) * frames)],
-                                       cropPixelsPerFrame: pixelsPerFrame)
-                reading.inputPixelsPerFrame = Double(width) / Double(frames)
-                reading.blankColumns = blanks[k]
-                results[index] = reading
+            var offset = 0
+            for batch in batches {
+                let part = lines[offset..<(offset + batch.lines.count)]
+                offset += batch.lines.count
+                let features = try Self.join(part.map(\.features))
+                let (best, frames) = try bestClasses(ofFeatures: features, lines: batch.lines.count)
+                let input = PreparedLines(tensor: features, contentWidths: part.flatMap(\.input.contentWidths),
+                                          blanks: part.flatMap(\.input.blanks))
+                decode(batch.lines, input, width: batch.width, best: best, frames: frames, crops: crops, into: &results)
+            }
+        } else {
+            for batch in batches {
+                let input = prepare(batch.lines, crops: crops, ratios: ratios, width: batch.width)
+                let (best, frames) = try bestClasses(input.tensor)
+                decode(batch.lines, input, width: batch.width, best: best, frames: frames, crops: crops, into: &results)
             }
         }
         return results.map { $0 ?? LineReading(text: "", confidence: 0, characters: [], cropPixelsPerFrame: 1) }
     }
 
+    /// Lines scaled to height 48 and padded to `width` ([n, 3, 48, width]), with each line's
+    /// scaled width and its blank columns.
+    struct PreparedLines {
+        var tensor: Tensor
+        var contentWidths: [Int]
+        var blanks: [[ClosedRange<Int>]]
+    }
+
+    func prepare(_ lines: [Int], crops: [PixelBuffer], ratios: [Double], width: Int) -> PreparedLines {
+        let h = Self.height
+        var data = [Float](repeating: 0, count: lines.count * 3 * h * width)
+        var contentWidths: [Int] = []
+        var blanks: [[ClosedRange<Int>]] = []
+        data.withUnsafeMutableBufferPointer { p in
+            for (k, index) in lines.enumerated() {
+                let wanted = Int((Double(h) * ratios[index]).rounded(.up))
+                let resizedWidth = max(1, min(wanted, width))
+                contentWidths.append(resizedWidth)
+                let line = ImageOps.resize(crops[index], width: resizedWidth, height: h)
+                blanks.append(blankColumnRuns(line))
+                ImageOps.normalize(line, into: p.baseAddress! + k * 3 * h * width, stride: width, scaling: .recognition)
+            }
+        }
+        return PreparedLines(tensor: Tensor(shape: [lines.count, 3, h, width], floats: data),
+                             contentWidths: contentWidths, blanks: blanks)
+    }
+
+    /// CTC decoding of a batch's best classes into `results`.
+    func decode(_ lines: [Int], _ input: PreparedLines, width: Int, best: (classes: [Int32], probabilities: [Float]),
+                frames: Int, crops: [PixelBuffer], into results: inout [LineReading?]) {
+        for (k, index) in lines.enumerated() {
+            let pixelsPerFrame = Double(width) / Double(frames) * Double(crops[index].width) / Double(input.contentWidths[k])
+            var reading = collapse(best.classes[(k * frames)..<((k + 1) * frames)],
+                                   best.probabilities[(k * frames)..<((k + 1) * frames)],
+                                   cropPixelsPerFrame: pixelsPerFrame)
+            reading.inputPixelsPerFrame = Double(width) / Double(frames)
+            reading.blankColumns = input.blanks[k]
+            results[index] = reading
+        }
+    }
+
+    /// Per-line network outputs ([1, frames, dim] each) as one batch [n, frames, dim].
+    static func join(_ outputs: [Tensor]) throws(PPOCRError) -> Tensor {
+        guard let first = outputs.first, outputs.allSatisfy({ $0.shape == first.shape && $0.isFloat }),
+              first.shape.count == 3 else {
+            throw .runtime(.badInput("recognition lines gave outputs of different shapes"))
+        }
+        var joined: [Float] = []
+        joined.reserveCapacity(first.count * outputs.count)
+        for t in outputs { joined += t.floats }
+        return Tensor(shape: [outputs.count] + first.shape.dropFirst(), floats: joined)
+    }
+
     /// Each frame's best class and its probability for lines of one width ([n, 3, 48, width]),
     /// frame-major per line, and the number of frames per line.
     func bestClasses(_ input: Tensor) throws(PPOCRError) -> (best: (classes: [Int32], probabilities: [Float]), frames: Int) {
+        let out: Tensor
+        do { out = try session.run(input) } catch { throw .runtime(error) }
+        return try bestClasses(ofFeatures: out, lines: input.shape.first ?? 0)
+    }
+
+    /// Each frame's best class and its probability from the network's output for `lines` lines.
+    func bestClasses(ofFeatures out: Tensor, lines: Int) throws(PPOCRError) -> (best: (classes: [Int32], probabilities: [Float]), frames: Int) {
         let threads = session.options.threads
         do {
-            let out = try runLines(input, threads: threads)
-            guard out.shape.count == 3, out.shape[0] == input.shape[0] else {
+            guard out.shape.count == 3, out.shape[0] == lines else {
                 throw PPOCRError.runtime(.badInput("recognition output has shape \(out.shape)"))
             }
             if let head {
@@ -188,55 +263,6 @@ public struct TextRecognizer: Sendable {
         } catch {
             throw .runtime(.badInput(String(describing: error)))
         }
-    }
-
-    /// Whether a batch's lines run side by side, one thread each (`SKIFF_LINE_PARALLEL=0`: the
-    /// whole batch through each step on all threads, for comparison).
-    static let lineParallel = ProcessInfo.processInfo.environment["SKIFF_LINE_PARALLEL"] != "0"
-
-    /// The session's output for a batch [n, 3, 48, width]. With several threads and lines, the
-    /// lines run side by side, each through the whole network on one thread: a line's
-    /// activations (a few MB) stay in its core's caches where a batch's (6x as large) do not,
-    /// and no step waits for the other thread (10 receipts, bfloat16: recognition CPU time
-    /// -14 %, README). No step mixes the lines of a batch, so a line's values are the batch
-    /// run's where that run gives each thread whole lines (an even batch on two threads); an
-    /// odd batch's run splits a line's columns between the threads, and OpenBLAS rounds the
-    /// two smaller products differently. Run alone, a line's values depend on nothing else.
-    func runLines(_ input: Tensor, threads: Int) throws(ONNXError) -> Tensor {
-        let n = input.shape.first ?? 0
-        guard Self.lineParallel, threads > 1, n > 1, input.shape.count == 4 else { return try session.run(input) }
-        let perLine = input.count / n
-        let values = input.floats
-        let lines = (0..<n).map { k in
-            Tensor(shape: [1] + input.shape.dropFirst(), floats: Array(values[(k * perLine)..<((k + 1) * perLine)]))
-        }
-        let results = LineResults(count: n)
-        let session = self.session
-        let workers = min(threads, n)
-        DispatchQueue.concurrentPerform(iterations: workers) { t in
-            for k in stride(from: t, to: n, by: workers) {
-                do throws(ONNXError) {
-                    results.set(k, .success(try session.run(lines[k], threads: 1)))
-                } catch {
-                    results.set(k, .failure(error))
-                }
-            }
-        }
-        var outputs: [Tensor] = []
-        for result in results.take() {
-            switch result {
-            case let .success(t)?: outputs.append(t)
-            case let .failure(error)?: throw error
-            case nil: throw .badInput("a recognition line produced no output")
-            }
-        }
-        guard let first = outputs.first, outputs.allSatisfy({ $0.shape == first.shape && $0.isFloat }) else {
-            throw .badInput("recognition lines gave outputs of different shapes")
-        }
-        var joined: [Float] = []
-        joined.reserveCapacity(first.count * n)
-        for t in outputs { joined += t.floats }
-        return Tensor(shape: [n] + first.shape.dropFirst(), floats: joined)
     }
 
     /// Loads the recognition network without its final Softmax and with its last product split
@@ -307,20 +333,59 @@ public struct TextRecognizer: Sendable {
     }
 }
 
-/// The per-line results of `TextRecognizer.runLines`, written by its worker threads.
-private final class LineResults: @unchecked Sendable {
+/// body(0..<count) on `threads` threads, indices claimed in order; the results in index order.
+/// The first error (by index) is thrown once all have run.
+func parallelMap<T>(_ count: Int, threads: Int, _ body: (Int) throws(PPOCRError) -> T) throws(PPOCRError) -> [T] {
+    let slots = ParallelSlots<T>(count: count)
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedBox(body)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, count))) { _ in
+            while let index = slots.claim() {
+                do throws(PPOCRError) { slots.set(index, .success(try box.value(index))) } catch { slots.set(index, .failure(error)) }
+            }
+        }
+    }
+    var values: [T] = []
+    values.reserveCapacity(count)
+    for result in slots.take() {
+        switch result {
+        case let .success(value)?: values.append(value)
+        case let .failure(error)?: throw error
+        case nil: throw .runtime(.badInput("a parallel job produced no result"))
+        }
+    }
+    return values
+}
+
+/// A value handed to worker threads that only read it (the job closure of `parallelMap`).
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// The results of `parallelMap`, claimed and written by its worker threads.
+private final class ParallelSlots<T>: @unchecked Sendable {
     private let lock = NSLock()
-    private var values: [Result<Tensor, ONNXError>?]
+    private var next = 0
+    private var values: [Result<T, PPOCRError>?]
 
     init(count: Int) { values = Array(repeating: nil, count: count) }
 
-    func set(_ index: Int, _ value: Result<Tensor, ONNXError>) {
+    func claim() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < values.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func set(_ index: Int, _ value: Result<T, PPOCRError>) {
         lock.lock()
         values[index] = value
         lock.unlock()
     }
 
-    func take() -> [Result<Tensor, ONNXError>?] {
+    func take() -> [Result<T, PPOCRError>?] {
         lock.lock()
         defer { lock.unlock() }
         return values
