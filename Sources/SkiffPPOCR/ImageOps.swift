@@ -137,33 +137,42 @@ enum ImageOps {
             let w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
             return (w0, w1, w2, 1 - w0 - w1 - w2)
         }
-        src.pixels.withUnsafeBufferPointer { p in
+        // Per pixel: the source taps' offsets once for the three channels, weights in tuples
+        // (no arrays), unchecked pointers; the sums run in the same order as before.
+        let (m0, m1, m2, m3, m4, m5, m6, m7, m8) = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8])
+        src.pixels.withUnsafeBufferPointer { source in out.withUnsafeMutableBufferPointer { target in
+            guard let p = source.baseAddress, let o = target.baseAddress else { return }
+            @inline(__always) func row(_ i: Int) -> Int { min(max(i, 0), sh - 1) * sw * 3 }
+            @inline(__always) func column(_ i: Int) -> Int { min(max(i, 0), sw - 1) * 3 }
+            @inline(__always) func tap(_ r: Int, _ x: (Int, Int, Int, Int), _ wx: (Float, Float, Float, Float), _ c: Int) -> Float {
+                var s: Float = 0
+                s += wx.0 * Float(p[r + x.0 + c])
+                s += wx.1 * Float(p[r + x.1 + c])
+                s += wx.2 * Float(p[r + x.2 + c])
+                s += wx.3 * Float(p[r + x.3 + c])
+                return s
+            }
             for y in 0..<h {
                 for x in 0..<w {
                     let (u, v) = (Double(x), Double(y))
-                    let z = m[6] * u + m[7] * v + m[8]
-                    let sx = (m[0] * u + m[1] * v + m[2]) / z, sy = (m[3] * u + m[4] * v + m[5]) / z
+                    let z = m6 * u + m7 * v + m8
+                    let sx = (m0 * u + m1 * v + m2) / z, sy = (m3 * u + m4 * v + m5) / z
                     let fx = sx.rounded(.down), fy = sy.rounded(.down)
                     let ix = Int(fx), iy = Int(fy)
-                    let (wx0, wx1, wx2, wx3) = weights(Float(sx - fx))
-                    let (wy0, wy1, wy2, wy3) = weights(Float(sy - fy))
-                    let wx = [wx0, wx1, wx2, wx3], wy = [wy0, wy1, wy2, wy3]
+                    let wx = weights(Float(sx - fx)), wy = weights(Float(sy - fy))
+                    let xs = (column(ix - 1), column(ix), column(ix + 1), column(ix + 2))
+                    let ys = (row(iy - 1), row(iy), row(iy + 1), row(iy + 2))
                     for c in 0..<3 {
                         var acc: Float = 0
-                        for j in 0..<4 {
-                            let yy = min(max(iy - 1 + j, 0), sh - 1)
-                            var r: Float = 0
-                            for i in 0..<4 {
-                                let xx = min(max(ix - 1 + i, 0), sw - 1)
-                                r += wx[i] * Float(p[(yy * sw + xx) * 3 + c])
-                            }
-                            acc += wy[j] * r
-                        }
-                        out[(y * w + x) * 3 + c] = UInt8(min(max(acc.rounded(.toNearestOrEven), 0), 255))
+                        acc += wy.0 * tap(ys.0, xs, wx, c)
+                        acc += wy.1 * tap(ys.1, xs, wx, c)
+                        acc += wy.2 * tap(ys.2, xs, wx, c)
+                        acc += wy.3 * tap(ys.3, xs, wx, c)
+                        o[(y * w + x) * 3 + c] = UInt8(min(max(acc.rounded(.toNearestOrEven), 0), 255))
                     }
                 }
             }
-        }
+        } }
         let crop = PixelBuffer(width: w, height: h, layout: .rgb, pixels: out)
         if Double(h) / Double(w) >= 1.5 { return (rotateCounterClockwise(crop), true) }
         return (crop, false)
