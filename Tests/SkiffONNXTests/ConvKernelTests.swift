@@ -51,6 +51,9 @@ struct ConvKernelTests {
         Case(n: 3, c: 4, h: 12, w: 21, oc: 4, k: 5, stride: (2, 1), pad: 2, groups: 4, act: 1),
         Case(n: 1, c: 4, h: 11, w: 6, oc: 4, k: 5, pad: 2, groups: 4),
         Case(n: 1, c: 3, h: 10, w: 19, oc: 3, k: 3, stride: (2, 2), pad: 1, groups: 3, act: 2),
+        Case(n: 2, c: 5, h: 6, w: 83, oc: 5, k: 3, stride: (1, 2), pad: 1, groups: 5, act: 2),  // vector rows
+        Case(n: 1, c: 4, h: 13, w: 70, oc: 4, k: 5, stride: (2, 2), pad: 2, groups: 4, act: 2),
+        Case(n: 1, c: 3, h: 5, w: 4, oc: 3, k: 5, stride: (2, 2), pad: 2, groups: 3),  // narrower than a vector
         Case(n: 1, c: 96, h: 40, w: 33, oc: 24, k: 3, pad: 1),  // several im2col chunks
         Case(n: 3, c: 6, h: 7, w: 9, oc: 5, k: 3, stride: (2, 2), pad: 1, act: 1),
         Case(n: 3, c: 40, h: 6, w: 45, oc: 48, k: 1, pad: 0, act: 2),
