@@ -9,18 +9,35 @@ enum ImageOps {
     /// repeated, weights in 11-bit fixed point, and the vertical pass as OpenCV's SIMD code does
     /// it (each row product's high half, then a rounding shift by 2), which rounds differently
     /// from its scalar code.
-    static func resize(_ image: PixelBuffer, width: Int, height: Int) -> PixelBuffer {
+    /// `threads` > 1 splits the output rows into bands, one per thread (the page resize before
+    /// detection); each band computes its own rows, so the pixels do not depend on the split.
+    static func resize(_ image: PixelBuffer, width: Int, height: Int, threads: Int = 1) -> PixelBuffer {
         let src = image.rgb()
         let sw = src.width, sh = src.height
         if sw == width && sh == height { return src }
         let xs = linearTaps(width, source: sw, clampFraction: true)
         let ys = linearTaps(height, source: sh, clampFraction: false)
-        let rowLength = width * 3
         var out = [UInt8](repeating: 0, count: width * height * 3)
+        let bands = max(1, min(threads, height / 64))
+        src.pixels.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
+            guard let source = p.baseAddress, let target = o.baseAddress else { return }
+            _ = try? parallelMap(bands, threads: bands) { band throws(PPOCRError) in
+                resizeRows((height * band / bands)..<(height * (band + 1) / bands), source: source, sw: sw, sh: sh,
+                           xs: xs, ys: ys, width: width, into: target)
+            }
+        } }
+        return PixelBuffer(width: width, height: height, layout: .rgb, pixels: out)
+    }
+
+    /// Output rows `band` of `resize`.
+    private static func resizeRows(_ band: Range<Int>, source p: UnsafePointer<UInt8>, sw: Int, sh: Int,
+                                   xs: [(Int, Int32, Int32)], ys: [(Int, Int32, Int32)], width: Int,
+                                   into o: UnsafeMutablePointer<UInt8>) {
+        let rowLength = width * 3
         // Horizontally interpolated source rows (value × 2048), two at a time: output rows walk
         // down the source monotonically.
         var rows: [(y: Int, values: [Int32])] = []
-        src.pixels.withUnsafeBufferPointer { p in
+        do {
             func row(_ y: Int) -> [Int32] {
                 if let hit = rows.first(where: { $0.y == y }) { return hit.values }
                 var r = [Int32](repeating: 0, count: rowLength)
@@ -36,19 +53,16 @@ enum ImageOps {
                 if rows.count > 2 { rows.removeFirst() }
                 return r
             }
-            out.withUnsafeMutableBufferPointer { o in
-                for y in 0..<height {
-                    let (s, b0, b1) = ys[y]
-                    let r0 = row(min(max(s, 0), sh - 1)), r1 = row(min(max(s + 1, 0), sh - 1))
-                    let base = y * rowLength
-                    for i in 0..<rowLength {
-                        let v = (((r0[i] >> 4) * b0) >> 16) + (((r1[i] >> 4) * b1) >> 16)
-                        o[base + i] = UInt8(clamping: (v + 2) >> 2)
-                    }
+            for y in band {
+                let (s, b0, b1) = ys[y]
+                let r0 = row(min(max(s, 0), sh - 1)), r1 = row(min(max(s + 1, 0), sh - 1))
+                let base = y * rowLength
+                for i in 0..<rowLength {
+                    let v = (((r0[i] >> 4) * b0) >> 16) + (((r1[i] >> 4) * b1) >> 16)
+                    o[base + i] = UInt8(clamping: (v + 2) >> 2)
                 }
             }
         }
-        return PixelBuffer(width: width, height: height, layout: .rgb, pixels: out)
     }
 
     /// Source index and the two fixed-point weights of each output position along one axis.
@@ -89,18 +103,23 @@ enum ImageOps {
     /// Channels-first floats in BGR order (the order the Paddle models were trained on, from
     /// OpenCV), scaled to [-1, 1], written into `out` at row stride `stride` (>= width; the rest
     /// of each row is left as it is).
+    /// `threads` > 1 splits the rows into bands, one per thread.
     static func normalize(_ image: PixelBuffer, into out: UnsafeMutablePointer<Float>, stride: Int,
-                          scaling: Scaling) {
+                          scaling: Scaling, threads: Int = 1) {
         let w = image.width, h = image.height, plane = h * stride
         let table = scaling.table
-        image.pixels.withUnsafeBufferPointer { p in
-            for y in 0..<h {
-                for x in 0..<w {
-                    let s = (y * w + x) * 3
-                    let d = y * stride + x
-                    out[d] = table[Int(p[s + 2])]
-                    out[plane + d] = table[Int(p[s + 1])]
-                    out[2 * plane + d] = table[Int(p[s])]
+        let bands = max(1, min(threads, h / 64))
+        image.pixels.withUnsafeBufferPointer { pixels in
+            guard let p = pixels.baseAddress else { return }
+            _ = try? parallelMap(bands, threads: bands) { band throws(PPOCRError) in
+                for y in (h * band / bands)..<(h * (band + 1) / bands) {
+                    for x in 0..<w {
+                        let s = (y * w + x) * 3
+                        let d = y * stride + x
+                        out[d] = table[Int(p[s + 2])]
+                        out[plane + d] = table[Int(p[s + 1])]
+                        out[2 * plane + d] = table[Int(p[s])]
+                    }
                 }
             }
         }

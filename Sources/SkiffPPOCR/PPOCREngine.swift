@@ -149,9 +149,12 @@ public final class PPOCREngine: OCREngine, Sendable {
     /// The detector's probability map for a page ([1, 1, h, w] at `detectionSize`).
     public func probabilityMap(_ image: PixelBuffer) throws(PPOCRError) -> Tensor {
         let size = detectionSize(width: image.width, height: image.height)
-        let resized = ImageOps.resize(image, width: size.width, height: size.height)
+        let threads = configuration.threads
+        let resized = ImageOps.resize(image, width: size.width, height: size.height, threads: threads)
         var data = [Float](repeating: 0, count: 3 * size.width * size.height)
-        data.withUnsafeMutableBufferPointer { ImageOps.normalize(resized, into: $0.baseAddress!, stride: size.width, scaling: .detection) }
+        data.withUnsafeMutableBufferPointer {
+            ImageOps.normalize(resized, into: $0.baseAddress!, stride: size.width, scaling: .detection, threads: threads)
+        }
         do {
             return try detector.run(Tensor(shape: [1, 3, size.height, size.width], floats: data))
         } catch {

@@ -293,6 +293,19 @@ struct PPOCRTests {
         let expected = try image(fixtures.appendingPathComponent("det_input.png"))
         let ours = ImageOps.resize(page, width: expected.width, height: expected.height)
         #expect(difference(ours, expected).count == 0)
+        // In bands over threads (the detector's page resize), the same pixels.
+        for threads in [2, 3] {
+            let banded = ImageOps.resize(page, width: expected.width, height: expected.height, threads: threads)
+            #expect(difference(banded, expected).count == 0, "\(threads) threads")
+            var one = [Float](repeating: 0, count: 3 * expected.width * expected.height), split = one
+            one.withUnsafeMutableBufferPointer {
+                ImageOps.normalize(ours, into: $0.baseAddress!, stride: expected.width, scaling: .detection)
+            }
+            split.withUnsafeMutableBufferPointer {
+                ImageOps.normalize(ours, into: $0.baseAddress!, stride: expected.width, scaling: .detection, threads: threads)
+            }
+            #expect(one == split, "\(threads) threads")
+        }
         for entry in try #require(try json("crop_reference.json") as? [[String: Any]]) {
             let crop = try image(fixtures.appendingPathComponent(try #require(entry["crop"] as? String)))
             let line = try image(fixtures.appendingPathComponent(try #require(entry["resized"] as? String)))
