@@ -21,7 +21,7 @@ enum ImageOps {
         let bands = max(1, min(threads, height / 64))
         src.pixels.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
             guard let source = p.baseAddress, let target = o.baseAddress else { return }
-            _ = try? parallelMap(bands, threads: bands) { band throws(PPOCRError) in
+            parallelFor(bands, threads: bands) { band in
                 resizeRows((height * band / bands)..<(height * (band + 1) / bands), source: source, sw: sw, sh: sh,
                            xs: xs, ys: ys, width: width, into: target)
             }
@@ -37,30 +37,28 @@ enum ImageOps {
         // Horizontally interpolated source rows (value × 2048), two at a time: output rows walk
         // down the source monotonically.
         var rows: [(y: Int, values: [Int32])] = []
-        do {
-            func row(_ y: Int) -> [Int32] {
-                if let hit = rows.first(where: { $0.y == y }) { return hit.values }
-                var r = [Int32](repeating: 0, count: rowLength)
-                let base = y * sw * 3
-                for x in 0..<width {
-                    let (s, a0, a1) = xs[x]
-                    let s1 = min(s + 1, sw - 1)
-                    for c in 0..<3 {
-                        r[x * 3 + c] = Int32(p[base + s * 3 + c]) * a0 + Int32(p[base + s1 * 3 + c]) * a1
-                    }
+        func row(_ y: Int) -> [Int32] {
+            if let hit = rows.first(where: { $0.y == y }) { return hit.values }
+            var r = [Int32](repeating: 0, count: rowLength)
+            let base = y * sw * 3
+            for x in 0..<width {
+                let (s, a0, a1) = xs[x]
+                let s1 = min(s + 1, sw - 1)
+                for c in 0..<3 {
+                    r[x * 3 + c] = Int32(p[base + s * 3 + c]) * a0 + Int32(p[base + s1 * 3 + c]) * a1
                 }
-                rows.append((y, r))
-                if rows.count > 2 { rows.removeFirst() }
-                return r
             }
-            for y in band {
-                let (s, b0, b1) = ys[y]
-                let r0 = row(min(max(s, 0), sh - 1)), r1 = row(min(max(s + 1, 0), sh - 1))
-                let base = y * rowLength
-                for i in 0..<rowLength {
-                    let v = (((r0[i] >> 4) * b0) >> 16) + (((r1[i] >> 4) * b1) >> 16)
-                    o[base + i] = UInt8(clamping: (v + 2) >> 2)
-                }
+            rows.append((y, r))
+            if rows.count > 2 { rows.removeFirst() }
+            return r
+        }
+        for y in band {
+            let (s, b0, b1) = ys[y]
+            let r0 = row(min(max(s, 0), sh - 1)), r1 = row(min(max(s + 1, 0), sh - 1))
+            let base = y * rowLength
+            for i in 0..<rowLength {
+                let v = (((r0[i] >> 4) * b0) >> 16) + (((r1[i] >> 4) * b1) >> 16)
+                o[base + i] = UInt8(clamping: (v + 2) >> 2)
             }
         }
     }
@@ -111,7 +109,7 @@ enum ImageOps {
         let bands = max(1, min(threads, h / 64))
         image.pixels.withUnsafeBufferPointer { pixels in
             guard let p = pixels.baseAddress else { return }
-            _ = try? parallelMap(bands, threads: bands) { band throws(PPOCRError) in
+            parallelFor(bands, threads: bands) { band in
                 for y in (h * band / bands)..<(h * (band + 1) / bands) {
                     for x in 0..<w {
                         let s = (y * w + x) * 3

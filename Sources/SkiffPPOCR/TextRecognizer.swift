@@ -357,7 +357,19 @@ func parallelMap<T>(_ count: Int, threads: Int, _ body: (Int) throws(PPOCRError)
     return values
 }
 
-/// A value handed to worker threads that only read it (the job closure of `parallelMap`).
+/// body(0..<count) on up to `threads` threads, each index once (bands of an image).
+func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {
+    guard threads > 1, count > 1 else {
+        for i in 0..<count { body(i) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedBox(body)
+        DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+    }
+}
+
+/// A value handed to worker threads that only read it (the job closures of `parallelMap`).
 private struct UncheckedBox<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
