@@ -259,7 +259,7 @@ struct PPOCRBench: AsyncParsableCommand {
                         100 * Double(detExact) / Double(detMatch.lines)))
         }
         if jobs > 1 {
-            try throughput(images.map { root.appendingPathComponent("img/\($0)") }, configuration: config, expected: pageTexts)
+            try await throughput(images.map { root.appendingPathComponent("img/\($0)") }, configuration: config, expected: pageTexts)
         }
         // SKIFF_PROFILE=1: per-operator times of the runs above (and of the --reference re-reads).
         if SessionProfiler.isEnabled { emit(SessionProfiler.shared.report()) }
@@ -268,26 +268,18 @@ struct PPOCRBench: AsyncParsableCommand {
     /// Reads the pages `jobs` at a time on an engine with `threads / jobs` threads, timing the
     /// whole pass: pages per second of a folder, where one page at a time leaves a core idle in
     /// its small steps. Each page's text is checked against the one-page-at-a-time pass.
-    func throughput(_ urls: [URL], configuration: PPOCRConfiguration, expected: [String]) throws {
+    func throughput(_ urls: [URL], configuration: PPOCRConfiguration, expected: [String]) async throws {
         var perJob = configuration
         perJob.threads = max(1, threads / jobs)
         let engine = try PPOCREngine(configuration: perJob)
-        let results = PageResults(count: urls.count)
+        var results = [Result<String, any Error>?](repeating: nil, count: urls.count)
         let clock = ContinuousClock(), start = clock.now, cpu0 = cpuSeconds()
-        DispatchQueue.concurrentPerform(iterations: jobs) { _ in
-            let loader = DocumentLoader()
-            while let index = results.claim() {
-                do {
-                    let image = try loader.load(contentsOf: urls[index]).pages[0].image
-                    results.set(index, .success(try engine.recognize(image, page: 0).text))
-                } catch {
-                    results.set(index, .failure(error))
-                }
-            }
-        }
+        await forEachConcurrently(urls.count, width: jobs, operation: { index in
+            Result { try engine.recognize(try DocumentLoader().load(contentsOf: urls[index]).pages[0].image, page: 0).text }
+        }, report: { index, result in results[index] = result })
         let seconds = (clock.now - start).seconds, cpu = cpuSeconds() - cpu0
         var same = 0
-        for (index, result) in results.values.enumerated() {
+        for (index, result) in results.enumerated() {
             switch result {
             case let .success(text)?: if index < expected.count, text == expected[index] { same += 1 }
             case let .failure(error)?: throw error
@@ -340,35 +332,5 @@ struct PPOCRBench: AsyncParsableCommand {
 
     func loadAverage() -> String {
         (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
-    }
-}
-
-/// The page texts of `PPOCRBench.throughput`, claimed and written by its worker threads.
-private final class PageResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private var next = 0
-    private var results: [Result<String, any Error>?]
-
-    init(count: Int) { results = Array(repeating: nil, count: count) }
-
-    /// The next page to read, or nil when all are taken.
-    func claim() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard next < results.count else { return nil }
-        next += 1
-        return next - 1
-    }
-
-    func set(_ index: Int, _ result: Result<String, any Error>) {
-        lock.lock()
-        results[index] = result
-        lock.unlock()
-    }
-
-    var values: [Result<String, any Error>?] {
-        lock.lock()
-        defer { lock.unlock() }
-        return results
     }
 }

@@ -657,25 +657,10 @@ enum Kernels {
         let k2 = b.shape[b.shape.count - 2], n = b.shape[b.shape.count - 1]
         guard k == k2 else { throw shapeError(node, "cannot multiply \(a.shape) by \(b.shape)") }
         let av = a.floats, bv = b.floats
-        if b.shape.count == 2 {
-            let rows = a.count / max(k, 1)
-            // One product per leading item ([n, m, k] as n products of m rows), not one of n * m
-            // rows: OpenBLAS picks its kernel by size, and its small-matrix kernel rounds
-            // differently, so this keeps an item's values the same in any batch (a recognition
-            // line run alone or with five others).
-            let items = a.shape.count >= 3 ? a.shape[0] : 1
-            let itemRows = rows / max(items, 1)
-            let out = [Float](unsafeUninitializedCapacity: rows * n) { o, count in
-                av.withUnsafeBufferPointer { pa in
-                    for t in 0..<items {
-                        skiff_sgemm_nn(Int64(itemRows), Int64(n), Int64(k), 1, pa.baseAddress! + t * itemRows * k, Int64(k),
-                                       bv, Int64(n), 0, o.baseAddress! + t * itemRows * n, Int64(n))
-                    }
-                }
-                count = rows * n
-            }
-            return Tensor(shape: Array(a.shape.dropLast()) + [n], floats: out)
-        }
+        // One product per matrix of a batch, a 2-D weight included ([n, m, k] x [k, n'] as n
+        // products of m rows, not one of n * m rows): OpenBLAS picks its kernel by size, and its
+        // small-matrix kernel rounds differently, so this keeps an item's values the same in any
+        // batch (a recognition line run alone or with five others).
         let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
         let batch = try broadcastShape(node, batchA, batchB)
         let countA = batchA.reduce(1, *), countB = batchB.reduce(1, *), total = batch.reduce(1, *)

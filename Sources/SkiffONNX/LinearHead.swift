@@ -183,4 +183,3 @@ public struct LinearHead: Sendable {
         return values.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }
-
