@@ -22,6 +22,18 @@ struct EvalCLITests {
         #expect(FileManager.default.fileExists(atPath: report.appendingPathComponent("report.html").path))
     }
 
+    /// `skiff bench ppocr --jobs 2` also reads the pages two at a time and finds each page's text
+    /// the same as in the one-at-a-time pass.
+    @Test func ppocrBenchReadsPagesTwoAtATimeWithTheSameText() throws {
+        let root = data.appendingPathComponent("sroie-dev")
+        guard FileManager.default.fileExists(atPath: root.path) else { return }
+        let run = try skiff(["bench", "ppocr", root.path, "--pages", "2", "--skip-tesseract", "--jobs", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let output = run.stdout + run.stderr
+        #expect(output.contains("ppocr, 2 pages at a time x 1 thread: "), "\(output)")
+        #expect(output.contains("; 2/2 pages with the same text as one at a time"), "\(output)")
+    }
+
     /// --compare-ocr scores Tesseract's readings, PP-OCR's and both from one recognition.
     @Test func compareOCRPrintsTesseractPPOCRAndBothSideBySide() throws {
         let root = data.appendingPathComponent("sroie-dev")
