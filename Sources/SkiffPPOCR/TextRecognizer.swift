@@ -160,15 +160,15 @@ public struct TextRecognizer: Sendable {
                 offset += batch.lines.count
                 let features = try Self.join(part.map(\.features))
                 let (best, frames) = try bestClasses(ofFeatures: features, lines: batch.lines.count)
-                let input = PreparedLines(tensor: features, contentWidths: part.flatMap(\.input.contentWidths),
-                                          blanks: part.flatMap(\.input.blanks))
-                decode(batch.lines, input, width: batch.width, best: best, frames: frames, crops: crops, into: &results)
+                decode(batch.lines, contentWidths: part.flatMap(\.input.contentWidths), blanks: part.flatMap(\.input.blanks),
+                       width: batch.width, best: best, frames: frames, crops: crops, into: &results)
             }
         } else {
             for batch in batches {
                 let input = prepare(batch.lines, crops: crops, ratios: ratios, width: batch.width)
                 let (best, frames) = try bestClasses(input.tensor)
-                decode(batch.lines, input, width: batch.width, best: best, frames: frames, crops: crops, into: &results)
+                decode(batch.lines, contentWidths: input.contentWidths, blanks: input.blanks,
+                       width: batch.width, best: best, frames: frames, crops: crops, into: &results)
             }
         }
         return results.map { $0 ?? LineReading(text: "", confidence: 0, characters: [], cropPixelsPerFrame: 1) }
@@ -202,15 +202,16 @@ public struct TextRecognizer: Sendable {
     }
 
     /// CTC decoding of a batch's best classes into `results`.
-    func decode(_ lines: [Int], _ input: PreparedLines, width: Int, best: (classes: [Int32], probabilities: [Float]),
-                frames: Int, crops: [PixelBuffer], into results: inout [LineReading?]) {
+    func decode(_ lines: [Int], contentWidths: [Int], blanks: [[ClosedRange<Int>]], width: Int,
+                best: (classes: [Int32], probabilities: [Float]), frames: Int, crops: [PixelBuffer],
+                into results: inout [LineReading?]) {
         for (k, index) in lines.enumerated() {
-            let pixelsPerFrame = Double(width) / Double(frames) * Double(crops[index].width) / Double(input.contentWidths[k])
+            let pixelsPerFrame = Double(width) / Double(frames) * Double(crops[index].width) / Double(contentWidths[k])
             var reading = collapse(best.classes[(k * frames)..<((k + 1) * frames)],
                                    best.probabilities[(k * frames)..<((k + 1) * frames)],
                                    cropPixelsPerFrame: pixelsPerFrame)
             reading.inputPixelsPerFrame = Double(width) / Double(frames)
-            reading.blankColumns = input.blanks[k]
+            reading.blankColumns = blanks[k]
             results[index] = reading
         }
     }
