@@ -1,9 +1,10 @@
 // Upper bounds for SmolLM2 decoding speed on this machine (README, Decoder section):
 // 1. read bandwidth: AVX2 loads over a 96.6 MB buffer (the weights read per token),
 //    1 and 2 threads, with and without software prefetch, best of 15 (wall time);
-// 2. the Q4_1 four-row kernels (ggml's per-block arithmetic, which bit-exactness with
-//    llama.cpp fixes) on the GGUF layout and on the interleaved layout Skiff now decodes
-//    with (skiff_repack_x4), on a 96.5 MB matrix and on 0.7 MB per thread
+// 2. the Q4_1 kernels (ggml's per-block arithmetic, which bit-exactness with llama.cpp
+//    fixes) on the GGUF layout, on the four-row layout (skiff_repack_x4, AVX2) and on the
+//    sixteen-row layout Skiff decodes with where AVX-512 VNNI exists (skiff_repack_x16),
+//    on a 96.5 MB matrix and on 0.7 MB per thread
 //    (cache-resident: no memory traffic), as GB/s of weights per CPU-second summed over
 //    threads (CPU time, so that other processes on the shared machine do not count).
 // Build and run from the repository root:
@@ -44,9 +45,9 @@ SKIFF_AVX2 static void *read_all(void *arg) {
 enum { COLS = 576, NB = COLS / 32 };
 static const size_t WROW = NB * sizeof(block_q4_1);
 static size_t rows;
-static uint8_t *weights, *packed_weights;
-static int use_packed;
-static block_q8_1 act[NB];
+static uint8_t *weights, *packed_weights, *packed16_weights;
+static int use_packed;  // 0 GGUF, 1 four-row, 2 sixteen-row
+static uint8_t act[NB * (sizeof(block_q8_1) + 5 * sizeof(float))];  // quantize_act_q8_1's row
 static int resident;
 static double rate[2];
 
@@ -57,7 +58,10 @@ static void *products(void *arg) {
     const int reps = resident ? 2000 : 10;
     float *y = malloc(n * sizeof(float));
     const double t0 = cpu();
-    if (use_packed) {
+    if (use_packed == 2) {
+        w = packed16_weights + (size_t)id * n * WROW;
+        for (int i = 0; i < reps; i++) rows_q4_1x16_avx512(w, WROW, act, NB, y, 0, (int64_t)n);
+    } else if (use_packed) {
         w = packed_weights + (size_t)id * n * WROW;
         for (int i = 0; i < reps; i++) rows_q4_1x4_avx2(w, WROW, act, NB, y, 0, (int64_t)n);
     } else {
@@ -101,7 +105,7 @@ int main(int argc, char **argv) {
             printf("read 96.6 MB, %d thread(s)%s: %.1f GB/s\n", nth, prefetch ? ", prefetch 1 KB ahead" : "", best_read(nth));
     }
     free(buffer);
-    rows = 268000;
+    rows = 268000 / 16 * 16;
     weights = malloc(rows * WROW);
     for (size_t i = 0; i < rows * WROW; i++) weights[i] = (uint8_t)rand();
     for (size_t r = 0; r < rows; r++)
@@ -112,10 +116,12 @@ int main(int argc, char **argv) {
         }
     float x[COLS];
     for (int i = 0; i < COLS; i++) x[i] = (float)(i % 7 - 3);
-    skiff_quantize_row_q8_1(x, act, COLS);
+    quantize_act_q8_1(x, act, COLS);
     packed_weights = malloc(rows * WROW);
     skiff_repack_x4(SKIFF_TYPE_Q4_1, weights, (int64_t)rows, COLS, packed_weights);
-    for (use_packed = 0; use_packed < 2; use_packed++)
+    packed16_weights = malloc(rows * WROW);
+    const int layouts = skiff_repack_x16(SKIFF_TYPE_Q4_1, weights, (int64_t)rows, COLS, packed16_weights) >= 0 ? 3 : 2;
+    for (use_packed = 0; use_packed < layouts; use_packed++)
     for (resident = 0; resident < 2; resident++)
         for (nth = 1; nth <= 2; nth++) {
             double best = 0;
@@ -127,7 +133,7 @@ int main(int argc, char **argv) {
                 if (r > best) best = r;
             }
             printf("Q4_1 rows, %s layout, %s, %d thread(s): %.1f GB/s of weights per CPU-second\n",
-                   use_packed ? "packed x4" : "GGUF", resident ? "cache-resident 0.7 MB/thread" : "96.5 MB from memory",
+                   use_packed == 2 ? "packed x16" : use_packed ? "packed x4" : "GGUF", resident ? "cache-resident 0.7 MB/thread" : "96.5 MB from memory",
                    nth, best);
         }
     return 0;

@@ -59,12 +59,13 @@ struct GenerateBench: AsyncParsableCommand {
             let object: [String: Any] = [
                 "prompt_tokens": ids.count, "generated_tokens": tokens, "threads": threadsUsed,
                 "prompt_tok_s": bestPrompt, "generation_tok_s": bestGeneration,
-                "weight_bytes_per_token": llm.weightBytesPerToken, "prompt": ids,
+                "weight_bytes_per_token": llm.weightBytesPerToken, "prompt": ids, "layouts": llm.productLayouts,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(String(format: "skiff bench generate: %d prompt tokens %.1f tok/s; %d generated %.1f tok/s; %d threads; %.1f MB weights/token",
-                         ids.count, bestPrompt, tokens, bestGeneration, threadsUsed, Double(llm.weightBytesPerToken) / 1e6))
+                         ids.count, bestPrompt, tokens, bestGeneration, threadsUsed, Double(llm.weightBytesPerToken) / 1e6)
+                  + "; layouts \(llm.productLayouts)")
         }
     }
 }

@@ -85,8 +85,10 @@ public final class LlamaModel: Sendable {
         func tensor(_ name: String) throws(DecoderError) -> Tensor {
             do { return try source.tensor(named: name) } catch { throw .modelFile(error) }
         }
-        func matrix(_ g: String, _ h: String, layer: Int? = nil, rows: Int, cols: Int) throws(DecoderError) -> WeightMatrix {
-            let m = try WeightMatrix(tensor(names.name(g, h, layer: layer)), rows: rows, cols: cols, arena: arena)
+        func matrix(_ g: String, _ h: String, layer: Int? = nil, rows: Int, cols: Int,
+                    perHead: Bool = false) throws(DecoderError) -> WeightMatrix {
+            let m = try WeightMatrix(tensor(names.name(g, h, layer: layer)), rows: rows, cols: cols,
+                                     sixteenRows: !perHead || c.headDim % 16 == 0, arena: arena)
             if m.type != .f32 && cols % 32 != 0 {
                 throw .unsupportedWeight(tensor: m.name, type: m.type, reason: "row length \(cols) is not a multiple of 32")
             }
@@ -111,9 +113,12 @@ public final class LlamaModel: Sendable {
         for i in 0..<c.layerCount {
             layers.append(LayerWeights(
                 attentionNorm: try vector("attn_norm.weight", "input_layernorm.weight", layer: i, count: c.hiddenSize),
-                q: try matrix("attn_q.weight", "self_attn.q_proj.weight", layer: i, rows: qDim, cols: c.hiddenSize),
-                k: try matrix("attn_k.weight", "self_attn.k_proj.weight", layer: i, rows: kvDim, cols: c.hiddenSize),
-                v: try matrix("attn_v.weight", "self_attn.v_proj.weight", layer: i, rows: kvDim, cols: c.hiddenSize),
+                q: try matrix("attn_q.weight", "self_attn.q_proj.weight", layer: i, rows: qDim, cols: c.hiddenSize,
+                           perHead: true),
+                k: try matrix("attn_k.weight", "self_attn.k_proj.weight", layer: i, rows: kvDim, cols: c.hiddenSize,
+                           perHead: true),
+                v: try matrix("attn_v.weight", "self_attn.v_proj.weight", layer: i, rows: kvDim, cols: c.hiddenSize,
+                           perHead: true),
                 o: try matrix("attn_output.weight", "self_attn.o_proj.weight", layer: i, rows: c.hiddenSize, cols: qDim),
                 qBias: try optionalVector("attn_q.bias", "self_attn.q_proj.bias", layer: i, count: qDim),
                 kBias: try optionalVector("attn_k.bias", "self_attn.k_proj.bias", layer: i, count: kvDim),
@@ -131,6 +136,16 @@ public final class LlamaModel: Sendable {
         } else {
             output = embedding  // tied embeddings
         }
+    }
+
+    /// The layouts its products read ("x16", "x4", "gguf"), for benchmark reports.
+    public var productLayouts: String {
+        var seen: [String] = []
+        for m in [output] + layers.flatMap({ [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] })
+        where !seen.contains(m.layout) {
+            seen.append(m.layout)
+        }
+        return seen.joined(separator: ", ")
     }
 
     /// Weight bytes read to produce one token (every matrix once; the embedding row is negligible).

@@ -2,9 +2,9 @@ import CSkiffKernels
 import Testing
 @testable import SkiffDecoder
 
-/// The interleaved four-row layouts (`skiff_repack_x4`) must give the same bits as the
-/// GGUF layouts they are made from, since greedy decoding is checked token for token
-/// against llama.cpp.
+/// The interleaved four- and sixteen-row layouts (`skiff_repack_x4`, `skiff_repack_x16`)
+/// must give the same bits as the GGUF layouts they are made from, since greedy decoding is
+/// checked token for token against llama.cpp.
 @Suite("Interleaved weight layouts")
 struct KernelLayoutTests {
     /// xorshift, so the matrices are the same on every run.
@@ -19,7 +19,7 @@ struct KernelLayoutTests {
 
     /// A matrix of random blocks: fp16 scales (and Q4_1 minimums) in a realistic range.
     static func matrix(type: Int32, rows: Int, cols: Int, _ g: inout Generator) -> [UInt8] {
-        let blockBytes = type == Int32(SKIFF_TYPE_Q4_1.rawValue) ? 20 : 34
+        let blockBytes = type == Int32(SKIFF_TYPE_Q4_1.rawValue) ? 20 : type == Int32(SKIFF_TYPE_Q4_0.rawValue) ? 18 : 34
         var bytes = [UInt8](repeating: 0, count: rows * cols / 32 * blockBytes)
         for block in 0..<(rows * cols / 32) {
             let o = block * blockBytes
@@ -57,15 +57,30 @@ struct KernelLayoutTests {
     @Test(arguments: [SKIFF_TYPE_Q4_1, SKIFF_TYPE_Q8_0], [(576, 576), (64, 1536), (8, 96), (12, 32), (4, 160)])
     func packedProductsEqualGGUFLayoutBitForBit(type: skiff_type, shape: (Int, Int)) throws {
         guard skiff_has_avx2() == 1 else { return }  // no packed layout without the AVX2 kernels
+        let expected = type == SKIFF_TYPE_Q4_1 ? SKIFF_TYPE_Q4_1_X4 : SKIFF_TYPE_Q8_0_X4
+        try checkLayout(type: type, shape: shape, expected: expected, repack: skiff_repack_x4)
+    }
+
+    /// The sixteen-row layouts, where the CPU has AVX-512 VNNI (elsewhere they are never made:
+    /// `layoutsItCannotMakeAreRefused`).
+    @Test(.enabled(if: skiff_has_avx512_vnni() == 1, "the sixteen-row kernels need AVX-512 VNNI"),
+          arguments: [SKIFF_TYPE_Q4_0, SKIFF_TYPE_Q4_1, SKIFF_TYPE_Q8_0], [(576, 576), (64, 1536), (16, 96), (32, 32), (16, 160)])
+    func sixteenRowProductsEqualGGUFLayoutBitForBit(type: skiff_type, shape: (Int, Int)) throws {
+        let expected = type == SKIFF_TYPE_Q4_0 ? SKIFF_TYPE_Q4_0_X16 : type == SKIFF_TYPE_Q4_1 ? SKIFF_TYPE_Q4_1_X16 : SKIFF_TYPE_Q8_0_X16
+        try checkLayout(type: type, shape: shape, expected: expected, repack: skiff_repack_x16)
+    }
+
+    func checkLayout(type: skiff_type, shape: (Int, Int), expected: skiff_type,
+                     repack: (Int32, UnsafeRawPointer?, Int64, Int64, UnsafeMutableRawPointer?) -> Int32) throws {
         let (rows, cols) = shape
         let t = Int32(type.rawValue)
         var g = Generator()
         let gguf = Self.matrix(type: t, rows: rows, cols: cols, &g)
         var packed = [UInt8](repeating: 0, count: gguf.count)
         let packedType = gguf.withUnsafeBytes { src in
-            packed.withUnsafeMutableBytes { dst in skiff_repack_x4(t, src.baseAddress, Int64(rows), Int64(cols), dst.baseAddress) }
+            packed.withUnsafeMutableBytes { dst in repack(t, src.baseAddress, Int64(rows), Int64(cols), dst.baseAddress) }
         }
-        #expect(packedType == (type == SKIFF_TYPE_Q4_1 ? Int32(SKIFF_TYPE_Q4_1_X4.rawValue) : Int32(SKIFF_TYPE_Q8_0_X4.rawValue)))
+        #expect(packedType == Int32(expected.rawValue))
         #expect(packed != gguf)  // it really is another layout
         for batch in [1, 3] {
             let x = (0..<(cols * batch)).map { _ in g.unit() * 3 }
@@ -95,6 +110,24 @@ struct KernelLayoutTests {
             }
         }
         #expect(rc == [-1, -1, -1])
+        var big = [UInt8](repeating: 0, count: 32 * 34), bigOut = big
+        let rc16 = big.withUnsafeMutableBytes { s in
+            bigOut.withUnsafeMutableBytes { d in
+                // eight rows: not whole groups of sixteen; 48 columns: not whole blocks; F32
+                [skiff_repack_x16(Int32(SKIFF_TYPE_Q8_0.rawValue), s.baseAddress, 8, 32, d.baseAddress),
+                 skiff_repack_x16(Int32(SKIFF_TYPE_Q4_1.rawValue), s.baseAddress, 16, 48, d.baseAddress),
+                 skiff_repack_x16(Int32(SKIFF_TYPE_F32.rawValue), s.baseAddress, 16, 32, d.baseAddress)]
+            }
+        }
+        #expect(rc16 == [-1, -1, -1])
+        if skiff_has_avx512_vnni() == 0 {  // and without the CPU for it, any matrix
+            let none = big.withUnsafeMutableBytes { s in
+                bigOut.withUnsafeMutableBytes { d in
+                    skiff_repack_x16(Int32(SKIFF_TYPE_Q8_0.rawValue), s.baseAddress, 16, 64, d.baseAddress)
+                }
+            }
+            #expect(none == -1)
+        }
         // The packed type is refused by the products when its rows are not whole groups.
         var scratch = [UInt8](repeating: 0, count: 64)
         var y = [Float](repeating: 0, count: 6)
@@ -107,6 +140,14 @@ struct KernelLayoutTests {
             }
         }
         #expect(product == -1)
+        let product16 = big.withUnsafeBytes { s in
+            y.withUnsafeMutableBufferPointer { yb in
+                scratch.withUnsafeMutableBytes { sc in
+                    skiff_matmul(nil, Int32(SKIFF_TYPE_Q8_0_X16.rawValue), s.baseAddress, 6, 32, x, 1, yb.baseAddress, sc.baseAddress)
+                }
+            }
+        }
+        #expect(product16 == -1)
     }
 }
 
@@ -140,11 +181,14 @@ struct PackedArenaTests {
 
     /// The model's packed matrices live in its arena (the llama.cpp suite checks that
     /// decoding from them still gives llama.cpp's tokens and logits).
-    @Test(.enabled(if: skiff_has_avx2() == 1 && !WeightMatrix.keepsFileLayout, "packed layouts need AVX2"))
+    @Test(.enabled(if: skiff_has_avx2() == 1 && WeightMatrix.layoutChoice == nil, "packed layouts need AVX2"))
     func modelMatricesUseTheArena() throws {
         let model = try smolLM.get()
-        #expect(model.layers.allSatisfy { $0.q.kernelType == Int32(SKIFF_TYPE_Q4_1_X4.rawValue) })
-        #expect(model.output.kernelType == Int32(SKIFF_TYPE_Q8_0_X4.rawValue))
+        let sixteen = skiff_has_avx512_vnni() == 1
+        let q4_1 = sixteen ? SKIFF_TYPE_Q4_1_X16 : SKIFF_TYPE_Q4_1_X4, q8_0 = sixteen ? SKIFF_TYPE_Q8_0_X16 : SKIFF_TYPE_Q8_0_X4
+        #expect(model.layers.allSatisfy { $0.q.kernelType == Int32(q4_1.rawValue) && $0.down.kernelType == Int32(q4_1.rawValue) })
+        #expect(model.output.kernelType == Int32(q8_0.rawValue))
+        #expect(model.productLayouts == (sixteen ? "x16" : "x4"))
         #expect(model.layers.allSatisfy { $0.gate.usesArena && $0.down.usesArena } && model.output.usesArena)
     }
 }

@@ -27,6 +27,10 @@ enum skiff_type {
     // Skiff's interleaved layouts (skiff_repack_x4), not GGUF types.
     SKIFF_TYPE_Q4_1_X4 = 1003,
     SKIFF_TYPE_Q8_0_X4 = 1008,
+    // Sixteen-row layouts (skiff_repack_x16), not GGUF types.
+    SKIFF_TYPE_Q4_0_X16 = 2002,
+    SKIFF_TYPE_Q4_1_X16 = 2003,
+    SKIFF_TYPE_Q8_0_X16 = 2008,
 };
 
 /// Whether OpenBLAS could be loaded (it is opened with dlopen on first use, not linked).
@@ -41,6 +45,8 @@ size_t skiff_row_size(int type, int64_t n);
 
 /// 1 when the AVX2/FMA/F16C path is in use.
 int skiff_has_avx2(void);
+/// 1 when the AVX-512 VNNI kernels (the sixteen-row layouts) are in use.
+int skiff_has_avx512_vnni(void);
 
 float skiff_fp16_to_fp32(uint16_t h);
 uint16_t skiff_fp32_to_fp16(float f);
@@ -56,6 +62,12 @@ void skiff_quantize_row_q8_1(const float *x, void *y, int64_t n);
 /// type (SKIFF_TYPE_Q4_1_X4, SKIFF_TYPE_Q8_0_X4), or -1 when the type, the row count or the
 /// CPU (no AVX2) does not allow it; the matrix is then used as it is.
 int skiff_repack_x4(int type, const void *src, int64_t rows, int64_t cols, void *dst);
+/// Rewrites a Q4_0, Q4_1 or Q8_0 matrix (`rows` a multiple of 16) into groups of sixteen
+/// interleaved rows for the AVX-512 VNNI kernels; the products give the same bits as the
+/// GGUF layout's (ggml's rounding). Same size as the source. Returns the packed type
+/// (SKIFF_TYPE_*_X16), or -1 when the type, the row count or the CPU (no AVX-512 VNNI)
+/// does not allow it.
+int skiff_repack_x16(int type, const void *src, int64_t rows, int64_t cols, void *dst);
 /// `bytes` of zeroed memory, 2 MB aligned and advised for transparent huge pages (weights
 /// in packed layouts); `*mapped` receives the size to pass to skiff_weight_free. NULL on failure.
 void *skiff_weight_alloc(size_t bytes, size_t *mapped);
