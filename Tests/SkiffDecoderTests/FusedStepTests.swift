@@ -1,3 +1,4 @@
+import CSkiffKernels
 import Foundation
 import Testing
 @testable import SkiffDecoder
@@ -54,6 +55,19 @@ struct FusedStepTests {
         var logits = try session.prefill([.tokens(Array(reference.prompt.dropLast()))])
         logits = try session.step(try #require(reference.prompt.last))  // the last prompt token through the fused step
         expectQuantizedClose(logits, to: reference, name)
+    }
+
+    /// Q, K and V are claimed a head at a time, so with 8-dimensional heads they stay out of
+    /// the sixteen-row layout while the other matrices take it, and the fused step still runs
+    /// (the bit-identity above covers the mix).
+    @Test(.enabled(if: skiff_has_avx512_vnni() == 1 && WeightMatrix.layoutChoice == nil, "the sixteen-row kernels need AVX-512 VNNI"))
+    func smallHeadsKeepQKVOutOfSixteenRowGroups() throws {
+        let model = try LlamaModel(path: try fixtureURL("tiny/llama-q8_0.gguf").path)
+        #expect(model.config.headDim % 16 != 0)
+        let layer = try #require(model.layers.first)
+        #expect([layer.q, layer.k, layer.v].allSatisfy { $0.layout == "x4" })
+        #expect([layer.o, layer.gate, layer.up, layer.down, model.output].allSatisfy { $0.layout == "x16" })
+        #expect(DecoderSession(model: model, capacity: 16, threads: 2).usesFusedStep)
     }
 
     /// Float weights keep the per-operation path (BLAS products).
