@@ -23,17 +23,19 @@ public final class LlamaModel: Sendable {
     let output: WeightMatrix
 
     /// Opens `path`: a `.gguf` file, or a folder with `config.json` and safetensors weights.
-    public convenience init(path: String) throws(DecoderError) {
+    /// - Parameter layout: how far the quantized matrices are rewritten for the kernels (the
+    ///   same bits either way).
+    public convenience init(path: String, layout: WeightLayout = .standard) throws(DecoderError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .noModel(path: path) }
         if isDirectory.boolValue {
-            try self.init(safetensorsFolder: path)
+            try self.init(safetensorsFolder: path, layout: layout)
         } else {
-            try self.init(ggufPath: path)
+            try self.init(ggufPath: path, layout: layout)
         }
     }
 
-    public convenience init(ggufPath: String) throws(DecoderError) {
+    public convenience init(ggufPath: String, layout: WeightLayout = .standard) throws(DecoderError) {
         let file: GGUFFile
         let config: ModelConfig
         do {
@@ -44,10 +46,10 @@ public final class LlamaModel: Sendable {
         if file.metadata["tokenizer.ggml.model"] != nil {
             do { tokenizer = try BPETokenizer(gguf: file) } catch { throw .tokenizer(error) }
         }
-        try self.init(config: config, source: file, names: .gguf, tokenizer: tokenizer)
+        try self.init(config: config, source: file, names: .gguf, tokenizer: tokenizer, layout: layout)
     }
 
-    public convenience init(safetensorsFolder path: String) throws(DecoderError) {
+    public convenience init(safetensorsFolder path: String, layout: WeightLayout = .standard) throws(DecoderError) {
         let folder: SafetensorsFolder
         let config: ModelConfig
         do {
@@ -62,7 +64,8 @@ public final class LlamaModel: Sendable {
         let prefix = ["", "language_model.", "model.language_model."].first {
             folder.contains($0 + "model.embed_tokens.weight")
         } ?? ""
-        try self.init(config: config, source: folder, names: .huggingFace(prefix: prefix), tokenizer: tokenizer)
+        try self.init(config: config, source: folder, names: .huggingFace(prefix: prefix), tokenizer: tokenizer,
+                      layout: layout)
     }
 
     enum Names {
@@ -77,7 +80,8 @@ public final class LlamaModel: Sendable {
         }
     }
 
-    init(config: ModelConfig, source: any TensorSource, names: Names, tokenizer: BPETokenizer?) throws(DecoderError) {
+    init(config: ModelConfig, source: any TensorSource, names: Names, tokenizer: BPETokenizer?,
+         layout: WeightLayout) throws(DecoderError) {
         self.config = config
         self.tokenizer = tokenizer
         let c = config
@@ -87,7 +91,7 @@ public final class LlamaModel: Sendable {
         }
         func matrix(_ g: String, _ h: String, layer: Int? = nil, rows: Int, cols: Int,
                     perHead: Bool = false) throws(DecoderError) -> WeightMatrix {
-            let m = try WeightMatrix(tensor(names.name(g, h, layer: layer)), rows: rows, cols: cols,
+            let m = try WeightMatrix(tensor(names.name(g, h, layer: layer)), rows: rows, cols: cols, layout: layout,
                                      sixteenRows: !perHead || c.headDim % 16 == 0, arena: arena)
             if m.type != .f32 && cols % 32 != 0 {
                 throw .unsupportedWeight(tensor: m.name, type: m.type, reason: "row length \(cols) is not a multiple of 32")

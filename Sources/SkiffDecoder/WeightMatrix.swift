@@ -26,7 +26,8 @@ public struct WeightMatrix: @unchecked Sendable {
     ///   huge pages); nil gives the copy its own allocation.
     /// - Parameter sixteenRows: whether the sixteen-row layout may be used (Q, K and V need
     ///   whole groups per attention head).
-    init(_ tensor: Tensor, rows: Int, cols: Int, sixteenRows: Bool = true,
+    /// - Parameter layout: how far to rewrite it (`.fastest` by default).
+    init(_ tensor: Tensor, rows: Int, cols: Int, layout: WeightLayout = .fastest, sixteenRows: Bool = true,
          arena: PackedArena? = nil) throws(DecoderError) {
         guard tensor.shape == [rows, cols] else {
             throw .modelFile(.wrongShape(tensor: tensor.name, expected: [rows, cols], actual: tensor.shape))
@@ -48,10 +49,10 @@ public struct WeightMatrix: @unchecked Sendable {
             base = UnsafeRawPointer(storage.pointer)
             owner = storage
         }
-        let sixteen = sixteenRows && Self.layoutChoice != "x4" && skiff_has_avx512_vnni() != 0 && rows % 16 == 0
+        let sixteen = sixteenRows && layout == .fastest && skiff_has_avx512_vnni() != 0 && rows % 16 == 0
             && cols % 32 == 0 && (type == .q4_0 || type == .q4_1 || type == .q8_0)
         let four = skiff_has_avx2() != 0 && rows % 4 == 0 && (type == .q4_1 || type == .q8_0)
-        if sixteen || four, Self.layoutChoice != "gguf" {
+        if sixteen || four, layout != .file {
             let bytes = rows * skiff_row_size(Int32(type.rawValue), Int64(cols))
             let owner: AnyObject
             let pointer: UnsafeMutableRawPointer
@@ -78,10 +79,6 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Whether the packed copy lives in a model's `PackedArena`.
     var usesArena: Bool { kernelOwner is PackedArena }
-
-    /// SKIFF_WEIGHT_LAYOUT=gguf keeps the file's layout and =x4 stops at four-row groups, to
-    /// compare layouts in one benchmark.
-    static let layoutChoice = ProcessInfo.processInfo.environment["SKIFF_WEIGHT_LAYOUT"]
 
     /// The layout the products read, for reports: "gguf", "x4" or "x16".
     var layout: String {
@@ -157,3 +154,20 @@ final class PackedArena: @unchecked Sendable {
     }
 }
 
+/// How far a model's quantized matrices are rewritten at load. Every choice gives the same
+/// bits (llama.cpp's rounding); they differ only in speed, so the older ones stay for
+/// comparisons.
+public enum WeightLayout: String, Sendable, CaseIterable {
+    /// The fastest layout this CPU has kernels for: sixteen-row groups with AVX-512 VNNI,
+    /// four-row groups with AVX2.
+    case fastest
+    /// At most four-row groups (the AVX2 kernels).
+    case fourRows = "x4"
+    /// The file's own layout.
+    case file = "gguf"
+
+    /// `SKIFF_WEIGHT_LAYOUT` (`x4` or `gguf`) when set, else `.fastest`.
+    public static var standard: WeightLayout {
+        ProcessInfo.processInfo.environment["SKIFF_WEIGHT_LAYOUT"].flatMap(WeightLayout.init(rawValue:)) ?? .fastest
+    }
+}

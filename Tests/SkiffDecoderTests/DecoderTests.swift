@@ -1,3 +1,4 @@
+import CSkiffKernels
 import Foundation
 import SkiffModelFiles
 import SkiffTokenizer
@@ -91,6 +92,26 @@ struct SmolLMDecoderTests {
             let expected = Array(reference[(i + 1) * vocab..<(i + 2) * vocab])
             let maxDiff = zip(logits, expected).map { abs($0 - $1) }.max() ?? .infinity
             #expect(logits == expected, "prompt \(i): max |Δlogit| = \(maxDiff)")
+        }
+    }
+
+    /// The other layouts give the same bits as the one the suite loads (on an AVX-512 VNNI
+    /// machine the sixteen-row one): first-step logits and 64 greedy tokens of a few prompts,
+    /// decoded through each.
+    @Test(arguments: [WeightLayout.fourRows, .file])
+    func everyLayoutGivesLlamaCppsBits(layout: WeightLayout) throws {
+        let model = try LlamaModel(path: smolLMPath, layout: layout)
+        #expect(model.productLayouts == (layout == .file || skiff_has_avx2() == 0 ? "gguf" : "x4"))
+        let fixture = try greedyFixture()
+        let data = try Data(contentsOf: fixtureURL("smollm2_logits.bin"))
+        let vocab = model.config.vocabSize
+        let reference: [Float] = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let session = DecoderSession(model: model, capacity: 512)
+        for i in [0, 2] {
+            session.reset()
+            let (tokens, first) = try greedyTokens(session, prompt: fixture.cases[i].prompt, steps: fixture.cases[i].greedy.count)
+            #expect(first == Array(reference[(i + 1) * vocab..<(i + 2) * vocab]), "prompt \(i): logits differ")
+            #expect(tokens == fixture.cases[i].greedy, "prompt \(i): tokens differ")
         }
     }
 

@@ -60,7 +60,7 @@ struct FusedStepTests {
     /// Q, K and V are claimed a head at a time, so with 8-dimensional heads they stay out of
     /// the sixteen-row layout while the other matrices take it, and the fused step still runs
     /// (the bit-identity above covers the mix).
-    @Test(.enabled(if: skiff_has_avx512_vnni() == 1 && WeightMatrix.layoutChoice == nil, "the sixteen-row kernels need AVX-512 VNNI"))
+    @Test(.enabled(if: skiff_has_avx512_vnni() == 1 && WeightLayout.standard == .fastest, "the sixteen-row kernels need AVX-512 VNNI"))
     func smallHeadsKeepQKVOutOfSixteenRowGroups() throws {
         let model = try LlamaModel(path: try fixtureURL("tiny/llama-q8_0.gguf").path)
         #expect(model.config.headDim % 16 != 0)

@@ -181,7 +181,7 @@ struct PackedArenaTests {
 
     /// The model's packed matrices live in its arena (the llama.cpp suite checks that
     /// decoding from them still gives llama.cpp's tokens and logits).
-    @Test(.enabled(if: skiff_has_avx2() == 1 && WeightMatrix.layoutChoice == nil, "packed layouts need AVX2"))
+    @Test(.enabled(if: skiff_has_avx2() == 1 && WeightLayout.standard == .fastest, "packed layouts need AVX2"))
     func modelMatricesUseTheArena() throws {
         let model = try smolLM.get()
         let sixteen = skiff_has_avx512_vnni() == 1
