@@ -99,55 +99,42 @@ struct KernelLayoutTests {
         }
     }
 
+    typealias Repack = (Int32, UnsafeRawPointer?, Int64, Int64, UnsafeMutableRawPointer?) -> Int32
+
+    /// What each repack call returns, run on zeroed buffers large enough for any of them.
+    static func repackCodes(_ calls: [(Repack, skiff_type, rows: Int64, cols: Int64)]) -> [Int32] {
+        let src = [UInt8](repeating: 0, count: 64 * 34)
+        var dst = src
+        return src.withUnsafeBytes { s in
+            dst.withUnsafeMutableBytes { d in calls.map { $0.0(Int32($0.1.rawValue), s.baseAddress, $0.rows, $0.cols, d.baseAddress) } }
+        }
+    }
+
     @Test func layoutsItCannotMakeAreRefused() {
-        var src = [UInt8](repeating: 0, count: 6 * 20), dst = src
-        let rc = src.withUnsafeMutableBytes { s in
-            dst.withUnsafeMutableBytes { d in
-                // six rows: not whole groups of four; and a type without a packed layout
-                [skiff_repack_x4(Int32(SKIFF_TYPE_Q4_1.rawValue), s.baseAddress, 6, 32, d.baseAddress),
-                 skiff_repack_x4(Int32(SKIFF_TYPE_Q4_0.rawValue), s.baseAddress, 4, 32, d.baseAddress),
-                 skiff_repack_x4(Int32(SKIFF_TYPE_Q4_1.rawValue), s.baseAddress, 4, 48, d.baseAddress)]
-            }
-        }
-        #expect(rc == [-1, -1, -1])
-        var big = [UInt8](repeating: 0, count: 32 * 34), bigOut = big
-        let rc16 = big.withUnsafeMutableBytes { s in
-            bigOut.withUnsafeMutableBytes { d in
-                // eight rows: not whole groups of sixteen; 48 columns: not whole blocks; F32
-                [skiff_repack_x16(Int32(SKIFF_TYPE_Q8_0.rawValue), s.baseAddress, 8, 32, d.baseAddress),
-                 skiff_repack_x16(Int32(SKIFF_TYPE_Q4_1.rawValue), s.baseAddress, 16, 48, d.baseAddress),
-                 skiff_repack_x16(Int32(SKIFF_TYPE_F32.rawValue), s.baseAddress, 16, 32, d.baseAddress)]
-            }
-        }
-        #expect(rc16 == [-1, -1, -1])
+        // six rows: not whole groups of four; a type without a four-row layout; 48 columns
+        #expect(Self.repackCodes([(skiff_repack_x4, SKIFF_TYPE_Q4_1, 6, 32), (skiff_repack_x4, SKIFF_TYPE_Q4_0, 4, 32),
+                                  (skiff_repack_x4, SKIFF_TYPE_Q4_1, 4, 48)]) == [-1, -1, -1])
+        // eight rows: not whole groups of sixteen; 48 columns: not whole blocks; F32
+        #expect(Self.repackCodes([(skiff_repack_x16, SKIFF_TYPE_Q8_0, 8, 32), (skiff_repack_x16, SKIFF_TYPE_Q4_1, 16, 48),
+                                  (skiff_repack_x16, SKIFF_TYPE_F32, 16, 32)]) == [-1, -1, -1])
         if skiff_has_avx512_vnni() == 0 {  // and without the CPU for it, any matrix
-            let none = big.withUnsafeMutableBytes { s in
-                bigOut.withUnsafeMutableBytes { d in
-                    skiff_repack_x16(Int32(SKIFF_TYPE_Q8_0.rawValue), s.baseAddress, 16, 64, d.baseAddress)
-                }
-            }
-            #expect(none == -1)
+            #expect(Self.repackCodes([(skiff_repack_x16, SKIFF_TYPE_Q8_0, 16, 64)]) == [-1])
         }
-        // The packed type is refused by the products when its rows are not whole groups.
+        // A packed type is refused by the products when its rows are not whole groups.
+        let weights = [UInt8](repeating: 0, count: 32 * 34)
         var scratch = [UInt8](repeating: 0, count: 64)
         var y = [Float](repeating: 0, count: 6)
         let x = [Float](repeating: 1, count: 32)
-        let product = src.withUnsafeBytes { s in
-            y.withUnsafeMutableBufferPointer { yb in
-                scratch.withUnsafeMutableBytes { sc in
-                    skiff_matmul(nil, Int32(SKIFF_TYPE_Q4_1_X4.rawValue), s.baseAddress, 6, 32, x, 1, yb.baseAddress, sc.baseAddress)
+        for packed in [SKIFF_TYPE_Q4_1_X4, SKIFF_TYPE_Q8_0_X16] {
+            let product = weights.withUnsafeBytes { s in
+                y.withUnsafeMutableBufferPointer { yb in
+                    scratch.withUnsafeMutableBytes { sc in
+                        skiff_matmul(nil, Int32(packed.rawValue), s.baseAddress, 6, 32, x, 1, yb.baseAddress, sc.baseAddress)
+                    }
                 }
             }
+            #expect(product == -1, "\(packed) with 6 rows")
         }
-        #expect(product == -1)
-        let product16 = big.withUnsafeBytes { s in
-            y.withUnsafeMutableBufferPointer { yb in
-                scratch.withUnsafeMutableBytes { sc in
-                    skiff_matmul(nil, Int32(SKIFF_TYPE_Q8_0_X16.rawValue), s.baseAddress, 6, 32, x, 1, yb.baseAddress, sc.baseAddress)
-                }
-            }
-        }
-        #expect(product16 == -1)
     }
 }
 
