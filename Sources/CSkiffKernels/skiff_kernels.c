@@ -214,6 +214,8 @@ static inline int64_t group_rows(int type) {
     }
 }
 
+int64_t skiff_layout_rows(int type) { return group_rows(type); }
+
 size_t skiff_row_size(int type, int64_t n) {
     switch (unpacked_type(type)) {
     case SKIFF_TYPE_F32: return (size_t)n * 4;
@@ -334,16 +336,13 @@ static size_t q8_0_act_row_size(int64_t n) {
 }
 
 static void quantize_act_q8_0(const float *x, void *vy, int64_t n) {
-    ensure_init();
-    block_q8_0 *y = vy;
+    skiff_quantize_row_q8_0(x, vy, n);
+    if (!use_avx512vnni) return;  // only the sixteen-row kernels read the trailer
+    const block_q8_0 *y = vy;
     const int64_t nb = n / QK;
     float *ds = (float *)((uint8_t *)vy + (size_t)nb * sizeof(block_q8_0));
     int32_t *off128 = (int32_t *)(ds + nb), *off8 = off128 + 8 * nb;
     for (int64_t i = 0; i < nb; i++) {
-        float d;
-        int sum;
-        quantize_one(x + i * QK, y[i].qs, &d, &sum);
-        y[i].d = skiff_fp32_to_fp16(d);
         ds[i] = h2f(y[i].d);
         for (int l = 0; l < 8; l++) {
             const int32_t lane = y[i].qs[4 * l] + y[i].qs[4 * l + 1] + y[i].qs[4 * l + 2] + y[i].qs[4 * l + 3];

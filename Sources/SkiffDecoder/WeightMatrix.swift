@@ -82,11 +82,8 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// The layout the products read, for reports: "gguf", "x4" or "x16".
     var layout: String {
-        switch UInt32(bitPattern: kernelType) {
-        case SKIFF_TYPE_Q4_1_X4.rawValue, SKIFF_TYPE_Q8_0_X4.rawValue: "x4"
-        case SKIFF_TYPE_Q4_0_X16.rawValue, SKIFF_TYPE_Q4_1_X16.rawValue, SKIFF_TYPE_Q8_0_X16.rawValue: "x16"
-        default: "gguf"
-        }
+        let rows = skiff_layout_rows(kernelType)
+        return rows > 1 ? "x\(rows)" : "gguf"
     }
 
     var rowBytes: Int { skiff_row_size(Int32(type.rawValue), Int64(cols)) }

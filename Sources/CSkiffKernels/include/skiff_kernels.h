@@ -68,6 +68,9 @@ int skiff_repack_x4(int type, const void *src, int64_t rows, int64_t cols, void 
 /// (SKIFF_TYPE_*_X16), or -1 when the type, the row count or the CPU (no AVX-512 VNNI)
 /// does not allow it.
 int skiff_repack_x16(int type, const void *src, int64_t rows, int64_t cols, void *dst);
+/// Rows per interleaved group of a kernel type: 16 (SKIFF_TYPE_*_X16), 4 (SKIFF_TYPE_*_X4),
+/// or 1 for a GGUF type.
+int64_t skiff_layout_rows(int type);
 /// `bytes` of zeroed memory, 2 MB aligned and advised for transparent huge pages (weights
 /// in packed layouts); `*mapped` receives the size to pass to skiff_weight_free. NULL on failure.
 void *skiff_weight_alloc(size_t bytes, size_t *mapped);
